@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "basic/json-util.h"
+#include "registry.h"
+
+static const char * const machine_state_table[_MACHINE_STATE_MAX] = {
+        [MACHINE_ACTIVE] = "active",
+        [MACHINE_DRAINING] = "draining",
+};
+
+const char *machine_state_to_string(MachineState s) {
+        return s >= 0 && s < _MACHINE_STATE_MAX ? machine_state_table[s] : NULL;
+}
+
+MachineState machine_state_from_string(const char *s) {
+        for (MachineState i = 0; i < _MACHINE_STATE_MAX; i++)
+                if (streq_ptr(s, machine_state_table[i]))
+                        return i;
+        return _MACHINE_STATE_INVALID;
+}
+
+void machine_record_done(MachineRecord *m) {
+        free(m->hostname);
+        free(m->ip);
+        free(m->api);
+        free(m->version);
+        metadata_free(m->metadata, m->n_metadata);
+        *m = (MachineRecord) {};
+}
+
+char *registry_key(const char *prefix, ...) {
+        size_t len = strlen(prefix) + 1;
+        va_list ap;
+
+        va_start(ap, prefix);
+        for (const char *p = va_arg(ap, const char *); p; p = va_arg(ap, const char *))
+                len += strlen(p) + 1;
+        va_end(ap);
+
+        char *key = malloc(len), *k = key;
+        if (!key)
+                return NULL;
+        k = stpcpy(k, prefix);
+        va_start(ap, prefix);
+        bool first = true;
+        for (const char *p = va_arg(ap, const char *); p; p = va_arg(ap, const char *)) {
+                if (!first)
+                        *k++ = '/';
+                k = stpcpy(k, p);
+                first = false;
+        }
+        va_end(ap);
+        return key;
+}
+
+bool machine_id_is_valid(const char *s) {
+        if (!s || strlen(s) != MACHINE_ID_LEN)
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+                        return false;
+        return true;
+}
+
+json_t *machine_record_to_json(const MachineRecord *m) {
+        json_auto_t *metadata = json_object();
+        if (!metadata)
+                return NULL;
+        for (size_t i = 0; i < m->n_metadata; i++)
+                if (json_object_set_new(metadata, m->metadata[i].key, json_string(m->metadata[i].value)) < 0)
+                        return NULL;
+
+        return json_pack("{s:s, s:s*, s:s*, s:s*, s:O, s:{s:f, s:I}, s:s, s:s*}",
+                         "id", m->id,
+                         "hostname", m->hostname,
+                         "ip", m->ip,
+                         "api", m->api,
+                         "metadata", metadata,
+                         "capacity",
+                                 "cpu", (double) m->cpu_millis / 1000.0,
+                                 "memory", (json_int_t) m->memory_bytes,
+                         "state", machine_state_to_string(m->state),
+                         "version", m->version);
+}
+
+static int dup_optional(const json_t *j, const char *key, char **ret) {
+        json_t *v = json_object_get(j, key);
+        if (!v || json_is_null(v)) {
+                *ret = NULL;
+                return 0;
+        }
+        if (!json_is_string(v))
+                return -EBADMSG;
+        *ret = strdup(json_string_value(v));
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int metadata_from_json(const json_t *o, MachineRecord *m) {
+        const char *k;
+        json_t *v;
+
+        if (!o)
+                return 0;
+        if (!json_is_object(o))
+                return -EBADMSG;
+        m->metadata = calloc(json_object_size(o) + 1, sizeof(MetadataPair));
+        if (!m->metadata)
+                return -ENOMEM;
+        json_object_foreach((json_t *) o, k, v) {
+                if (!json_is_string(v))
+                        return -EBADMSG;
+                MetadataPair *p = &m->metadata[m->n_metadata++];
+                p->key = strdup(k);
+                p->value = strdup(json_string_value(v));
+                if (!p->key || !p->value)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int machine_record_from_json(const json_t *j, MachineRecord *ret) {
+        _cleanup_(machine_record_done) MachineRecord m = {};
+        int r;
+
+        if (!json_is_object(j) || !machine_id_is_valid(jx_str(j, "id")))
+                return -EBADMSG;
+        strcpy(m.id, jx_str(j, "id"));
+
+        if ((r = dup_optional(j, "hostname", &m.hostname)) < 0 ||
+            (r = dup_optional(j, "ip", &m.ip)) < 0 ||
+            (r = dup_optional(j, "api", &m.api)) < 0 ||
+            (r = dup_optional(j, "version", &m.version)) < 0 ||
+            (r = metadata_from_json(json_object_get(j, "metadata"), &m)) < 0)
+                return r;
+
+        json_t *cap = json_object_get(j, "capacity");
+        if (cap) {
+                json_t *cpu = json_object_get(cap, "cpu"), *mem = json_object_get(cap, "memory");
+                if (!json_is_object(cap) || (cpu && !json_is_number(cpu)) || (mem && !json_is_integer(mem)))
+                        return -EBADMSG;
+                m.cpu_millis = cpu ? (uint64_t) (json_number_value(cpu) * 1000.0 + 0.5) : 0;
+                m.memory_bytes = mem ? (uint64_t) json_integer_value(mem) : 0;
+        }
+
+        const char *state = jx_str(j, "state");
+        m.state = state ? machine_state_from_string(state) : MACHINE_ACTIVE;
+        if (m.state < 0)
+                return -EBADMSG;
+
+        *ret = m;
+        m = (MachineRecord) {};
+        return 0;
+}
+
+void unit_record_done(UnitRecord *u) {
+        free(u->name);
+        free(u->contents);
+        free(u->hash);
+        free(u->app);
+        free(u->release);
+        *u = (UnitRecord) {};
+}
+
+void schedule_record_done(ScheduleRecord *s) {
+        free(s->name);
+        free(s->hash);
+        free(s->contents);
+        *s = (ScheduleRecord) {};
+}
+
+void state_record_done(StateRecord *s) {
+        free(s->name);
+        free(s->hash);
+        free(s->load);
+        free(s->active);
+        free(s->sub);
+        *s = (StateRecord) {};
+}
+
+static int dup_required(const json_t *j, const char *key, char **ret) {
+        int r = dup_optional(j, key, ret);
+        if (r >= 0 && !*ret)
+                return -EBADMSG;
+        return r;
+}
+
+static int desired_from_json(const json_t *j, UnitDesiredState *ret) {
+        UnitDesiredState d = unit_desired_state_from_string(jx_str(j, "desiredState"));
+        if (d < 0)
+                return -EBADMSG;
+        *ret = d;
+        return 0;
+}
+
+json_t *unit_record_to_json(const UnitRecord *u) {
+        return json_pack("{s:s, s:s, s:s, s:s, s:s*, s:s*}",
+                         "name", u->name,
+                         "contents", u->contents,
+                         "hash", u->hash,
+                         "desiredState", unit_desired_state_to_string(u->desired),
+                         "app", u->app,
+                         "release", u->release);
+}
+
+int unit_record_from_json(const json_t *j, UnitRecord *ret) {
+        _cleanup_(unit_record_done) UnitRecord u = {};
+        int r;
+
+        if (!json_is_object(j))
+                return -EBADMSG;
+        if ((r = dup_required(j, "name", &u.name)) < 0 ||
+            (r = dup_required(j, "contents", &u.contents)) < 0 ||
+            (r = dup_required(j, "hash", &u.hash)) < 0 ||
+            (r = dup_optional(j, "app", &u.app)) < 0 ||
+            (r = dup_optional(j, "release", &u.release)) < 0 ||
+            (r = desired_from_json(j, &u.desired)) < 0)
+                return r;
+        *ret = u;
+        u = (UnitRecord) {};
+        return 0;
+}
+
+json_t *schedule_record_to_json(const ScheduleRecord *s) {
+        return json_pack("{s:s, s:s, s:s, s:s}",
+                         "name", s->name,
+                         "hash", s->hash,
+                         "contents", s->contents,
+                         "desiredState", unit_desired_state_to_string(s->desired));
+}
+
+int schedule_record_from_json(const json_t *j, ScheduleRecord *ret) {
+        _cleanup_(schedule_record_done) ScheduleRecord s = {};
+        int r;
+
+        if (!json_is_object(j))
+                return -EBADMSG;
+        if ((r = dup_required(j, "name", &s.name)) < 0 ||
+            (r = dup_required(j, "hash", &s.hash)) < 0 ||
+            (r = dup_required(j, "contents", &s.contents)) < 0 ||
+            (r = desired_from_json(j, &s.desired)) < 0)
+                return r;
+        *ret = s;
+        s = (ScheduleRecord) {};
+        return 0;
+}
+
+json_t *state_record_to_json(const StateRecord *s) {
+        return json_pack("{s:s, s:s, s:s*, s:s*, s:s*, s:s*, s:I}",
+                         "name", s->name,
+                         "machine", s->machine,
+                         "hash", s->hash,
+                         "load", s->load,
+                         "active", s->active,
+                         "sub", s->sub,
+                         "since", (json_int_t) s->since_usec);
+}
+
+int state_record_from_json(const json_t *j, StateRecord *ret) {
+        _cleanup_(state_record_done) StateRecord s = {};
+        int r;
+
+        if (!json_is_object(j) || !machine_id_is_valid(jx_str(j, "machine")))
+                return -EBADMSG;
+        strcpy(s.machine, jx_str(j, "machine"));
+        if ((r = dup_required(j, "name", &s.name)) < 0 ||
+            (r = dup_optional(j, "hash", &s.hash)) < 0 ||
+            (r = dup_optional(j, "load", &s.load)) < 0 ||
+            (r = dup_optional(j, "active", &s.active)) < 0 ||
+            (r = dup_optional(j, "sub", &s.sub)) < 0)
+                return r;
+        s.since_usec = (uint64_t) jx_int64(j, "since", 0);
+        *ret = s;
+        s = (StateRecord) {};
+        return 0;
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* The etcd key schema (see docs/design.md) and the typed records stored under it.
+ * PURE: builds keys and converts records to and from JSON; no I/O. */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "basic/macros.h"
+#include "agent-plan.h"
+#include "config.h"
+
+#define MACHINE_ID_LEN 32
+
+typedef enum MachineState {
+        MACHINE_ACTIVE,
+        MACHINE_DRAINING,
+        _MACHINE_STATE_MAX,
+        _MACHINE_STATE_INVALID = -EINVAL,
+} MachineState;
+
+const char *machine_state_to_string(MachineState s);
+MachineState machine_state_from_string(const char *s);
+
+typedef struct MachineRecord {
+        char id[MACHINE_ID_LEN + 1];
+        char *hostname;
+        char *ip;
+        char *api;                    /* TCP API address, NULL if none */
+        MetadataPair *metadata;
+        size_t n_metadata;
+        uint64_t cpu_millis;          /* capacity */
+        uint64_t memory_bytes;
+        MachineState state;
+        char *version;
+} MachineRecord;
+
+void machine_record_done(MachineRecord *m);
+
+/* Builds "<prefix><part>/<part>..." from the NULL-terminated parts. prefix ends with '/'. */
+char *registry_key(const char *prefix, ...) __attribute__((sentinel));
+
+/* machines/<id> record <-> JSON. from_json checks types and the id's form: -EBADMSG on any
+ * record that is not what fleetd writes. */
+json_t *machine_record_to_json(const MachineRecord *m);
+int machine_record_from_json(const json_t *j, MachineRecord *ret);
+
+/* True if s is 32 lowercase hex digits (the form of /etc/machine-id). */
+bool machine_id_is_valid(const char *s);
+
+/* units/<name>: what the user submitted. */
+typedef struct UnitRecord {
+        char *name;
+        char *contents;
+        char *hash;                   /* sha256 hex of contents */
+        UnitDesiredState desired;
+        char *app;                    /* set for units generated from an app release */
+        char *release;
+} UnitRecord;
+
+/* schedule/<machine-id>/<name>: what the engine asks one machine to run. It carries the
+ * contents so that an agent needs nothing but its own prefix. */
+typedef struct ScheduleRecord {
+        char *name;
+        char *hash;
+        char *contents;
+        UnitDesiredState desired;
+} ScheduleRecord;
+
+/* state/<name>: what the owning agent sees in systemd. */
+typedef struct StateRecord {
+        char *name;
+        char machine[MACHINE_ID_LEN + 1];
+        char *hash;
+        char *load;
+        char *active;
+        char *sub;
+        uint64_t since_usec;          /* realtime of the last change, microseconds */
+} StateRecord;
+
+void unit_record_done(UnitRecord *u);
+void schedule_record_done(ScheduleRecord *s);
+void state_record_done(StateRecord *s);
+
+/* to_json: NULL on OOM. from_json: -EBADMSG if the record is not what fleetd writes. */
+json_t *unit_record_to_json(const UnitRecord *u);
+int unit_record_from_json(const json_t *j, UnitRecord *ret);
+json_t *schedule_record_to_json(const ScheduleRecord *s);
+int schedule_record_from_json(const json_t *j, ScheduleRecord *ret);
+json_t *state_record_to_json(const StateRecord *s);
+int state_record_from_json(const json_t *j, StateRecord *ret);
