@@ -1,0 +1,606 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <inttypes.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "agent-plan.h"
+#include "agent.h"
+#include "basic/hashmap.h"
+#include "basic/json-util.h"
+#include "basic/sha256.h"
+#include "basic/strv.h"
+#include "log.h"
+#include "registry.h"
+#include "unit-name.h"
+
+/* etcd refuses txns with more ops than --max-txn-ops (128 by default). */
+#define TXN_MAX_OPS 64
+#define PUBLISH_DELAY (20 * USEC_PER_MSEC)
+
+/* What this host has: a unit file fleetd wrote, and systemd's view of the unit. */
+typedef struct LocalUnit {
+        char hash[SHA256_HEX_SIZE];
+        char *load, *active, *sub;
+        uint64_t since;
+        bool dirty;                   /* state/ needs writing */
+} LocalUnit;
+
+typedef struct Step {
+        AgentActionType type;
+        char *name;
+} Step;
+
+typedef enum Phase {
+        PHASE_IDLE,
+        PHASE_STOP,
+        PHASE_RELOAD,
+        PHASE_START,
+} Phase;
+
+struct Agent {
+        sd_event *event;
+        EtcdClient *etcd;
+        Presence *presence;
+        char *machine_id;
+        char *sched_prefix, *sched_end;
+        char *state_prefix;
+        usec_t resync_interval;
+
+        SystemdBackend *backend;
+        Hashmap *desired;             /* name -> ScheduleRecord* (this host's schedule) */
+        Hashmap *local;               /* name -> LocalUnit* */
+        Hashmap *gone;                /* names whose state/ key must be deleted */
+
+        EtcdRequest *load_request;
+        EtcdWatch *watch;
+        bool schedule_loaded;
+
+        /* applying one plan at a time */
+        Phase phase;
+        Step *steps;
+        size_t n_steps;
+        unsigned pending;
+        bool replan;
+
+        sd_event_source *plan_defer;
+        sd_event_source *publish_timer;
+        sd_event_source *resync_timer;
+        EtcdRequest *publish_request;
+};
+
+static void agent_schedule_plan(Agent *a);
+static void agent_load_schedule(Agent *a);
+static void agent_schedule_publish(Agent *a);
+
+static void local_unit_free(void *p) {
+        LocalUnit *u = p;
+        if (!u)
+                return;
+        free(u->load);
+        free(u->active);
+        free(u->sub);
+        free(u);
+}
+
+static void schedule_record_free(void *p) {
+        if (p) {
+                schedule_record_done(p);
+                free(p);
+        }
+}
+
+static void steps_free(Agent *a) {
+        for (size_t i = 0; i < a->n_steps; i++)
+                free(a->steps[i].name);
+        free(a->steps);
+        a->steps = NULL;
+        a->n_steps = 0;
+}
+
+static uint64_t now_realtime(void) {
+        return now_usec(CLOCK_REALTIME);
+}
+
+static LocalUnit *local_get_or_add(Agent *a, const char *name) {
+        LocalUnit *u = hashmap_get(a->local, name);
+        if (u)
+                return u;
+        u = calloc(1, sizeof(*u));
+        if (!u || hashmap_put(a->local, name, u) < 0) {
+                free(u);
+                return NULL;
+        }
+        hashmap_remove(a->gone, name);
+        return u;
+}
+
+/* --- state publication --- */
+
+static void on_state_changed(SystemdBackend *b, const char *unit, const UnitStatus *st, void *userdata) {
+        Agent *a = userdata;
+        LocalUnit *u = hashmap_get(a->local, unit);
+
+        if (!u)
+                return;
+        if (st->load_state)
+                free_and_strdup(&u->load, st->load_state);
+        if (st->active_state)
+                free_and_strdup(&u->active, st->active_state);
+        if (st->sub_state)
+                free_and_strdup(&u->sub, st->sub_state);
+        u->since = now_realtime();
+        u->dirty = true;
+        agent_schedule_publish(a);
+}
+
+static json_t *state_json(Agent *a, const char *name, const LocalUnit *u) {
+        StateRecord s = {
+                .name = (char *) name, .hash = (char *) u->hash, .load = u->load, .active = u->active,
+                .sub = u->sub, .since_usec = u->since,
+        };
+        snprintf(s.machine, sizeof(s.machine), "%s", a->machine_id);
+        return state_record_to_json(&s);
+}
+
+static void on_published(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
+        Agent *a = userdata;
+
+        a->publish_request = etcd_request_cancel(a->publish_request);
+        if (error < 0) {
+                /* Mark nothing clean: everything dirty is written again on the next try. */
+                log_debug_errno(error, "Failed to publish unit states, retrying: %m");
+                agent_schedule_publish(a);
+                return;
+        }
+        agent_schedule_publish(a);    /* whatever got dirty meanwhile */
+}
+
+/* Deleting state/<name> is guarded by a compare on its lease: if the unit moved and its new
+ * host already wrote the key, that key is not ours to delete. One txn per key (compares AND). */
+static int publish_one_delete(Agent *a, const char *name, int64_t lease) {
+        _cleanup_free_ char *key = registry_key(a->state_prefix, name, NULL);
+        if (!key)
+                return -ENOMEM;
+        EtcdCompare cmp = { .key = key, .target = ETCD_COMPARE_LEASE, .result = ETCD_EQUAL, .number = lease };
+        EtcdOp op = { .type = ETCD_OP_DELETE, .key = key };
+        EtcdTxn txn = { .compares = &cmp, .n_compares = 1, .success = &op, .n_success = 1 };
+        return etcd_client_txn(a->etcd, &txn, on_published, a, &a->publish_request);
+}
+
+static int publish_puts(Agent *a, int64_t lease) {
+        EtcdOp ops[TXN_MAX_OPS];
+        char *keys[TXN_MAX_OPS], *values[TXN_MAX_OPS];
+        LocalUnit *batch[TXN_MAX_OPS];
+        size_t n = 0, i = 0;
+        const char *name;
+        void *v;
+        int r = 0;
+
+        while (n < TXN_MAX_OPS && hashmap_iterate(a->local, &i, &name, &v)) {
+                LocalUnit *u = v;
+                if (!u->dirty || !hashmap_get(a->desired, name))
+                        continue;
+                json_auto_t *j = state_json(a, name, u);
+                keys[n] = registry_key(a->state_prefix, name, NULL);
+                values[n] = j ? jx_dumps(j) : NULL;
+                if (!keys[n] || !values[n]) {
+                        free(keys[n]);
+                        free(values[n]);
+                        r = -ENOMEM;
+                        break;
+                }
+                ops[n] = (EtcdOp) { .type = ETCD_OP_PUT, .key = keys[n], .value = values[n], .lease = lease };
+                batch[n++] = u;
+        }
+        if (r >= 0 && n > 0) {
+                EtcdTxn txn = { .success = ops, .n_success = n };
+                r = etcd_client_txn(a->etcd, &txn, on_published, a, &a->publish_request);
+                if (r >= 0)
+                        for (size_t k = 0; k < n; k++)
+                                batch[k]->dirty = false;
+        }
+        for (size_t k = 0; k < n; k++) {
+                free(keys[k]);
+                free(values[k]);
+        }
+        return r < 0 ? r : (int) n;
+}
+
+static int on_publish_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Agent *a = userdata;
+        int64_t lease = presence_lease(a->presence);
+        int r;
+
+        if (a->publish_request || lease <= 0 || presence_state(a->presence) != PRESENCE_REGISTERED)
+                return 0;     /* a write is in flight, or no lease: agent_lease_changed() comes back */
+
+        /* Deletions first, one at a time; then the puts in batches. */
+        size_t i = 0;
+        const char *name;
+        if (hashmap_iterate(a->gone, &i, &name, NULL)) {
+                _cleanup_free_ char *n = strdup(name);
+                if (!n)
+                        return log_oom();
+                hashmap_remove(a->gone, n);
+                r = publish_one_delete(a, n, lease);
+        } else
+                r = publish_puts(a, lease);
+        if (r < 0)
+                log_warning_errno(r, "Failed to publish unit states: %m");
+        return 0;
+}
+
+static void agent_schedule_publish(Agent *a) {
+        if (a->publish_request)
+                return;       /* on_published re-arms */
+        if (a->publish_timer) {
+                int enabled;
+                if (sd_event_source_get_enabled(a->publish_timer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+                        return;
+                sd_event_source_set_time_relative(a->publish_timer, PUBLISH_DELAY);
+                sd_event_source_set_enabled(a->publish_timer, SD_EVENT_ONESHOT);
+                return;
+        }
+        if (sd_event_add_time_relative(a->event, &a->publish_timer, CLOCK_MONOTONIC, PUBLISH_DELAY, 0,
+                                       on_publish_timer, a) >= 0)
+                sd_event_source_set_enabled(a->publish_timer, SD_EVENT_ONESHOT);
+}
+
+void agent_lease_changed(Agent *a) {
+        size_t i = 0;
+        void *v;
+
+        while (hashmap_iterate(a->local, &i, NULL, &v))
+                ((LocalUnit *) v)->dirty = true;
+        agent_schedule_publish(a);
+}
+
+/* --- applying a plan --- */
+
+static void agent_advance(Agent *a);
+
+static void on_step_done(SystemdBackend *b, const char *unit, int error, const char *message, void *userdata) {
+        Agent *a = userdata;
+
+        if (error < 0)
+                log_unit_warning_errno(unit ?: "daemon-reload", error, "%s: %s", unit ? "Job failed" : "Reload failed",
+                                       message ?: "(no message)");
+        if (a->pending > 0 && --a->pending == 0)
+                agent_advance(a);
+}
+
+static void step_files(Agent *a, const Step *s) {
+        int r;
+
+        if (s->type == AGENT_REMOVE) {
+                r = systemd_backend_remove_unit(a->backend, s->name);
+                if (r < 0)
+                        log_unit_warning_errno(s->name, r, "Failed to remove unit file: %m");
+                local_unit_free(hashmap_remove(a->local, s->name));
+                hashmap_put(a->gone, s->name, NULL);
+                log_unit_info(s->name, "Removed %s: no longer scheduled here.", s->name);
+                return;
+        }
+
+        ScheduleRecord *d = hashmap_get(a->desired, s->name);
+        if (!d)
+                return;       /* unscheduled meanwhile: the next plan removes it */
+        r = systemd_backend_write_unit(a->backend, s->name, d->contents);
+        if (r < 0) {
+                log_unit_warning_errno(s->name, r, "Failed to write unit file: %m");
+                return;
+        }
+        LocalUnit *u = local_get_or_add(a, s->name);
+        if (u) {
+                snprintf(u->hash, sizeof(u->hash), "%s", d->hash);
+                u->dirty = true;
+        }
+}
+
+static void step_job(Agent *a, const Step *s) {
+        int r;
+
+        switch (s->type) {
+        case AGENT_STOP:
+                r = systemd_backend_stop(a->backend, s->name, on_step_done, a);
+                break;
+        case AGENT_START:
+                r = systemd_backend_start(a->backend, s->name, on_step_done, a);
+                break;
+        case AGENT_RESTART:
+                r = systemd_backend_restart(a->backend, s->name, on_step_done, a);
+                break;
+        case AGENT_RELOAD:
+                r = systemd_backend_reload(a->backend, on_step_done, a);
+                break;
+        default:
+                return;
+        }
+        if (r < 0)
+                log_unit_warning_errno(s->name ?: "daemon-reload", r, "Failed to ask systemd: %m");
+        else
+                a->pending++;
+}
+
+/* Runs the steps of the next phase; a phase with jobs waits for all of them (on_step_done). */
+static void agent_advance(Agent *a) {
+        while (a->pending == 0) {
+                switch (a->phase) {
+                case PHASE_IDLE:
+                        a->phase = PHASE_STOP;
+                        for (size_t i = 0; i < a->n_steps; i++)
+                                if (a->steps[i].type == AGENT_STOP)
+                                        step_job(a, &a->steps[i]);
+                        break;
+                case PHASE_STOP:
+                        a->phase = PHASE_RELOAD;
+                        for (size_t i = 0; i < a->n_steps; i++)
+                                if (a->steps[i].type == AGENT_REMOVE || a->steps[i].type == AGENT_WRITE)
+                                        step_files(a, &a->steps[i]);
+                        for (size_t i = 0; i < a->n_steps; i++)
+                                if (a->steps[i].type == AGENT_RELOAD)
+                                        step_job(a, &a->steps[i]);
+                        break;
+                case PHASE_RELOAD:
+                        a->phase = PHASE_START;
+                        for (size_t i = 0; i < a->n_steps; i++)
+                                if (a->steps[i].type == AGENT_START || a->steps[i].type == AGENT_RESTART)
+                                        step_job(a, &a->steps[i]);
+                        break;
+                case PHASE_START:
+                        a->phase = PHASE_IDLE;
+                        steps_free(a);
+                        agent_schedule_publish(a);
+                        if (a->replan) {
+                                a->replan = false;
+                                agent_schedule_plan(a);
+                        }
+                        return;
+                }
+        }
+}
+
+static int agent_make_steps(Agent *a) {
+        size_t nd = hashmap_size(a->desired), nl = hashmap_size(a->local), i = 0, k = 0;
+        _cleanup_free_ AgentDesired *d = calloc(nd + 1, sizeof(*d));
+        _cleanup_free_ AgentActual *l = calloc(nl + 1, sizeof(*l));
+        _cleanup_(agent_plan_done) AgentPlan plan = {};
+        const char *name;
+        void *v;
+        int r;
+
+        if (!d || !l)
+                return -ENOMEM;
+        while (hashmap_iterate(a->desired, &i, &name, &v)) {
+                ScheduleRecord *s = v;
+                d[k++] = (AgentDesired) { name, s->hash, s->desired };
+        }
+        i = k = 0;
+        while (hashmap_iterate(a->local, &i, &name, &v)) {
+                LocalUnit *u = v;
+                l[k++] = (AgentActual) { name, u->hash, u->active };
+        }
+        r = agent_plan(d, nd, l, nl, &plan);
+        if (r < 0)
+                return r;
+
+        a->steps = calloc(plan.n_actions + 1, sizeof(Step));
+        if (!a->steps)
+                return -ENOMEM;
+        for (i = 0; i < plan.n_actions; i++) {
+                a->steps[i].type = plan.actions[i].type;
+                if (plan.actions[i].name && !(a->steps[i].name = strdup(plan.actions[i].name))) {
+                        a->n_steps = i;
+                        return -ENOMEM;
+                }
+        }
+        a->n_steps = plan.n_actions;
+        return 0;
+}
+
+static int on_plan(sd_event_source *s, void *userdata) {
+        Agent *a = userdata;
+        int r;
+
+        if (a->phase != PHASE_IDLE) {
+                a->replan = true;
+                return 0;
+        }
+        r = agent_make_steps(a);
+        if (r < 0) {
+                steps_free(a);
+                return log_error_errno(r, "Failed to plan: %m");
+        }
+        if (a->n_steps > 0)
+                log_info("Applying %zu step(s) for %zu scheduled unit(s).", a->n_steps, hashmap_size(a->desired));
+        agent_advance(a);
+        return 0;
+}
+
+static void agent_schedule_plan(Agent *a) {
+        if (!a->schedule_loaded)
+                return;
+        if (!a->plan_defer) {
+                if (sd_event_add_defer(a->event, &a->plan_defer, on_plan, a) < 0)
+                        return (void) log_oom();
+        }
+        sd_event_source_set_enabled(a->plan_defer, SD_EVENT_ONESHOT);
+}
+
+/* --- the schedule --- */
+
+static int desired_put(Agent *a, const char *key, const char *value) {
+        const char *name = startswith(key, a->sched_prefix);
+        _cleanup_(schedule_record_done) ScheduleRecord rec = {};
+        json_auto_t *j = json_loads(value, 0, NULL);
+
+        if (!name || !unit_name_is_valid(name, UNIT_NAME_PLAIN | UNIT_NAME_INSTANCE) ||
+            schedule_record_from_json(j, &rec) < 0 || !streq(rec.name, name)) {
+                log_warning("Ignoring malformed schedule entry %s.", key);
+                return 0;
+        }
+        ScheduleRecord *copy = malloc(sizeof(*copy));
+        if (!copy)
+                return -ENOMEM;
+        *copy = rec;
+        rec = (ScheduleRecord) {};
+        return hashmap_put(a->desired, name, copy);
+}
+
+static void on_schedule_events(EtcdWatch *w, int error, const EtcdEvent *events, size_t n, void *userdata) {
+        Agent *a = userdata;
+
+        if (error < 0) {
+                log_warning_errno(error, "Schedule watch ended, reading the schedule again: %m");
+                a->watch = etcd_watch_free(a->watch);
+                agent_load_schedule(a);
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (events[i].type == ETCD_EVENT_PUT)
+                        desired_put(a, events[i].kv.key, events[i].kv.value);
+                else {
+                        const char *name = startswith(events[i].kv.key, a->sched_prefix);
+                        if (name)
+                                schedule_record_free(hashmap_remove(a->desired, name));
+                }
+        }
+        agent_schedule_plan(a);
+}
+
+static void on_schedule_loaded(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
+        Agent *a = userdata;
+        int r;
+
+        a->load_request = etcd_request_cancel(a->load_request);
+        if (error < 0) {
+                /* The client already retried every endpoint; try again on the next resync. */
+                log_warning_errno(error, "Failed to read this host's schedule: %m");
+                return;
+        }
+        hashmap_clear(a->desired);
+        for (size_t i = 0; i < result->n_kvs; i++)
+                desired_put(a, result->kvs[i].key, result->kvs[i].value);
+
+        a->watch = etcd_watch_free(a->watch);
+        r = etcd_client_watch(a->etcd, a->sched_prefix, a->sched_end, result->revision + 1, on_schedule_events, a,
+                              &a->watch);
+        if (r < 0)
+                log_error_errno(r, "Failed to watch the schedule: %m");
+
+        if (!a->schedule_loaded)
+                log_info("Schedule loaded: %zu unit(s) for this host, %zu found running from before.",
+                         hashmap_size(a->desired), hashmap_size(a->local));
+        a->schedule_loaded = true;
+        agent_schedule_plan(a);
+}
+
+static void agent_load_schedule(Agent *a) {
+        EtcdRangeArgs args = { .key = a->sched_prefix, .range_end = a->sched_end };
+
+        a->load_request = etcd_request_cancel(a->load_request);
+        int r = etcd_client_range(a->etcd, &args, on_schedule_loaded, a, &a->load_request);
+        if (r < 0)
+                log_error_errno(r, "Failed to read the schedule: %m");
+}
+
+static int on_resync(sd_event_source *s, uint64_t usec, void *userdata) {
+        Agent *a = userdata;
+
+        if (!a->watch && !a->load_request)
+                agent_load_schedule(a);
+        agent_schedule_plan(a);
+        sd_event_source_set_time_relative(s, a->resync_interval);
+        return 0;
+}
+
+/* --- start-up: adopt what fleetd wrote before --- */
+
+static int agent_adopt_local(Agent *a) {
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        r = systemd_backend_list_units(a->backend, &names);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(n, names) {
+                _cleanup_free_ char *contents = NULL;
+                if (!unit_name_is_valid(*n, UNIT_NAME_PLAIN | UNIT_NAME_INSTANCE) ||
+                    systemd_backend_read_unit(a->backend, *n, &contents) < 0)
+                        continue;
+                LocalUnit *u = local_get_or_add(a, *n);
+                if (!u)
+                        return -ENOMEM;
+                sha256_hex(contents, strlen(contents), u->hash);
+        }
+        if (strv_length(names) > 0)
+                return systemd_backend_query(a->backend, names, NULL, NULL);
+        return 0;
+}
+
+int agent_new(sd_event *e, EtcdClient *etcd, Presence *presence, const AgentOptions *o, Agent **ret) {
+        _cleanup_(agent_freep) Agent *a = NULL;
+        int r;
+
+        a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        a->event = sd_event_ref(e);
+        a->etcd = etcd;
+        a->presence = presence;
+        a->resync_interval = o->resync_interval;
+        a->machine_id = strdup(o->machine_id);
+        a->sched_prefix = registry_key(o->prefix, "schedule", o->machine_id, "", NULL);
+        a->sched_end = a->sched_prefix ? etcd_prefix_end(a->sched_prefix) : NULL;
+        a->state_prefix = registry_key(o->prefix, "state", "", NULL);
+        a->desired = hashmap_new(schedule_record_free);
+        a->local = hashmap_new(local_unit_free);
+        a->gone = hashmap_new(NULL);
+        if (!a->machine_id || !a->sched_end || !a->state_prefix || !a->desired || !a->local || !a->gone)
+                return -ENOMEM;
+
+        r = systemd_backend_new(e, o->units_dir, o->link_dir, on_state_changed, a, &a->backend);
+        if (r < 0)
+                return r;
+        r = agent_adopt_local(a);
+        if (r < 0)
+                return r;
+        agent_load_schedule(a);
+
+        if (a->resync_interval > 0) {
+                r = sd_event_add_time_relative(e, &a->resync_timer, CLOCK_MONOTONIC, a->resync_interval,
+                                               USEC_PER_SEC, on_resync, a);
+                if (r < 0)
+                        return r;
+                sd_event_source_set_enabled(a->resync_timer, SD_EVENT_ON);
+        }
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+Agent *agent_free(Agent *a) {
+        if (!a)
+                return NULL;
+        etcd_request_cancel(a->load_request);
+        etcd_request_cancel(a->publish_request);
+        etcd_watch_free(a->watch);
+        sd_event_source_disable_unref(a->plan_defer);
+        sd_event_source_disable_unref(a->publish_timer);
+        sd_event_source_disable_unref(a->resync_timer);
+        systemd_backend_free(a->backend);
+        steps_free(a);
+        hashmap_free(a->desired);
+        hashmap_free(a->local);
+        hashmap_free(a->gone);
+        sd_event_unref(a->event);
+        free(a->machine_id);
+        free(a->sched_prefix);
+        free(a->sched_end);
+        free(a->state_prefix);
+        free(a);
+        return NULL;
+}
+
+SystemdBackend *agent_backend(Agent *a) {
+        return a->backend;
+}

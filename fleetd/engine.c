@@ -1,0 +1,743 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "basic/hashmap.h"
+#include "basic/json-util.h"
+#include "basic/strv.h"
+#include "engine.h"
+#include "log.h"
+#include "registry.h"
+#include "unit-name.h"
+
+#define TXN_MAX_OPS 100               /* etcd's --max-txn-ops is 128; 2 go to the fence */
+#define RECONCILE_DELAY (10 * USEC_PER_MSEC)
+
+/* A unit as the leader sees it: the record, its parsed options, where it is scheduled. */
+typedef struct EngineUnit {
+        UnitRecord record;
+        EngineUnitOptions options;
+        char *group;                  /* template name of an instance, for spreading */
+} EngineUnit;
+
+/* What schedule/<machine>/<name> holds, as far as the leader knows (it is the only writer). */
+typedef struct Scheduled {
+        char *machine;
+        char *name;
+        char *hash;
+        UnitDesiredState desired;
+} Scheduled;
+
+struct Engine {
+        sd_event *event;
+        EtcdClient *etcd;
+        Presence *presence;
+        char *prefix;
+        char *machine_id;
+        char *leader_key;
+        usec_t reconcile_interval;
+
+        int64_t lease;                /* the lease engine/leader is bound to while we lead */
+        bool leader;
+        EtcdRequest *campaign;
+        EtcdWatch *leader_watch;
+        sd_event_source *campaign_retry;
+
+        Hashmap *units;               /* name -> EngineUnit* */
+        Hashmap *machines;            /* id -> MachineRecord* */
+        Hashmap *scheduled;           /* "machine/name" -> Scheduled* */
+        EtcdRequest *load;
+        EtcdWatch *units_watch;
+        EtcdWatch *machines_watch;
+        bool loaded;
+
+        EtcdRequest *write;           /* one txn in flight */
+        EtcdOp *ops;                  /* its ops (and their strings) */
+        size_t n_ops;
+        bool again;                   /* re-plan when the write is done */
+        sd_event_source *reconcile_defer;
+        sd_event_source *reconcile_timer;
+};
+
+static void engine_campaign(Engine *e);
+static void engine_reconcile_soon(Engine *e);
+
+/* --- options --- */
+
+void engine_unit_options_done(EngineUnitOptions *o) {
+        free(o->machine_id);
+        strv_free(o->machine_of);
+        strv_free(o->machine_metadata);
+        strv_free(o->conflicts);
+        strv_free(o->replaces);
+        *o = (EngineUnitOptions) {};
+}
+
+/* "512M", "1G", "1048576", "infinity" -> bytes (0 = none). */
+static uint64_t parse_bytes(const char *s) {
+        char *end;
+        if (!s || !isdigit((unsigned char) *s))
+                return 0;
+        unsigned long long n = strtoull(s, &end, 10);
+        switch (*end) {
+        case 'K': return n << 10;
+        case 'M': return n << 20;
+        case 'G': return n << 30;
+        case 'T': return n << 40;
+        case 0: return n;
+        default: return 0;
+        }
+}
+
+/* "50%" of one CPU -> 500 millis. */
+static uint64_t parse_cpu_quota(const char *s) {
+        char *end;
+        if (!s || !isdigit((unsigned char) *s))
+                return 0;
+        unsigned long long n = strtoull(s, &end, 10);
+        return streq(end, "%") ? n * 10 : 0;
+}
+
+int engine_unit_options_parse(const UnitFile *uf, EngineUnitOptions *ret) {
+        _cleanup_(engine_unit_options_done) EngineUnitOptions o = {};
+        const char *v;
+        int r;
+
+        if ((r = unit_file_get_all(uf, "X-Fleet", "MachineOf", &o.machine_of)) < 0 ||
+            (r = unit_file_get_all(uf, "X-Fleet", "MachineMetadata", &o.machine_metadata)) < 0 ||
+            (r = unit_file_get_all(uf, "X-Fleet", "Conflicts", &o.conflicts)) < 0 ||
+            (r = unit_file_get_all(uf, "X-Fleet", "Replaces", &o.replaces)) < 0)
+                return r;
+
+        /* fleet allowed several space-separated values in one MachineMetadata= line */
+        _cleanup_strv_free_ char **md = NULL;
+        STRV_FOREACH(m, o.machine_metadata) {
+                _cleanup_strv_free_ char **parts = NULL;
+                if ((r = strv_split(*m, " \t", &parts)) < 0)
+                        return r;
+                STRV_FOREACH(p, parts)
+                        if ((r = strv_extend(&md, *p)) < 0)
+                                return r;
+        }
+        strv_free(o.machine_metadata);
+        o.machine_metadata = TAKE_PTR(md);
+
+        v = unit_file_get(uf, "X-Fleet", "MachineID");
+        if (!isempty(v) && !(o.machine_id = strdup(v)))
+                return -ENOMEM;
+        v = unit_file_get(uf, "X-Fleet", "Global");
+        o.global = v && (streq(v, "true") || streq(v, "yes") || streq(v, "1") || streq(v, "on"));
+        o.memory_bytes = parse_bytes(unit_file_get(uf, "Service", "MemoryMax"));
+        o.cpu_millis = parse_cpu_quota(unit_file_get(uf, "Service", "CPUQuota"));
+
+        *ret = o;
+        o = (EngineUnitOptions) {};
+        return 0;
+}
+
+/* --- the leader's picture --- */
+
+static void engine_unit_free(void *p) {
+        EngineUnit *u = p;
+        if (!u)
+                return;
+        unit_record_done(&u->record);
+        engine_unit_options_done(&u->options);
+        free(u->group);
+        free(u);
+}
+
+static void engine_unit_freep(EngineUnit **u) {
+        engine_unit_free(*u);
+}
+
+static void scheduled_free(void *p) {
+        Scheduled *s = p;
+        if (!s)
+                return;
+        free(s->machine);
+        free(s->name);
+        free(s->hash);
+        free(s);
+}
+
+static void machine_record_free(void *p) {
+        if (p) {
+                machine_record_done(p);
+                free(p);
+        }
+}
+
+static int unit_update(Engine *e, const char *value) {
+        _cleanup_(engine_unit_freep) EngineUnit *u = calloc(1, sizeof(*u));
+        _cleanup_(unit_file_freep) UnitFile *uf = NULL;
+        json_auto_t *j = json_loads(value, 0, NULL);
+        int r;
+
+        if (!u)
+                return -ENOMEM;
+        if (unit_record_from_json(j, &u->record) < 0 ||
+            unit_file_parse(u->record.contents, strlen(u->record.contents), u->record.name, &uf, NULL) < 0 ||
+            engine_unit_options_parse(uf, &u->options) < 0)
+                return -EBADMSG;
+        if (unit_name_is_instance(u->record.name) && (r = unit_name_template_of(u->record.name, &u->group)) < 0)
+                return r;
+        r = hashmap_put(e->units, u->record.name, u);
+        if (r < 0)
+                return r;
+        TAKE_PTR(u);
+        return 0;
+}
+
+static void unit_update_logged(Engine *e, const char *key, const char *value) {
+        int r = unit_update(e, value);
+        if (r < 0)
+                log_warning_errno(r, "Ignoring unit record %s: %m", key);
+}
+
+static void machine_update(Engine *e, const char *key, const char *value) {
+        MachineRecord *m = calloc(1, sizeof(*m));
+        json_auto_t *j = json_loads(value, 0, NULL);
+
+        if (!m || machine_record_from_json(j, m) < 0 || hashmap_put(e->machines, m->id, m) < 0) {
+                log_warning("Ignoring machine record %s.", key);
+                machine_record_free(m);
+        }
+}
+
+static void scheduled_update(Engine *e, const char *key, const char *value) {
+        _cleanup_free_ char *sched = registry_key(e->prefix, "schedule", "", NULL);
+        const char *rest = sched ? startswith(key, sched) : NULL;
+        const char *slash = rest ? strchr(rest, '/') : NULL;
+        _cleanup_(schedule_record_done) ScheduleRecord rec = {};
+        json_auto_t *j = json_loads(value, 0, NULL);
+        Scheduled *s;
+
+        if (!slash || schedule_record_from_json(j, &rec) < 0 || !(s = calloc(1, sizeof(*s))))
+                return;
+        s->machine = strndup(rest, slash - rest);
+        s->name = strdup(slash + 1);
+        s->hash = TAKE_PTR(rec.hash);
+        s->desired = rec.desired;
+        if (!s->machine || !s->name || !s->hash || hashmap_put(e->scheduled, rest, s) < 0)
+                scheduled_free(s);
+}
+
+static const char *key_tail(const char *key) {
+        const char *s = strrchr(key, '/');
+        return s ? s + 1 : key;
+}
+
+typedef struct Diff {
+        EtcdOp *ops;
+        size_t n_ops, allocated;
+} Diff;
+
+static void diff_done(Diff *d) {
+        for (size_t i = 0; i < d->n_ops; i++) {
+                free((char *) d->ops[i].key);
+                free((char *) d->ops[i].value);
+        }
+        free(d->ops);
+        *d = (Diff) {};
+}
+
+static void on_units_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t n, void *userdata);
+static void on_machines_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t n, void *userdata);
+
+static void engine_step_down(Engine *e, const char *why) {
+        Diff d = { .ops = e->ops, .n_ops = e->n_ops };
+
+        if (e->leader)
+                log_notice("No longer the engine leader: %s.", why);
+        e->write = etcd_request_cancel(e->write);
+        diff_done(&d);
+        e->ops = NULL;
+        e->n_ops = 0;
+        e->leader = false;
+        e->loaded = false;
+        e->lease = 0;
+        e->load = etcd_request_cancel(e->load);
+        e->units_watch = etcd_watch_free(e->units_watch);
+        e->machines_watch = etcd_watch_free(e->machines_watch);
+        hashmap_clear(e->units);
+        hashmap_clear(e->machines);
+        hashmap_clear(e->scheduled);
+}
+
+static int prefix_range(Engine *e, const char *what, char **ret_key, char **ret_end) {
+        *ret_key = registry_key(e->prefix, what, "", NULL);
+        *ret_end = *ret_key ? etcd_prefix_end(*ret_key) : NULL;
+        if (!*ret_end) {
+                free(*ret_key);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static void on_loaded(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
+        Engine *e = userdata;
+        _cleanup_free_ char *uk = NULL, *ue = NULL, *mk = NULL, *me = NULL;
+        int r;
+
+        e->load = etcd_request_cancel(e->load);
+        if (error < 0 || result->n_responses != 3) {
+                log_warning_errno(error, "Failed to load the cluster state as leader: %m");
+                engine_step_down(e, "could not load the cluster state");
+                engine_campaign(e);
+                return;
+        }
+        for (size_t i = 0; i < result->responses[0].n_kvs; i++)
+                unit_update_logged(e, result->responses[0].kvs[i].key, result->responses[0].kvs[i].value);
+        for (size_t i = 0; i < result->responses[1].n_kvs; i++)
+                machine_update(e, result->responses[1].kvs[i].key, result->responses[1].kvs[i].value);
+        for (size_t i = 0; i < result->responses[2].n_kvs; i++)
+                scheduled_update(e, result->responses[2].kvs[i].key, result->responses[2].kvs[i].value);
+
+        if ((r = prefix_range(e, "units", &uk, &ue)) < 0 || (r = prefix_range(e, "machines", &mk, &me)) < 0 ||
+            (r = etcd_client_watch(e->etcd, uk, ue, result->revision + 1, on_units_events, e, &e->units_watch)) < 0 ||
+            (r = etcd_client_watch(e->etcd, mk, me, result->revision + 1, on_machines_events, e,
+                                   &e->machines_watch)) < 0) {
+                log_error_errno(r, "Failed to watch the cluster state: %m");
+                return engine_step_down(e, "could not watch");
+        }
+        e->loaded = true;
+        log_info("Engine leader: %zu unit(s), %zu machine(s), %zu schedule entr%s.", hashmap_size(e->units),
+                 hashmap_size(e->machines), hashmap_size(e->scheduled), hashmap_size(e->scheduled) == 1 ? "y" : "ies");
+        engine_reconcile_soon(e);
+}
+
+static void engine_load(Engine *e) {
+        _cleanup_free_ char *uk = NULL, *ue = NULL, *mk = NULL, *me = NULL, *sk = NULL, *se = NULL;
+
+        if (prefix_range(e, "units", &uk, &ue) < 0 || prefix_range(e, "machines", &mk, &me) < 0 ||
+            prefix_range(e, "schedule", &sk, &se) < 0)
+                return (void) log_oom();
+        EtcdOp ops[] = {
+                { .type = ETCD_OP_RANGE, .key = uk, .range_end = ue },
+                { .type = ETCD_OP_RANGE, .key = mk, .range_end = me },
+                { .type = ETCD_OP_RANGE, .key = sk, .range_end = se },
+        };
+        EtcdTxn txn = { .success = ops, .n_success = ELEMENTSOF(ops) };
+        int r = etcd_client_txn(e->etcd, &txn, on_loaded, e, &e->load);
+        if (r < 0)
+                log_error_errno(r, "Failed to load the cluster state: %m");
+}
+
+static void on_units_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t n, void *userdata) {
+        Engine *e = userdata;
+
+        if (error < 0) {
+                engine_step_down(e, "the units watch failed");
+                return engine_campaign(e);
+        }
+        for (size_t i = 0; i < n; i++)
+                if (ev[i].type == ETCD_EVENT_PUT)
+                        unit_update_logged(e, ev[i].kv.key, ev[i].kv.value);
+                else
+                        engine_unit_free(hashmap_remove(e->units, key_tail(ev[i].kv.key)));
+        engine_reconcile_soon(e);
+}
+
+static void on_machines_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t n, void *userdata) {
+        Engine *e = userdata;
+
+        if (error < 0) {
+                engine_step_down(e, "the machines watch failed");
+                return engine_campaign(e);
+        }
+        for (size_t i = 0; i < n; i++)
+                if (ev[i].type == ETCD_EVENT_PUT)
+                        machine_update(e, ev[i].kv.key, ev[i].kv.value);
+                else {
+                        log_info("Machine %s is gone; its units are placed again.", key_tail(ev[i].kv.key));
+                        machine_record_free(hashmap_remove(e->machines, key_tail(ev[i].kv.key)));
+                }
+        engine_reconcile_soon(e);
+}
+
+/* --- reconcile: plan, diff against schedule/, write the difference --- */
+
+static int diff_add(Diff *d, EtcdOpType type, char *key, char *value) {
+        if (!key)
+                return -ENOMEM;
+        if (d->n_ops == d->allocated) {
+                size_t n = d->allocated ? d->allocated * 2 : 64;
+                EtcdOp *o = realloc(d->ops, n * sizeof(EtcdOp));
+                if (!o) {
+                        free(key);
+                        free(value);
+                        return -ENOMEM;
+                }
+                d->ops = o;
+                d->allocated = n;
+        }
+        d->ops[d->n_ops++] = (EtcdOp) { .type = type, .key = key, .value = value };
+        return 0;
+}
+
+static int diff_put(Engine *e, Diff *d, const char *machine, const EngineUnit *u) {
+        ScheduleRecord s = { .name = u->record.name, .hash = u->record.hash, .contents = u->record.contents,
+                             .desired = u->record.desired };
+        json_auto_t *j = schedule_record_to_json(&s);
+        char *value = j ? jx_dumps(j) : NULL;
+        if (!value)
+                return -ENOMEM;
+        return diff_add(d, ETCD_OP_PUT, registry_key(e->prefix, "schedule", machine, u->record.name, NULL), value);
+}
+
+static bool in_targets(const SchedPlacement *p, const char *machine) {
+        if (!p)
+                return false;
+        if (p->status == SCHED_PLACED)
+                return streq(p->machine_id, machine);
+        for (size_t i = 0; p->status == SCHED_GLOBAL && i < p->n_machine_ids; i++)
+                if (streq(p->machine_ids[i], machine))
+                        return true;
+        return false;
+}
+
+/* The ops that take schedule/ from what it is to what the plan says. placements is indexed
+ * like names (the units planned); units not planned (inactive, gone) lose every entry. */
+static int engine_diff(Engine *e, const char **names, const SchedPlacement *placements, size_t n, Diff *d) {
+        Hashmap *by_name = hashmap_new(NULL);
+        size_t i = 0;
+        void *v;
+        int r = 0;
+
+        if (!by_name)
+                return -ENOMEM;
+        for (size_t k = 0; k < n && r >= 0; k++)
+                r = hashmap_put(by_name, names[k], (void *) &placements[k]);
+
+        /* entries to remove or update */
+        while (r >= 0 && hashmap_iterate(e->scheduled, &i, NULL, &v)) {
+                Scheduled *s = v;
+                const SchedPlacement *p = hashmap_get(by_name, s->name);
+                EngineUnit *u = hashmap_get(e->units, s->name);
+                if (!in_targets(p, s->machine))
+                        r = diff_add(d, ETCD_OP_DELETE, registry_key(e->prefix, "schedule", s->machine, s->name, NULL),
+                                     NULL);
+                else if (!streq(s->hash, u->record.hash) || s->desired != u->record.desired)
+                        r = diff_put(e, d, s->machine, u);
+        }
+        /* entries to add */
+        for (size_t k = 0; k < n && r >= 0; k++) {
+                const SchedPlacement *p = &placements[k];
+                const char *one[1];
+                const char **targets = p->status == SCHED_GLOBAL ? p->machine_ids : one;
+                size_t nt = p->status == SCHED_GLOBAL ? p->n_machine_ids : p->status == SCHED_PLACED;
+                one[0] = p->machine_id;
+                for (size_t t = 0; t < nt && r >= 0; t++) {
+                        _cleanup_free_ char *skey = NULL;
+                        if (asprintf(&skey, "%s/%s", targets[t], names[k]) < 0)
+                                r = -ENOMEM;
+                        else if (!hashmap_get(e->scheduled, skey))
+                                r = diff_put(e, d, targets[t], hashmap_get(e->units, names[k]));
+                }
+        }
+        hashmap_free(by_name);
+        return r;
+}
+
+static void engine_write_next(Engine *e, Diff *d);
+
+/* Applies a written op to our picture of schedule/. */
+static void scheduled_apply(Engine *e, const EtcdOp *op) {
+        _cleanup_free_ char *sched = registry_key(e->prefix, "schedule", "", NULL);
+        const char *rest = sched ? startswith(op->key, sched) : NULL;
+        if (!rest)
+                return;
+        if (op->type == ETCD_OP_DELETE)
+                scheduled_free(hashmap_remove(e->scheduled, rest));
+        else
+                scheduled_update(e, op->key, op->value);
+}
+
+static void on_written(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
+        Engine *e = userdata;
+        Diff d = { .ops = e->ops, .n_ops = e->n_ops, .allocated = e->n_ops };
+
+        e->write = etcd_request_cancel(e->write);
+        e->ops = NULL;
+        e->n_ops = 0;
+        if (error < 0) {
+                log_warning_errno(error, "Failed to write the schedule, retrying: %m");
+                diff_done(&d);
+                e->again = true;
+        } else if (!result->succeeded) {
+                diff_done(&d);
+                engine_step_down(e, "the leader key is no longer ours");
+                return engine_campaign(e);
+        } else {
+                for (size_t i = 0; i < d.n_ops; i++)
+                        scheduled_apply(e, &d.ops[i]);
+                diff_done(&d);
+        }
+        if (e->again) {
+                e->again = false;
+                engine_reconcile_soon(e);
+        }
+}
+
+/* Sends the diff as fenced txns. For simplicity and ordering, one txn carries at most
+ * TXN_MAX_OPS ops; the rest waits for the next reconcile (triggered when this one lands). */
+static void engine_write_next(Engine *e, Diff *d) {
+        size_t n = MIN(d->n_ops, (size_t) TXN_MAX_OPS);
+        EtcdCompare fence[] = {
+                { .key = e->leader_key, .target = ETCD_COMPARE_VALUE, .result = ETCD_EQUAL, .value = e->machine_id },
+                { .key = e->leader_key, .target = ETCD_COMPARE_LEASE, .result = ETCD_EQUAL, .number = e->lease },
+        };
+        EtcdTxn txn = { .compares = fence, .n_compares = ELEMENTSOF(fence), .success = d->ops, .n_success = n };
+
+        if (n < d->n_ops) {
+                /* keep only what is sent; the next pass computes the rest again */
+                Diff rest = { .ops = d->ops + n, .n_ops = d->n_ops - n };
+                for (size_t i = 0; i < rest.n_ops; i++) {
+                        free((char *) rest.ops[i].key);
+                        free((char *) rest.ops[i].value);
+                }
+                d->n_ops = n;
+                e->again = true;
+        }
+        int r = etcd_client_txn(e->etcd, &txn, on_written, e, &e->write);
+        if (r < 0) {
+                log_error_errno(r, "Failed to write the schedule: %m");
+                return diff_done(d);
+        }
+        e->ops = d->ops;
+        e->n_ops = d->n_ops;
+        *d = (Diff) {};
+}
+
+static int engine_plan(Engine *e, Diff *d) {
+        size_t nm = hashmap_size(e->machines), nu = hashmap_size(e->units), k = 0, i = 0;
+        _cleanup_free_ const char **mids = hashmap_sorted_keys(e->machines);
+        _cleanup_free_ const char **uids = hashmap_sorted_keys(e->units);
+        _cleanup_free_ SchedMachine *machines = calloc(nm + 1, sizeof(SchedMachine));
+        _cleanup_free_ SchedUnit *units = calloc(nu + 1, sizeof(SchedUnit));
+        _cleanup_free_ const char **names = calloc(nu + 1, sizeof(char *));
+        _cleanup_(sched_plan_freep) SchedPlan *plan = NULL;
+        Hashmap *current = hashmap_new(NULL);
+        void *v;
+        int r;
+
+        if (!mids || !uids || !machines || !units || !names || !current) {
+                hashmap_free(current);
+                return -ENOMEM;
+        }
+        for (size_t m = 0; m < nm; m++) {
+                MachineRecord *rec = hashmap_get(e->machines, mids[m]);
+                machines[m] = (SchedMachine) { rec->id, rec->metadata, rec->n_metadata, rec->state == MACHINE_DRAINING,
+                                               rec->cpu_millis, rec->memory_bytes };
+        }
+        /* current machine of each unit scheduled on exactly one (global units: on many) */
+        while (hashmap_iterate(e->scheduled, &i, NULL, &v)) {
+                Scheduled *s = v;
+                hashmap_put(current, s->name, hashmap_get(current, s->name) ? (void *) "" : s->machine);
+        }
+        for (size_t u = 0; u < nu; u++) {
+                EngineUnit *eu = hashmap_get(e->units, uids[u]);
+                const char *cur = hashmap_get(current, uids[u]);
+                if (eu->record.desired == UNIT_INACTIVE || unit_name_is_template(uids[u]))
+                        continue;
+                units[k] = (SchedUnit) {
+                        .name = uids[u], .machine_id = eu->options.machine_id, .machine_of = eu->options.machine_of,
+                        .machine_metadata = eu->options.machine_metadata, .conflicts = eu->options.conflicts,
+                        .replaces = eu->options.replaces, .global = eu->options.global,
+                        .cpu_millis = eu->options.cpu_millis, .memory_bytes = eu->options.memory_bytes,
+                        .current_machine = isempty(cur) ? NULL : cur, .group = eu->group,
+                };
+                names[k++] = uids[u];
+        }
+        r = sched_plan_compute(machines, nm, units, k, &plan);
+        if (r >= 0)
+                r = engine_diff(e, names, plan->placements, k, d);
+        for (size_t u = 0; r >= 0 && u < k; u++)
+                if (plan->placements[u].status == SCHED_UNSCHEDULABLE)
+                        log_debug("Cannot place %s: %s", names[u], plan->placements[u].reason);
+        hashmap_free(current);
+        return r;
+}
+
+static int on_reconcile(sd_event_source *s, void *userdata) {
+        Engine *e = userdata;
+        Diff d = {};
+        int r;
+
+        if (!e->leader || !e->loaded)
+                return 0;
+        if (e->write) {
+                e->again = true;
+                return 0;
+        }
+        r = engine_plan(e, &d);
+        if (r < 0) {
+                diff_done(&d);
+                return log_error_errno(r, "Failed to plan: %m");
+        }
+        if (d.n_ops > 0) {
+                log_info("Scheduling: %zu change(s) to schedule/.", d.n_ops);
+                engine_write_next(e, &d);
+        }
+        diff_done(&d);
+        return 0;
+}
+
+static int on_reconcile_time(sd_event_source *s, uint64_t usec, void *userdata) {
+        return on_reconcile(s, userdata);
+}
+
+static void engine_reconcile_soon(Engine *e) {
+        if (!e->reconcile_defer &&
+            sd_event_add_time_relative(e->event, &e->reconcile_defer, CLOCK_MONOTONIC, RECONCILE_DELAY, 0,
+                                       on_reconcile_time, e) < 0)
+                return (void) log_oom();
+        int enabled;
+        if (sd_event_source_get_enabled(e->reconcile_defer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+                return;       /* already due: changes coalesce into that pass */
+        sd_event_source_set_time_relative(e->reconcile_defer, RECONCILE_DELAY);
+        sd_event_source_set_enabled(e->reconcile_defer, SD_EVENT_ONESHOT);
+}
+
+static int on_reconcile_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Engine *e = userdata;
+        if (!e->leader && !e->leader_watch)
+                engine_campaign(e);
+        engine_reconcile_soon(e);
+        sd_event_source_set_time_relative(s, e->reconcile_interval);
+        return 0;
+}
+
+/* --- election --- */
+
+static int on_campaign_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        engine_campaign(userdata);
+        return 0;
+}
+
+static void on_leader_key(EtcdWatch *w, int error, const EtcdEvent *ev, size_t n, void *userdata) {
+        Engine *e = userdata;
+        bool deleted = error < 0;
+
+        for (size_t i = 0; i < n; i++)
+                deleted = deleted || ev[i].type == ETCD_EVENT_DELETE;
+        if (!deleted)
+                return;
+        e->leader_watch = etcd_watch_free(e->leader_watch);
+        if (e->leader)
+                engine_step_down(e, "the leader key was deleted");
+        engine_campaign(e);
+}
+
+static void on_campaign(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
+        Engine *e = userdata;
+        int64_t lease = presence_lease(e->presence);
+        int r;
+
+        e->campaign = etcd_request_cancel(e->campaign);
+        if (error < 0) {
+                log_debug_errno(error, "Campaign failed, trying again: %m");
+                sd_event_source_set_time_relative(e->campaign_retry, USEC_PER_SEC);
+                sd_event_source_set_enabled(e->campaign_retry, SD_EVENT_ONESHOT);
+                return;
+        }
+
+        const EtcdKv *holder = result->n_responses > 0 && result->responses[0].n_kvs > 0 ? &result->responses[0].kvs[0]
+                                                                                            : NULL;
+        bool ours = result->succeeded || (holder && streq(holder->value, e->machine_id) && holder->lease == lease);
+
+        e->leader_watch = etcd_watch_free(e->leader_watch);
+        r = etcd_client_watch(e->etcd, e->leader_key, NULL, result->revision + 1, on_leader_key, e, &e->leader_watch);
+        if (r < 0)
+                log_error_errno(r, "Failed to watch %s: %m", e->leader_key);
+
+        if (ours && !e->leader) {
+                e->leader = true;
+                e->lease = lease;
+                log_notice("This machine is now the engine leader.");
+                engine_load(e);
+        } else if (!ours)
+                log_info("Engine leader is %s.", holder ? holder->value : "(unknown)");
+}
+
+static void engine_campaign(Engine *e) {
+        int64_t lease = presence_lease(e->presence);
+
+        if (lease <= 0 || presence_state(e->presence) != PRESENCE_REGISTERED || e->campaign)
+                return;
+        EtcdCompare cmp = { .key = e->leader_key, .target = ETCD_COMPARE_CREATE, .result = ETCD_EQUAL, .number = 0 };
+        EtcdOp put = { .type = ETCD_OP_PUT, .key = e->leader_key, .value = e->machine_id, .lease = lease };
+        EtcdOp get = { .type = ETCD_OP_RANGE, .key = e->leader_key };
+        EtcdTxn txn = { .compares = &cmp, .n_compares = 1, .success = &put, .n_success = 1, .failure = &get,
+                        .n_failure = 1 };
+        int r = etcd_client_txn(e->etcd, &txn, on_campaign, e, &e->campaign);
+        if (r < 0)
+                log_error_errno(r, "Failed to campaign for leadership: %m");
+}
+
+void engine_lease_changed(Engine *e) {
+        if (e->leader && e->lease != presence_lease(e->presence))
+                engine_step_down(e, "the machine lease changed");
+        engine_campaign(e);
+}
+
+bool engine_is_leader(Engine *e) {
+        return e->leader;
+}
+
+int engine_new(sd_event *ev, EtcdClient *etcd, Presence *presence, const char *prefix, const char *machine_id,
+               usec_t reconcile_interval, Engine **ret) {
+        _cleanup_(engine_freep) Engine *e = calloc(1, sizeof(Engine));
+        int r;
+
+        if (!e)
+                return -ENOMEM;
+        e->event = sd_event_ref(ev);
+        e->etcd = etcd;
+        e->presence = presence;
+        e->reconcile_interval = reconcile_interval;
+        e->prefix = strdup(prefix);
+        e->machine_id = strdup(machine_id);
+        e->leader_key = registry_key(prefix, "engine", "leader", NULL);
+        e->units = hashmap_new(engine_unit_free);
+        e->machines = hashmap_new(machine_record_free);
+        e->scheduled = hashmap_new(scheduled_free);
+        if (!e->prefix || !e->machine_id || !e->leader_key || !e->units || !e->machines || !e->scheduled)
+                return -ENOMEM;
+        r = sd_event_add_time_relative(ev, &e->campaign_retry, CLOCK_MONOTONIC, USEC_PER_SEC, 0, on_campaign_retry, e);
+        if (r < 0)
+                return r;
+        sd_event_source_set_enabled(e->campaign_retry, SD_EVENT_OFF);
+        if (reconcile_interval > 0) {
+                r = sd_event_add_time_relative(ev, &e->reconcile_timer, CLOCK_MONOTONIC, reconcile_interval,
+                                               USEC_PER_SEC, on_reconcile_timer, e);
+                if (r < 0)
+                        return r;
+                sd_event_source_set_enabled(e->reconcile_timer, SD_EVENT_ON);
+        }
+        engine_campaign(e);
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
+Engine *engine_free(Engine *e) {
+        if (!e)
+                return NULL;
+        etcd_request_cancel(e->campaign);
+        etcd_watch_free(e->leader_watch);
+        engine_step_down(e, "shutting down");
+        sd_event_source_disable_unref(e->campaign_retry);
+        sd_event_source_disable_unref(e->reconcile_defer);
+        sd_event_source_disable_unref(e->reconcile_timer);
+        hashmap_free(e->units);
+        hashmap_free(e->machines);
+        hashmap_free(e->scheduled);
+        sd_event_unref(e->event);
+        free(e->prefix);
+        free(e->machine_id);
+        free(e->leader_key);
+        free(e);
+        return NULL;
+}

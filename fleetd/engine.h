@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* The engine. Every fleetd runs one; one of them leads. Election: a txn creates engine/leader
+ * (value: the machine id) bound to the machine's presence lease, only if it does not exist.
+ * The others watch that key and campaign again when it is deleted, which happens at once when
+ * the leader's lease ends (its host died, or fleetd lost etcd for longer than agent_ttl).
+ *
+ * The leader reads units/, machines/ and schedule/ in one txn (one revision), then watches
+ * units/ and machines/ and re-plans on each change (coalesced), with the pure scheduler. It
+ * writes only the differences to schedule/, in txns that compare engine/leader's value and
+ * lease (fencing: a deposed leader's writes fail). A unit's moves (delete on the old machine,
+ * put on the new one) go in one txn. A periodic pass (engine_reconcile_interval) re-plans
+ * from memory as a safety net; at rest it costs no etcd request. */
+
+#include "etcd-client.h"
+#include "machine.h"
+#include "scheduler.h"
+#include "unit-file.h"
+
+typedef struct Engine Engine;
+
+int engine_new(sd_event *e, EtcdClient *etcd, Presence *presence, const char *prefix, const char *machine_id,
+               usec_t reconcile_interval, Engine **ret);
+Engine *engine_free(Engine *e);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Engine *, engine_free);
+
+/* Presence registered again (maybe with a new lease): campaign again. */
+void engine_lease_changed(Engine *e);
+bool engine_is_leader(Engine *e);
+
+/* PURE: the scheduling options of a unit from its [X-Fleet] section and, for capacity, its
+ * [Service] MemoryMax= and CPUQuota=. Fills u (strings owned by the caller through
+ * engine_unit_options_done). Unknown [X-Fleet] keys are ignored, as fleet did. */
+typedef struct EngineUnitOptions {
+        char *machine_id;
+        char **machine_of;
+        char **machine_metadata;
+        char **conflicts;
+        char **replaces;
+        bool global;
+        uint64_t cpu_millis;
+        uint64_t memory_bytes;
+} EngineUnitOptions;
+
+int engine_unit_options_parse(const UnitFile *uf, EngineUnitOptions *ret);
+void engine_unit_options_done(EngineUnitOptions *o);

@@ -1,0 +1,580 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The /v1 API surface of the daemon: each handler reads or writes etcd and answers from the
+ * callback, so no request blocks the loop. */
+#include <stdio.h>
+
+#include "api-remote.h"
+#include "basic/json-util.h"
+#include "basic/sha256.h"
+#include "log.h"
+#include "manager.h"
+#include "unit-file.h"
+#include "unit-name.h"
+
+static int reply_etcd_error(ApiRequest *req, int error) {
+        return api_request_reply_error(req, 503, "etcd_unavailable", "etcd did not answer: %s", strerror(-error));
+}
+
+/* Turns the raw machines/ keys into the API's machine objects. A record fleetd cannot read
+ * is left out (and logged) rather than failing the whole list. */
+static json_t *machines_to_json(const EtcdResult *result) {
+        json_auto_t *list = json_array();
+        if (!list)
+                return NULL;
+
+        for (size_t i = 0; i < result->n_kvs; i++) {
+                _cleanup_(machine_record_done) MachineRecord rec = {};
+                json_auto_t *raw = json_loads(result->kvs[i].value, 0, NULL);
+
+                if (machine_record_from_json(raw, &rec) < 0) {
+                        log_warning("Ignoring malformed machine record at %s.", result->kvs[i].key);
+                        continue;
+                }
+                json_t *j = machine_record_to_json(&rec);
+                if (!j || json_array_append_new(list, j) < 0)
+                        return NULL;
+        }
+        return json_incref(list);
+}
+
+static void on_machines(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
+        ApiRequest *req = userdata;
+
+        if (error < 0) {
+                reply_etcd_error(req, error);
+                return;
+        }
+        json_auto_t *list = machines_to_json(result);
+        json_auto_t *body = list ? json_pack("{s:O}", "machines", list) : NULL;
+        if (!body)
+                api_request_reply_error(req, 500, "internal", "Out of memory.");
+        else
+                api_request_reply_json(req, 200, body);
+}
+
+static int get_machines(ApiRequest *req, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_free_ char *key = registry_key(m->config->etcd_key_prefix, "machines/", NULL);
+        _cleanup_free_ char *end = key ? etcd_prefix_end(key) : NULL;
+        if (!end)
+                return -ENOMEM;
+
+        EtcdRangeArgs args = { .key = key, .range_end = end };
+        return etcd_client_range(m->etcd, &args, on_machines, req, NULL);
+}
+
+static void on_machine(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
+        ApiRequest *req = userdata;
+
+        if (error < 0) {
+                reply_etcd_error(req, error);
+                return;
+        }
+        json_auto_t *list = machines_to_json(result);
+        if (!list)
+                api_request_reply_error(req, 500, "internal", "Out of memory.");
+        else if (json_array_size(list) == 0)
+                api_request_reply_error(req, 404, "not_found", "No machine %s.", api_request_arg(req, 0));
+        else
+                api_request_reply_json(req, 200, json_array_get(list, 0));
+}
+
+static int get_machine(ApiRequest *req, void *userdata) {
+        Manager *m = userdata;
+        const char *id = api_request_arg(req, 0);
+
+        if (!machine_id_is_valid(id))
+                return api_request_reply_error(req, 400, "bad_request",
+                                               "Invalid machine id '%s': expected 32 lowercase hex digits.", id);
+        _cleanup_free_ char *key = registry_key(m->config->etcd_key_prefix, "machines", id, NULL);
+        if (!key)
+                return -ENOMEM;
+        EtcdRangeArgs args = { .key = key };
+        return etcd_client_range(m->etcd, &args, on_machine, req, NULL);
+}
+
+/* This fleetd itself: identity and whether it is registered. Answers without etcd. */
+static int get_status(ApiRequest *req, void *userdata) {
+        Manager *m = userdata;
+        json_auto_t *self = machine_record_to_json(&m->self);
+        bool registered = m->presence && presence_state(m->presence) == PRESENCE_REGISTERED;
+        json_auto_t *body = self ? json_pack("{s:O, s:b, s:s?}", "machine", self, "registered", registered,
+                                             "etcd", etcd_client_current_endpoint(m->etcd))
+                                 : NULL;
+        if (!body)
+                return -ENOMEM;
+        return api_request_reply_json(req, 200, body);
+}
+
+
+/* --- units --- */
+
+#define UNITS_PAGE_DEFAULT 1000
+#define UNITS_PAGE_MAX 10000
+
+/* One PUT /v1/units/<name> in flight: read what is there, check, write with a compare on
+ * its mod_revision so that two writers never both win. */
+typedef struct UnitPut {
+        Manager *m;
+        ApiRequest *req;
+        char *name;
+        char *key;
+        char *contents;               /* NULL: keep the existing contents (or the template's) */
+        UnitDesiredState desired;     /* _UNIT_DESIRED_STATE_INVALID: not given */
+        int64_t mod_revision;         /* of units/<name>, 0 if absent */
+        UnitRecord record;
+        bool exists;
+} UnitPut;
+
+static void unit_put_free(UnitPut *p) {
+        if (!p)
+                return;
+        free(p->name);
+        free(p->key);
+        free(p->contents);
+        unit_record_done(&p->record);
+        free(p);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(UnitPut *, unit_put_free);
+
+static json_t *unit_summary_json(const UnitRecord *u, bool with_contents) {
+        return json_pack("{s:s, s:s, s:s, s:s*, s:s*, s:s*}",
+                         "name", u->name,
+                         "hash", u->hash,
+                         "desiredState", unit_desired_state_to_string(u->desired),
+                         "contents", with_contents ? u->contents : NULL,
+                         "app", u->app,
+                         "release", u->release);
+}
+
+static void on_unit_written(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
+        _cleanup_(unit_put_freep) UnitPut *p = userdata;
+
+        if (error < 0) {
+                reply_etcd_error(p->req, error);
+                return;
+        }
+        if (!result->succeeded) {
+                api_request_reply_error(p->req, 409, "conflict", "Unit %s was changed by someone else meanwhile; try again.",
+                                        p->name);
+                return;
+        }
+        log_unit_info(p->name, "Unit %s %s, desired state %s.", p->name, p->exists ? "updated" : "submitted",
+                      unit_desired_state_to_string(p->record.desired));
+        json_auto_t *j = unit_summary_json(&p->record, false);
+        api_request_reply_json(p->req, p->exists ? 200 : 201, j);
+}
+
+static void unit_put_write(UnitPut *p) {
+        json_auto_t *j = unit_record_to_json(&p->record);
+        _cleanup_free_ char *value = j ? jx_dumps(j) : NULL;
+        if (!value) {
+                api_request_reply_error(p->req, 500, "internal", "Out of memory.");
+                return unit_put_free(p);
+        }
+        EtcdCompare cmp = { .key = p->key, .target = ETCD_COMPARE_MOD, .result = ETCD_EQUAL,
+                            .number = p->mod_revision };
+        EtcdOp op = { .type = ETCD_OP_PUT, .key = p->key, .value = value };
+        EtcdTxn txn = { .compares = &cmp, .n_compares = 1, .success = &op, .n_success = 1 };
+        int r = etcd_client_txn(p->m->etcd, &txn, on_unit_written, p, NULL);
+        if (r < 0) {
+                reply_etcd_error(p->req, r);
+                unit_put_free(p);
+        }
+}
+
+/* Fills p->record from what exists and what was asked; replies and returns false if the
+ * request cannot be honoured. */
+static bool unit_put_merge(UnitPut *p, const UnitRecord *existing, const char *template_contents) {
+        UnitRecord *r = &p->record;
+        char hash[SHA256_HEX_SIZE];
+
+        if (existing && p->contents) {
+                sha256_hex(p->contents, strlen(p->contents), hash);
+                if (!streq(hash, existing->hash)) {
+                        api_request_reply_error(p->req, 409, "conflict",
+                                                "Unit %s already exists with different contents; destroy it first.",
+                                                p->name);
+                        return false;
+                }
+        }
+        const char *contents = p->contents ?: existing ? existing->contents : template_contents;
+        if (!contents) {
+                api_request_reply_error(p->req, 404, "not_found", "No unit %s%s, and no contents given.", p->name,
+                                        unit_name_is_instance(p->name) ? " (nor its template)" : "");
+                return false;
+        }
+        r->name = strdup(p->name);
+        r->contents = strdup(contents);
+        sha256_hex(contents, strlen(contents), hash);
+        r->hash = strdup(hash);
+        r->desired = p->desired >= 0 ? p->desired : existing ? existing->desired : UNIT_INACTIVE;
+        bool oom = existing && ((existing->app && !(r->app = strdup(existing->app))) ||
+                                (existing->release && !(r->release = strdup(existing->release))));
+        if (oom || !r->name || !r->contents || !r->hash) {
+                api_request_reply_error(p->req, 500, "internal", "Out of memory.");
+                return false;
+        }
+        return true;
+}
+
+static void on_template_read(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
+        UnitPut *p = userdata;
+        _cleanup_(unit_record_done) UnitRecord tmpl = {};
+
+        if (error < 0) {
+                reply_etcd_error(p->req, error);
+                return unit_put_free(p);
+        }
+        if (result->n_kvs > 0) {
+                json_auto_t *j = json_loads(result->kvs[0].value, 0, NULL);
+                if (unit_record_from_json(j, &tmpl) < 0)
+                        log_warning("Ignoring malformed unit record at %s.", result->kvs[0].key);
+        }
+        if (!unit_put_merge(p, NULL, tmpl.contents))
+                return unit_put_free(p);
+        unit_put_write(p);
+}
+
+static void on_unit_read(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
+        UnitPut *p = userdata;
+        _cleanup_(unit_record_done) UnitRecord existing = {};
+
+        if (error < 0) {
+                reply_etcd_error(p->req, error);
+                return unit_put_free(p);
+        }
+        if (result->n_kvs > 0) {
+                json_auto_t *j = json_loads(result->kvs[0].value, 0, NULL);
+                p->exists = unit_record_from_json(j, &existing) >= 0;
+                p->mod_revision = result->kvs[0].mod_revision;
+        }
+
+        if (!p->exists && !p->contents && unit_name_is_instance(p->name)) {
+                /* foo@1.service with no contents: instantiate foo@.service, as fleet does. */
+                _cleanup_free_ char *tname = NULL, *tkey = NULL;
+                if (unit_name_template_of(p->name, &tname) < 0 ||
+                    !(tkey = registry_key(p->m->config->etcd_key_prefix, "units", tname, NULL))) {
+                        api_request_reply_error(p->req, 500, "internal", "Out of memory.");
+                        return unit_put_free(p);
+                }
+                EtcdRangeArgs args = { .key = tkey };
+                int r = etcd_client_range(p->m->etcd, &args, on_template_read, p, NULL);
+                if (r < 0) {
+                        reply_etcd_error(p->req, r);
+                        unit_put_free(p);
+                }
+                return;
+        }
+        if (!unit_put_merge(p, p->exists ? &existing : NULL, NULL))
+                return unit_put_free(p);
+        unit_put_write(p);
+}
+
+/* Checks the body {"contents": "...", "desiredState": "..."}; replies 400 and returns false
+ * when it is not acceptable. */
+static bool unit_put_parse_body(UnitPut *p) {
+        size_t len;
+        const char *body = api_request_body(p->req, &len);
+        json_error_t jerr;
+        json_auto_t *j = body ? json_loadb(body, len, 0, &jerr) : NULL;
+        const char *k;
+        json_t *v;
+
+        if (!json_is_object(j))
+                return api_request_reply_error(p->req, 400, "bad_request", "Body must be a JSON object%s%s.",
+                                               body ? ": " : "", body ? jerr.text : ""), false;
+        json_object_foreach(j, k, v)
+                if (!streq(k, "contents") && !streq(k, "desiredState"))
+                        return api_request_reply_error(p->req, 400, "bad_request",
+                                                       "Unknown field '%s' (expected contents, desiredState).", k),
+                               false;
+
+        json_t *ds = json_object_get(j, "desiredState"), *c = json_object_get(j, "contents");
+        if (ds) {
+                p->desired = unit_desired_state_from_string(json_string_value(ds));
+                if (p->desired < 0)
+                        return api_request_reply_error(p->req, 400, "bad_request",
+                                                       "Invalid desiredState: expected inactive, loaded or launched."),
+                               false;
+        }
+        if (c) {
+                _cleanup_(unit_file_freep) UnitFile *uf = NULL;
+                _cleanup_free_ char *err = NULL;
+                if (!json_is_string(c))
+                        return api_request_reply_error(p->req, 400, "bad_request", "contents must be a string."), false;
+                if (unit_file_parse(json_string_value(c), json_string_length(c), p->name, &uf, &err) < 0)
+                        return api_request_reply_error(p->req, 400, "bad_unit_file", "%s", err ?: "invalid unit file"),
+                               false;
+                p->contents = strdup(json_string_value(c));
+        }
+        if (unit_name_is_template(p->name) && p->desired > UNIT_INACTIVE)
+                return api_request_reply_error(p->req, 400, "bad_request",
+                                               "%s is a template: start an instance of it (e.g. %.*s1%s) instead.",
+                                               p->name, (int) (strchr(p->name, '@') - p->name + 1), p->name,
+                                               strrchr(p->name, '.')),
+                       false;
+        return true;
+}
+
+static int put_unit(ApiRequest *req, void *userdata) {
+        Manager *m = userdata;
+        const char *name = api_request_arg(req, 0);
+        _cleanup_free_ char *why = NULL;
+        _cleanup_(unit_put_freep) UnitPut *p = NULL;
+
+        if (unit_name_check(name, UNIT_NAME_ANY | UNIT_NAME_PLACEABLE, &why) < 0)
+                return api_request_reply_error(req, 400, "bad_unit_name", "%s", why ?: "invalid unit name");
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->m = m;
+        p->req = req;
+        p->desired = _UNIT_DESIRED_STATE_INVALID;
+        p->name = strdup(name);
+        p->key = registry_key(m->config->etcd_key_prefix, "units", name, NULL);
+        if (!p->name || !p->key)
+                return -ENOMEM;
+        if (!unit_put_parse_body(p))
+                return 0;
+
+        EtcdRangeArgs args = { .key = p->key };
+        int r = etcd_client_range(m->etcd, &args, on_unit_read, p, NULL);
+        if (r < 0)
+                return r;
+        TAKE_PTR(p);
+        return 0;
+}
+
+static void on_unit_get(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
+        ApiRequest *req = userdata;
+        _cleanup_(unit_record_done) UnitRecord u = {};
+
+        if (error < 0) {
+                reply_etcd_error(req, error);
+                return;
+        }
+        json_auto_t *raw = result->n_kvs > 0 ? json_loads(result->kvs[0].value, 0, NULL) : NULL;
+        if (!raw || unit_record_from_json(raw, &u) < 0) {
+                api_request_reply_error(req, 404, "not_found", "No unit %s.", api_request_arg(req, 0));
+                return;
+        }
+        json_auto_t *j = unit_summary_json(&u, true);
+        api_request_reply_json(req, 200, j);
+}
+
+static int get_unit(ApiRequest *req, void *userdata) {
+        Manager *m = userdata;
+        const char *name = api_request_arg(req, 0);
+
+        if (!unit_name_is_valid(name, UNIT_NAME_ANY))
+                return api_request_reply_error(req, 404, "not_found", "No unit %s.", name);
+        _cleanup_free_ char *key = registry_key(m->config->etcd_key_prefix, "units", name, NULL);
+        if (!key)
+                return -ENOMEM;
+        EtcdRangeArgs args = { .key = key };
+        return etcd_client_range(m->etcd, &args, on_unit_get, req, NULL);
+}
+
+static void on_unit_deleted(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
+        ApiRequest *req = userdata;
+
+        if (error < 0)
+                reply_etcd_error(req, error);
+        else if (result->deleted == 0)
+                api_request_reply_error(req, 404, "not_found", "No unit %s.", api_request_arg(req, 0));
+        else {
+                log_unit_info(api_request_arg(req, 0), "Unit %s destroyed.", api_request_arg(req, 0));
+                json_auto_t *j = json_pack("{s:s}", "destroyed", api_request_arg(req, 0));
+                api_request_reply_json(req, 200, j);
+        }
+}
+
+static int delete_unit(ApiRequest *req, void *userdata) {
+        Manager *m = userdata;
+        const char *name = api_request_arg(req, 0);
+
+        if (!unit_name_is_valid(name, UNIT_NAME_ANY))
+                return api_request_reply_error(req, 404, "not_found", "No unit %s.", name);
+        _cleanup_free_ char *key = registry_key(m->config->etcd_key_prefix, "units", name, NULL);
+        if (!key)
+                return -ENOMEM;
+        return etcd_client_delete(m->etcd, key, NULL, on_unit_deleted, req, NULL);
+}
+
+/* GET /v1/units[?limit=N&from=NAME]: units/ (a page), then schedule/ keys only to learn each
+ * unit's target machine: two range calls whatever the number of units. */
+typedef struct UnitList {
+        Manager *m;
+        ApiRequest *req;
+        json_t *units;                /* name -> unit object */
+        int64_t limit;
+        char *next;                   /* the first name of the next page */
+} UnitList;
+
+static void unit_list_free(UnitList *l) {
+        if (!l)
+                return;
+        json_decref(l->units);
+        free(l->next);
+        free(l);
+}
+
+static void on_list_schedule(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
+        UnitList *l = userdata;
+        _cleanup_free_ char *sched = registry_key(l->m->config->etcd_key_prefix, "schedule", "", NULL);
+
+        if (error < 0) {
+                reply_etcd_error(l->req, error);
+                return unit_list_free(l);
+        }
+        for (size_t i = 0; sched && i < result->n_kvs; i++) {
+                /* schedule/<machine>/<name> */
+                const char *rest = startswith(result->kvs[i].key, sched), *slash = rest ? strchr(rest, '/') : NULL;
+                json_t *u = slash ? json_object_get(l->units, slash + 1) : NULL;
+                if (!u)
+                        continue;
+                json_t *machines = json_object_get(u, "machines");
+                json_array_append_new(machines, json_stringn(rest, slash - rest));
+        }
+
+        json_auto_t *list = json_array();
+        const char *k;
+        json_t *v;
+        json_object_foreach(l->units, k, v) {
+                size_t n = json_array_size(json_object_get(v, "machines"));
+                const char *ds = jx_str(v, "desiredState");
+                /* what the engine has made of it: the desired state once placed, else inactive */
+                json_object_set_new(v, "currentState", json_string(n > 0 ? ds : "inactive"));
+                json_array_append(list, v);
+        }
+        json_auto_t *body = json_pack("{s:O, s:s*}", "units", list, "next", l->next);
+        api_request_reply_json(l->req, 200, body);
+        unit_list_free(l);
+}
+
+static void on_list_units(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
+        UnitList *l = userdata;
+
+        if (error < 0) {
+                reply_etcd_error(l->req, error);
+                return unit_list_free(l);
+        }
+        /* One more than the page was asked for: if it came, it names the next page. */
+        size_t n = MIN(result->n_kvs, (size_t) l->limit);
+        if (result->n_kvs > n) {
+                const char *name = strrchr(result->kvs[n].key, '/');
+                l->next = name ? strdup(name + 1) : NULL;
+        }
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(unit_record_done) UnitRecord u = {};
+                json_auto_t *raw = json_loads(result->kvs[i].value, 0, NULL);
+                if (unit_record_from_json(raw, &u) < 0)
+                        continue;
+                json_t *j = unit_summary_json(&u, false);
+                if (j)
+                        json_object_set_new(j, "machines", json_array());
+                json_object_set_new(l->units, u.name, j);
+        }
+
+        _cleanup_free_ char *key = registry_key(l->m->config->etcd_key_prefix, "schedule", "", NULL);
+        _cleanup_free_ char *end = key ? etcd_prefix_end(key) : NULL;
+        EtcdRangeArgs args = { .key = key, .range_end = end, .keys_only = true };
+        int r = end ? etcd_client_range(l->m->etcd, &args, on_list_schedule, l, NULL) : -ENOMEM;
+        if (r < 0) {
+                reply_etcd_error(l->req, r);
+                unit_list_free(l);
+        }
+}
+
+static int parse_limit(ApiRequest *req, int64_t *ret) {
+        const char *s = api_request_query(req, "limit");
+        char *end;
+
+        *ret = UNITS_PAGE_DEFAULT;
+        if (!s)
+                return 0;
+        errno = 0;
+        long long n = strtoll(s, &end, 10);
+        if (errno || end == s || *end || n < 1 || n > UNITS_PAGE_MAX)
+                return api_request_reply_error(req, 400, "bad_request", "limit must be a number from 1 to %d.",
+                                               UNITS_PAGE_MAX), -EINVAL;
+        *ret = n;
+        return 0;
+}
+
+static int get_units(ApiRequest *req, void *userdata) {
+        Manager *m = userdata;
+        const char *from = api_request_query(req, "from");
+        int64_t limit;
+
+        if (parse_limit(req, &limit) < 0)
+                return 0;
+        UnitList *l = calloc(1, sizeof(*l));
+        if (!l || !(l->units = json_object())) {
+                unit_list_free(l);
+                return -ENOMEM;
+        }
+        l->m = m;
+        l->req = req;
+        l->limit = limit;
+
+        _cleanup_free_ char *prefix = registry_key(m->config->etcd_key_prefix, "units", "", NULL);
+        _cleanup_free_ char *start = prefix ? registry_key(prefix, from ?: "", NULL) : NULL;
+        _cleanup_free_ char *end = prefix ? etcd_prefix_end(prefix) : NULL;
+        EtcdRangeArgs args = { .key = start, .range_end = end, .limit = limit + 1 };
+        int r = end && start ? etcd_client_range(m->etcd, &args, on_list_units, l, NULL) : -ENOMEM;
+        if (r < 0)
+                unit_list_free(l);
+        return r;
+}
+
+/* GET /v1/state[?machine=ID][&unit=NAME]: what the agents report. */
+static void on_state(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
+        ApiRequest *req = userdata;
+        const char *machine = api_request_query(req, "machine"), *unit = api_request_query(req, "unit");
+
+        if (error < 0) {
+                reply_etcd_error(req, error);
+                return;
+        }
+        json_auto_t *list = json_array();
+        for (size_t i = 0; list && i < result->n_kvs; i++) {
+                _cleanup_(state_record_done) StateRecord s = {};
+                json_auto_t *raw = json_loads(result->kvs[i].value, 0, NULL);
+                if (state_record_from_json(raw, &s) < 0)
+                        continue;
+                if ((machine && !startswith(s.machine, machine)) || (unit && !streq(unit, s.name)))
+                        continue;
+                json_array_append_new(list, state_record_to_json(&s));
+        }
+        json_auto_t *body = json_pack("{s:O}", "states", list);
+        api_request_reply_json(req, 200, body);
+}
+
+static int get_state(ApiRequest *req, void *userdata) {
+        Manager *m = userdata;
+        const char *unit = api_request_query(req, "unit");
+
+        _cleanup_free_ char *key = registry_key(m->config->etcd_key_prefix, "state", unit ?: "", NULL);
+        _cleanup_free_ char *end = key && !unit ? etcd_prefix_end(key) : NULL;
+        if (!key || (!unit && !end))
+                return -ENOMEM;
+        EtcdRangeArgs args = { .key = key, .range_end = end };
+        return etcd_client_range(m->etcd, &args, on_state, req, NULL);
+}
+
+const ApiRoute manager_api_routes[] = {
+        { "GET", "/v1/machines", get_machines },
+        { "GET", "/v1/machines/*", get_machine },
+        { "GET", "/v1/status", get_status },
+        { "GET", "/v1/units", get_units },
+        { "GET", "/v1/units/*", get_unit },
+        { "PUT", "/v1/units/*", put_unit },
+        { "DELETE", "/v1/units/*", delete_unit },
+        { "GET", "/v1/units/*/status", api_remote_get_status },
+        { "GET", "/v1/units/*/journal", api_remote_get_journal },
+        { "GET", "/v1/state", get_state },
+        {}
+};

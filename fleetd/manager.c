@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "manager.h"
+
+static void on_presence_change(Presence *p, PresenceState state, void *userdata) {
+        Manager *m = userdata;
+
+        if (state == PRESENCE_REGISTERED) {
+                sd_notifyf(false, "STATUS=Registered as %s in etcd at %s.", m->self.id,
+                           etcd_client_current_endpoint(m->etcd));
+                /* maybe a new lease: state keys and the leader key follow it */
+                if (m->agent)
+                        agent_lease_changed(m->agent);
+                if (m->engine)
+                        engine_lease_changed(m->engine);
+        } else
+                sd_notify(false, "STATUS=Waiting for etcd; units keep running.");
+}
+
+static int manager_setup_etcd(Manager *m) {
+        const Config *c = m->config;
+        EtcdOptions o = {
+                .endpoints = c->etcd_servers,
+                .cafile = c->etcd_cafile,
+                .certfile = c->etcd_certfile,
+                .keyfile = c->etcd_keyfile,
+                .username = c->etcd_username,
+                .password = c->etcd_password,
+                .request_timeout = config_etcd_request_timeout(c),
+        };
+        return etcd_client_new(m->event, &o, &m->etcd);
+}
+
+int manager_new(Config *config, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        char id[MACHINE_ID_LEN + 1];
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m) {
+                config_free(config);
+                return log_oom();
+        }
+        m->config = config;
+
+        r = machine_id_read(config->machine_id_file, id);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read machine id from %s: %m", config->machine_id_file);
+        log_set_field("MACHINE_ID", id);
+
+        r = machine_record_local(config, id, &m->self);
+        if (r < 0)
+                return log_error_errno(r, "Failed to work out this machine's address (set public_ip): %m");
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate event loop: %m");
+
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL)) < 0)
+                return log_error_errno(r, "Failed to watch signals: %m");
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to enable watchdog: %m");
+
+        r = manager_setup_etcd(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the etcd client: %m");
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        api_server_free(m->api);
+        engine_free(m->engine);
+        agent_free(m->agent);
+        presence_free(m->presence);
+        etcd_client_free(m->etcd);
+        machine_record_done(&m->self);
+        sd_event_unref(m->event);
+        config_free(m->config);
+        free(m);
+        return NULL;
+}
+
+int manager_run(Manager *m) {
+        const Config *c = m->config;
+        int r;
+
+        if (mkdir(c->state_dir, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(-errno, "Failed to create %s: %m", c->state_dir);
+
+        r = api_server_new(m->event, c->api_socket, manager_api_routes, m, &m->api);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the API server on %s: %m", c->api_socket);
+        /* TCP API (HTTPS, client certificates required), see api_server_listen_tls(). */
+        if (c->api_listen) {
+                ApiTlsOptions tls = { .listen = c->api_listen, .cert_file = c->api_tls_cert,
+                                      .key_file = c->api_tls_key, .client_ca_file = c->api_client_ca };
+                _cleanup_free_ char *tls_error = NULL;
+                r = api_server_listen_tls(m->api, &tls, &tls_error);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to serve the API on %s with TLS%s%s: %m", c->api_listen,
+                                               tls_error ? ": " : "", strempty(tls_error));
+        }
+        /* End of the TCP API. */
+
+        r = presence_new(m->event, m->etcd, c->etcd_key_prefix, &m->self, (int64_t) (c->agent_ttl / USEC_PER_SEC),
+                         c->state_dir, on_presence_change, m, &m->presence);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start registering in etcd: %m");
+
+        _cleanup_free_ char *units_dir = NULL;
+        if (asprintf(&units_dir, "%s/units", c->state_dir) < 0)
+                return log_oom();
+        AgentOptions ao = {
+                .prefix = c->etcd_key_prefix,
+                .machine_id = m->self.id,
+                .units_dir = units_dir,
+                .link_dir = "/run/systemd/system",
+                .resync_interval = c->engine_reconcile_interval,
+        };
+        r = agent_new(m->event, m->etcd, m->presence, &ao, &m->agent);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the agent (is systemd reachable over D-Bus?): %m");
+
+        r = engine_new(m->event, m->etcd, m->presence, c->etcd_key_prefix, m->self.id, c->engine_reconcile_interval,
+                       &m->engine);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the engine: %m");
+
+        log_info("fleetd %s started on %s (%s), etcd at %s.", FLEETD_VERSION, m->self.hostname, m->self.ip,
+                 c->etcd_servers[0]);
+        sd_notify(false, "READY=1\nSTATUS=Connecting to etcd.");
+
+        r = sd_event_loop(m->event);
+        sd_notify(false, "STOPPING=1");
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        log_info("Stopping; the lease stays until it expires or the next fleetd adopts it.");
+        return 0;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* The daemon's state: its config, this machine, the etcd client, presence and the API
+ * server, all on one sd-event loop. fleetd.c only parses the command line and runs it. */
+
+#include <systemd/sd-event.h>
+
+#include "agent.h"
+#include "api-server.h"
+#include "config.h"
+#include "engine.h"
+#include "etcd-client.h"
+#include "machine.h"
+#include "registry.h"
+
+typedef struct Manager {
+        sd_event *event;
+        Config *config;
+        MachineRecord self;
+        EtcdClient *etcd;
+        Presence *presence;
+        Agent *agent;
+        Engine *engine;
+        ApiServer *api;
+} Manager;
+
+/* Takes ownership of config. Reads the machine id, works out this machine's record and sets
+ * up the loop (SIGTERM/SIGINT end it, the watchdog is served when WatchdogSec= is set). */
+int manager_new(Config *config, Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+/* Opens the API socket, starts registering in etcd, the agent (this host's share of the
+ * schedule) and the engine (leader election, scheduling), tells systemd READY=1 and runs the loop
+ * until a signal ends it. Returns 0 on a clean exit. */
+int manager_run(Manager *m);
+
+/* The API's routes (manager-api.c). */
+extern const ApiRoute manager_api_routes[];

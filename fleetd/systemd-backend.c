@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <systemd/sd-bus.h>
+
+#include "basic/strv.h"
+#include "log.h"
+#include "systemd-backend.h"
+
+#define SD_DEST "org.freedesktop.systemd1"
+#define SD_PATH "/org/freedesktop/systemd1"
+#define SD_MANAGER "org.freedesktop.systemd1.Manager"
+#define SD_UNIT_PREFIX "/org/freedesktop/systemd1/unit"
+#define MAX_UNIT_FILE (1024 * 1024)
+
+typedef struct Job Job;
+
+/* A call in flight (method reply pending) or a job queued (JobRemoved pending). */
+struct Job {
+        SystemdBackend *backend;
+        char *unit;
+        char *job_path;               /* set once StartUnit & co answered */
+        systemd_done_t done;
+        void *userdata;
+        sd_bus_slot *slot;
+        Job *next;
+};
+
+struct SystemdBackend {
+        sd_event *event;
+        sd_bus *bus;
+        char *units_dir;
+        char *link_dir;
+        sd_bus_slot *match_props;
+        sd_bus_slot *match_jobs;
+        Job *jobs;
+        systemd_unit_changed_t on_change;
+        void *userdata;
+};
+
+static Job *job_free(Job *j) {
+        if (!j)
+                return NULL;
+        sd_bus_slot_unref(j->slot);
+        free(j->unit);
+        free(j->job_path);
+        free(j);
+        return NULL;
+}
+
+static void job_unlink(Job *j) {
+        for (Job **p = &j->backend->jobs; *p; p = &(*p)->next)
+                if (*p == j) {
+                        *p = j->next;
+                        return;
+                }
+}
+
+static void job_finish(Job *j, int error, const char *message) {
+        job_unlink(j);
+        if (j->done)
+                j->done(j->backend, j->unit, error, message, j->userdata);
+        job_free(j);
+}
+
+static int job_new(SystemdBackend *b, const char *unit, systemd_done_t done, void *userdata, Job **ret) {
+        Job *j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        j->backend = b;
+        j->done = done;
+        j->userdata = userdata;
+        if (unit && !(j->unit = strdup(unit))) {
+                free(j);
+                return -ENOMEM;
+        }
+        j->next = b->jobs;
+        b->jobs = j;
+        *ret = j;
+        return 0;
+}
+
+static bool owned(SystemdBackend *b, const char *unit) {
+        _cleanup_free_ char *p = NULL;
+        return asprintf(&p, "%s/%s", b->units_dir, unit) >= 0 && access(p, F_OK) == 0;
+}
+
+/* PropertiesChanged(s interface, a{sv} changed, as invalidated) on a unit object. */
+static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        SystemdBackend *b = userdata;
+        _cleanup_free_ char *unit = NULL;
+        UnitStatus st = {};
+        const char *iface;
+
+        if (sd_bus_path_decode(sd_bus_message_get_path(m), SD_UNIT_PREFIX, &unit) <= 0 || !owned(b, unit))
+                return 0;
+        if (sd_bus_message_read(m, "s", &iface) < 0 || !streq(iface, "org.freedesktop.systemd1.Unit"))
+                return 0;
+        if (sd_bus_message_enter_container(m, 'a', "{sv}") < 0)
+                return 0;
+        while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
+                const char *prop, *v = NULL;
+                const char **slot = NULL;
+
+                if (sd_bus_message_read(m, "s", &prop) < 0)
+                        return 0;
+                if (streq(prop, "ActiveState"))
+                        slot = &st.active_state;
+                else if (streq(prop, "SubState"))
+                        slot = &st.sub_state;
+                else if (streq(prop, "LoadState"))
+                        slot = &st.load_state;
+                if (slot && sd_bus_message_read(m, "v", "s", &v) >= 0)
+                        *slot = v;
+                else if (sd_bus_message_skip(m, "v") < 0)
+                        return 0;
+                sd_bus_message_exit_container(m);
+        }
+        if ((st.active_state || st.sub_state || st.load_state) && b->on_change)
+                b->on_change(b, unit, &st, b->userdata);
+        return 0;
+}
+
+/* JobRemoved(u id, o job, s unit, s result) */
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        SystemdBackend *b = userdata;
+        const char *path, *unit, *result;
+        uint32_t id;
+
+        if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
+                return 0;
+        for (Job *j = b->jobs; j; j = j->next)
+                if (streq_ptr(j->job_path, path)) {
+                        if (streq(result, "done"))
+                                job_finish(j, 0, NULL);
+                        else {
+                                char msg[128];
+                                snprintf(msg, sizeof(msg), "job for %s finished with result '%s'", unit, result);
+                                job_finish(j, -EIO, msg);
+                        }
+                        break;
+                }
+        return 0;
+}
+
+static int bus_open(sd_bus **ret) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        /* As root, talk to PID 1 directly on its private socket, as systemctl does: no broker
+         * in between, and it works before dbus.service is up. */
+        if (geteuid() == 0 && access("/run/systemd/private", F_OK) == 0) {
+                r = sd_bus_new(&bus);
+                if (r >= 0)
+                        r = sd_bus_set_address(bus, "unix:path=/run/systemd/private");
+                if (r >= 0)
+                        r = sd_bus_start(bus);
+                if (r >= 0) {
+                        *ret = TAKE_PTR(bus);
+                        return 0;
+                }
+                bus = sd_bus_flush_close_unref(bus);
+        }
+        return sd_bus_open_system(ret);
+}
+
+int systemd_backend_new(sd_event *e, const char *units_dir, const char *link_dir, systemd_unit_changed_t on_change,
+                        void *userdata, SystemdBackend **ret) {
+        _cleanup_(systemd_backend_freep) SystemdBackend *b = NULL;
+        int r;
+
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        b->event = sd_event_ref(e);
+        b->on_change = on_change;
+        b->userdata = userdata;
+        b->units_dir = strdup(units_dir);
+        b->link_dir = strdup(link_dir);
+        if (!b->units_dir || !b->link_dir)
+                return -ENOMEM;
+        if (mkdir(units_dir, 0755) < 0 && errno != EEXIST)
+                return -errno;
+
+        r = bus_open(&b->bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_attach_event(b->bus, e, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_add_match(b->bus, &b->match_props,
+                             "type='signal',interface='org.freedesktop.DBus.Properties',"
+                             "member='PropertiesChanged',path_namespace='" SD_UNIT_PREFIX "'",
+                             on_properties_changed, b);
+        if (r >= 0)
+                r = sd_bus_add_match(b->bus, &b->match_jobs,
+                                     "type='signal',interface='" SD_MANAGER "',member='JobRemoved',path='" SD_PATH "'",
+                                     on_job_removed, b);
+        if (r < 0)
+                return r;
+
+        /* Without Subscribe() systemd sends no unit signals at all. */
+        r = sd_bus_call_method(b->bus, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe", NULL, NULL, NULL);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+SystemdBackend *systemd_backend_free(SystemdBackend *b) {
+        if (!b)
+                return NULL;
+        while (b->jobs) {
+                Job *j = b->jobs;
+                b->jobs = j->next;
+                job_free(j);
+        }
+        sd_bus_slot_unref(b->match_props);
+        sd_bus_slot_unref(b->match_jobs);
+        sd_bus_flush_close_unref(b->bus);
+        sd_event_unref(b->event);
+        free(b->units_dir);
+        free(b->link_dir);
+        free(b);
+        return NULL;
+}
+
+/* --- files --- */
+
+int systemd_backend_write_unit(SystemdBackend *b, const char *name, const char *contents) {
+        _cleanup_free_ char *path = NULL, *tmp = NULL, *link = NULL;
+        size_t len = strlen(contents);
+
+        if (asprintf(&path, "%s/%s", b->units_dir, name) < 0 || asprintf(&tmp, "%s/.#%s", b->units_dir, name) < 0 ||
+            asprintf(&link, "%s/%s", b->link_dir, name) < 0)
+                return -ENOMEM;
+
+        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -errno;
+        if (write(fd, contents, len) != (ssize_t) len) {
+                int r = errno ? -errno : -EIO;
+                unlink(tmp);
+                return r;
+        }
+        if (rename(tmp, path) < 0) {
+                int r = -errno;
+                unlink(tmp);
+                return r;
+        }
+
+        /* The link points at our file; replace whatever link was there (never a real file). */
+        struct stat st;
+        if (lstat(link, &st) == 0) {
+                if (!S_ISLNK(st.st_mode))
+                        return -EEXIST;
+                if (unlink(link) < 0)
+                        return -errno;
+        }
+        if (mkdir(b->link_dir, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        return symlink(path, link) < 0 ? -errno : 0;
+}
+
+int systemd_backend_remove_unit(SystemdBackend *b, const char *name) {
+        _cleanup_free_ char *path = NULL, *link = NULL;
+        struct stat st;
+
+        if (asprintf(&path, "%s/%s", b->units_dir, name) < 0 || asprintf(&link, "%s/%s", b->link_dir, name) < 0)
+                return -ENOMEM;
+        if (lstat(link, &st) == 0 && S_ISLNK(st.st_mode) && unlink(link) < 0)
+                return -errno;
+        if (unlink(path) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char * const *) a, *(char * const *) b);
+}
+
+int systemd_backend_list_units(SystemdBackend *b, char ***ret) {
+        _cleanup_strv_free_ char **names = calloc(1, sizeof(char *));
+        DIR *d = opendir(b->units_dir);
+        struct dirent *de;
+        int r = 0;
+
+        if (!names) {
+                if (d)
+                        closedir(d);
+                return -ENOMEM;
+        }
+        if (!d)
+                return errno == ENOENT ? (*ret = TAKE_PTR(names), 0) : -errno;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.' && (r = strv_extend(&names, de->d_name)) < 0)
+                        break;
+        closedir(d);
+        if (r < 0)
+                return r;
+        qsort(names, strv_length(names), sizeof(char *), cmp_str);
+        *ret = TAKE_PTR(names);
+        return 0;
+}
+
+int systemd_backend_read_unit(SystemdBackend *b, const char *name, char **ret) {
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        struct stat st;
+
+        if (asprintf(&path, "%s/%s", b->units_dir, name) < 0)
+                return -ENOMEM;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_size > MAX_UNIT_FILE)
+                return -EFBIG;
+        buf = malloc(st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        ssize_t n = read(fd, buf, st.st_size);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* --- bus calls --- */
+
+static int bus_error_to_errno(const sd_bus_error *e, int fallback) {
+        int r = sd_bus_error_get_errno(e);
+        return r > 0 ? -r : fallback;
+}
+
+static int on_job_queued(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Job *j = userdata;
+        const char *path;
+
+        j->slot = sd_bus_slot_unref(j->slot);
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                const sd_bus_error *e = sd_bus_message_get_error(reply);
+                job_finish(j, bus_error_to_errno(e, -EIO), e->message);
+                return 0;
+        }
+        if (sd_bus_message_read(reply, "o", &path) < 0 || !(j->job_path = strdup(path)))
+                job_finish(j, -EBADMSG, "unexpected answer from systemd");
+        /* else: finished by JobRemoved */
+        return 0;
+}
+
+static int call_job(SystemdBackend *b, const char *method, const char *name, systemd_done_t done, void *userdata) {
+        Job *j;
+        int r = job_new(b, name, done, userdata, &j);
+        if (r < 0)
+                return r;
+        r = sd_bus_call_method_async(b->bus, &j->slot, SD_DEST, SD_PATH, SD_MANAGER, method, on_job_queued, j,
+                                     "ss", name, "replace");
+        if (r < 0) {
+                job_unlink(j);
+                job_free(j);
+        }
+        return r;
+}
+
+int systemd_backend_start(SystemdBackend *b, const char *name, systemd_done_t done, void *userdata) {
+        return call_job(b, "StartUnit", name, done, userdata);
+}
+
+int systemd_backend_stop(SystemdBackend *b, const char *name, systemd_done_t done, void *userdata) {
+        return call_job(b, "StopUnit", name, done, userdata);
+}
+
+int systemd_backend_restart(SystemdBackend *b, const char *name, systemd_done_t done, void *userdata) {
+        return call_job(b, "RestartUnit", name, done, userdata);
+}
+
+static int on_plain_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Job *j = userdata;
+
+        j->slot = sd_bus_slot_unref(j->slot);
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                const sd_bus_error *e = sd_bus_message_get_error(reply);
+                job_finish(j, bus_error_to_errno(e, -EIO), e->message);
+        } else
+                job_finish(j, 0, NULL);
+        return 0;
+}
+
+int systemd_backend_reload(SystemdBackend *b, systemd_done_t done, void *userdata) {
+        Job *j;
+        int r = job_new(b, NULL, done, userdata, &j);
+        if (r < 0)
+                return r;
+        r = sd_bus_call_method_async(b->bus, &j->slot, SD_DEST, SD_PATH, SD_MANAGER, "Reload", on_plain_reply, j, "");
+        if (r < 0) {
+                job_unlink(j);
+                job_free(j);
+        }
+        return r;
+}
+
+/* ListUnitsByNames(as) -> a(ssssssouso): name, description, load, active, sub, following,
+ * unit path, job id, job type, job path. One round trip for any number of units. */
+static int on_list_by_names(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Job *j = userdata;
+        SystemdBackend *b = j->backend;
+        int r;
+
+        j->slot = sd_bus_slot_unref(j->slot);
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                const sd_bus_error *e = sd_bus_message_get_error(reply);
+                job_finish(j, bus_error_to_errno(e, -EIO), e->message);
+                return 0;
+        }
+        r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
+        while (r >= 0) {
+                const char *name, *desc, *follow, *jtype, *upath, *jpath;
+                uint32_t jid;
+                UnitStatus st = {};
+
+                r = sd_bus_message_read(reply, "(ssssssouso)", &name, &desc, &st.load_state, &st.active_state,
+                                        &st.sub_state, &follow, &upath, &jid, &jtype, &jpath);
+                if (r <= 0)
+                        break;
+                if (b->on_change)
+                        b->on_change(b, name, &st, b->userdata);
+        }
+        job_finish(j, r < 0 ? r : 0, r < 0 ? "unexpected answer from systemd" : NULL);
+        return 0;
+}
+
+int systemd_backend_query(SystemdBackend *b, char * const *names, systemd_done_t done, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        Job *j;
+        int r;
+
+        r = sd_bus_message_new_method_call(b->bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "ListUnitsByNames");
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, (char **) names);
+        if (r < 0)
+                return r;
+        r = job_new(b, NULL, done, userdata, &j);
+        if (r < 0)
+                return r;
+        r = sd_bus_call_async(b->bus, &j->slot, m, on_list_by_names, j, 0);
+        if (r < 0) {
+                job_unlink(j);
+                job_free(j);
+        }
+        return r;
+}
+
+/* --- status --- */
+
+static int add_property(sd_bus *bus, const char *path, const char *iface, const char *prop, char type, json_t *o) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        char sig[2] = { type, 0 };
+        int r;
+
+        r = sd_bus_get_property(bus, SD_DEST, path, iface, prop, &e, &reply, sig);
+        if (r < 0)
+                return 0;     /* not every unit type has every property */
+
+        json_t *v = NULL;
+        if (type == 's') {
+                const char *s;
+                if (sd_bus_message_read(reply, "s", &s) >= 0)
+                        v = json_string(s);
+        } else if (type == 'u') {
+                uint32_t u;
+                if (sd_bus_message_read(reply, "u", &u) >= 0)
+                        v = json_integer(u);
+        } else if (type == 't') {
+                uint64_t t;
+                if (sd_bus_message_read(reply, "t", &t) >= 0 && t != UINT64_MAX)
+                        v = json_integer((json_int_t) t);
+        } else if (type == 'i') {
+                int32_t i;
+                if (sd_bus_message_read(reply, "i", &i) >= 0)
+                        v = json_integer(i);
+        }
+        return v ? json_object_set_new(o, prop, v) : 0;
+}
+
+int systemd_backend_describe(SystemdBackend *b, const char *name, char **ret_json) {
+        static const struct {
+                const char *iface, *prop;
+                char type;
+        } props[] = {
+                { "org.freedesktop.systemd1.Unit", "Id", 's' },
+                { "org.freedesktop.systemd1.Unit", "Description", 's' },
+                { "org.freedesktop.systemd1.Unit", "LoadState", 's' },
+                { "org.freedesktop.systemd1.Unit", "ActiveState", 's' },
+                { "org.freedesktop.systemd1.Unit", "SubState", 's' },
+                { "org.freedesktop.systemd1.Unit", "FragmentPath", 's' },
+                { "org.freedesktop.systemd1.Unit", "ActiveEnterTimestamp", 't' },
+                { "org.freedesktop.systemd1.Unit", "InactiveEnterTimestamp", 't' },
+                { "org.freedesktop.systemd1.Service", "MainPID", 'u' },
+                { "org.freedesktop.systemd1.Service", "NRestarts", 'u' },
+                { "org.freedesktop.systemd1.Service", "ExecMainStatus", 'i' },
+                { "org.freedesktop.systemd1.Service", "Result", 's' },
+                { "org.freedesktop.systemd1.Service", "MemoryCurrent", 't' },
+                { "org.freedesktop.systemd1.Service", "TasksCurrent", 't' },
+                { "org.freedesktop.systemd1.Service", "ControlGroup", 's' },
+        };
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        json_t *o;
+        const char *path;
+        int r;
+
+        r = sd_bus_call_method(b->bus, SD_DEST, SD_PATH, SD_MANAGER, "LoadUnit", &e, &reply, "s", name);
+        if (r < 0)
+                return bus_error_to_errno(&e, r);
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return r;
+
+        o = json_object();
+        if (!o)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(props); i++)
+                add_property(b->bus, path, props[i].iface, props[i].prop, props[i].type, o);
+        *ret_json = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(o);
+        return *ret_json ? 0 : -ENOMEM;
+}
