@@ -1,0 +1,419 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Canned fleetd answers for test-fleetctl.sh: one HTTP server per answer, on unix sockets in
+DIR named after the answer (DIR/ok.sock, DIR/error.sock, ...), plus "ok" on 127.0.0.1 with
+its port written to DIR/tcp-port. Prints "ready" once everything listens; runs until killed.
+
+DIR/fake.sock serves FakeFleet: an in-memory imitation of fleetd's unit API (docs/api.md),
+for testing fleetctl's own logic only (call sequences, waiting, paging, rendering); the real
+daemon is tested by the cluster tests. It appends every request it gets to DIR/requests, one
+line each: "METHOD PATH" and, if there is one, the body as compact JSON with sorted keys.
+POST /_fixture/reset with a scenario (see FakeFleet.reset) starts over and empties the log.
+
+Usage: fleetctl-fixture.py DIR
+       fleetctl-fixture.py --reset SOCKET [SCENARIO-JSON]    (a client for the above)
+"""
+
+import hashlib
+import http.client
+import http.server
+import json
+import os
+import re
+import socket
+import socketserver
+import sys
+import threading
+import time
+import urllib.parse
+
+MACHINES = {
+    "machines": [
+        {"id": "0123456789abcdef0123456789abcdef", "hostname": "node-a", "ip": "10.0.0.1",
+         "metadata": {"role": "web", "region": "eu-west"}, "state": "active", "version": "0.1.0"},
+        {"id": "fedcba9876543210fedcba9876543210", "hostname": "node-b", "ip": "10.0.0.2",
+         "metadata": {}, "state": "draining", "version": "0.1.0"},
+        {"id": "abc", "hostname": "odd", "metadata": {"zone": "b\nc", "gpu": 2}},
+    ]
+}
+
+
+def error(code, message):
+    return json.dumps({"error": {"code": code, "message": message}}).encode()
+
+
+# answer name -> (status, body) for GET /v1/machines
+ANSWERS = {
+    "ok": (200, json.dumps(MACHINES).encode()),
+    "empty": (200, b'{"machines":[]}'),
+    "error": (503, error("etcd_unavailable", "etcd did not answer: Connection refused")),
+    "notfound": (404, error("not_found", "No such API path.")),
+    "plain500": (500, b"<html>oops</html>"),
+    "garbage": (200, b"this is not json"),
+    "nolist": (200, b'{"machine":[]}'),
+    "huge": (200, b" " * (17 * 1024 * 1024)),
+}
+
+
+def handler_for(answer):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            if self.path == "/v1/machines":
+                status, body = ANSWERS[answer]
+            else:
+                status, body = 404, error("not_found", "No such API path.")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # fleetctl hangs up on answers it refuses
+
+        def log_message(self, *args):
+            pass
+
+    return Handler
+
+
+FAKE_MACHINES = [
+    {"id": "3f2a1b9c4d5e6f708192a3b4c5d6e7f8", "hostname": "node-a", "ip": "10.0.0.11", "metadata": {},
+     "state": "active", "version": "0.1.0"},
+    {"id": "9d8e7f6a5b4c3d2e1f00112233445566", "hostname": "node-b", "ip": "10.0.0.12", "metadata": {},
+     "state": "active", "version": "0.1.0"},
+]
+
+UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(service|socket|timer|path|target)$")
+
+
+def now_usec():
+    return int(time.time() * 1000000)
+
+
+def sha256(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def template_of(name):
+    """web@1.service -> web@.service; None for names that are not instances."""
+    m = re.match(r"^([^@]+)@([^@.]+)(\.[a-z]+)$", name)
+    return m.group(1) + "@" + m.group(3) if m else None
+
+
+class FakeError(Exception):
+    def __init__(self, status, code, message):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class FakeFleet:
+    """fleetd's unit API in memory, with machines that reach a desired state only after the
+    unit's state has been polled a few times (GET /v1/state?unit=NAME)."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.log_path = os.path.join(directory, "requests")
+        self.lock = threading.Lock()
+        self.reset({})
+
+    def reset(self, scenario):
+        """scenario (all optional): units {name: {contents, desiredState}}, states {name: record},
+        machines [...], page (units per /v1/units page), delay (polls before a change shows),
+        behaviour {name: "fail" | "stuck" | "oneshot"}, placement {name: machine index},
+        status {name: object; a negative *Timestamp is that many usec before now},
+        journal {name: [lines]}, journal_follow {name: [lines sent once DIR/journal-release exists]}."""
+        self.units = {}
+        for name, u in scenario.get("units", {}).items():
+            contents = u.get("contents", "[Service]\nExecStart=/bin/true\n")
+            self.units[name] = {"name": name, "contents": contents, "hash": sha256(contents),
+                                "desiredState": u.get("desiredState", "inactive")}
+        self.states = dict(scenario.get("states", {}))
+        self.machines = scenario.get("machines", FAKE_MACHINES)
+        self.page = scenario.get("page", 1000)
+        self.delay = scenario.get("delay", 2)
+        self.behaviour = scenario.get("behaviour", {})
+        self.placement = scenario.get("placement", {})
+        self.status = scenario.get("status", {})
+        self.journal = scenario.get("journal", {})
+        self.journal_follow = scenario.get("journal_follow", {})
+        self.pending = {}   # name -> [polls left, steps (records or None) still to show]
+        with open(self.log_path, "w"):
+            pass
+
+    def log(self, method, path, body):
+        line = method + " " + path
+        if body is not None:
+            line += " " + json.dumps(body, sort_keys=True, separators=(",", ":"))
+        with open(self.log_path, "a") as f:
+            f.write(line + "\n")
+
+    def machine_of(self, name):
+        return self.machines[self.placement.get(name, 0)]["id"]
+
+    def record(self, name, load, active, sub):
+        u = self.units[name]
+        return {"name": name, "machine": self.machine_of(name), "hash": u["hash"], "load": load,
+                "active": active, "sub": sub, "since": now_usec()}
+
+    def steps_for(self, name, desired):
+        """What the machine reports, one step after another, on its way to desired."""
+        behaviour = self.behaviour.get(name)
+        if desired == "inactive":
+            return [None]
+        if desired == "loaded":
+            return [self.record(name, "loaded", "inactive", "dead")]
+        if behaviour == "fail":
+            return [self.record(name, "loaded", "failed", "failed")]
+        if behaviour == "stuck":
+            return [self.record(name, "loaded", "activating", "start")]
+        if behaviour == "oneshot":
+            return [self.record(name, "loaded", "activating", "start"), self.record(name, "loaded", "inactive", "dead")]
+        return [self.record(name, "loaded", "active", "running")]
+
+    def change_desired(self, name, desired):
+        self.units[name]["desiredState"] = desired
+        steps = self.steps_for(name, desired)
+        if self.delay == 0:
+            self.apply(name, steps[-1])
+        else:
+            self.pending[name] = [self.delay, steps]
+
+    def apply(self, name, record):
+        if record is None:
+            self.states.pop(name, None)
+        else:
+            self.states[name] = record
+
+    def poll(self, name):
+        p = self.pending.get(name)
+        if not p:
+            return
+        p[0] -= 1
+        if p[0] > 0:
+            return
+        self.apply(name, p[1].pop(0))
+        if p[1]:
+            p[0] = 1
+        else:
+            del self.pending[name]
+
+    def unit_summary(self, u, contents=False):
+        placed = u["desiredState"] != "inactive"
+        s = {"name": u["name"], "hash": u["hash"], "desiredState": u["desiredState"],
+             "currentState": u["desiredState"] if placed else "inactive",
+             "machines": [self.machine_of(u["name"])] if placed else []}
+        if contents:
+            s["contents"] = u["contents"]
+        return s
+
+    def put_unit(self, name, body):
+        if not UNIT_NAME.match(name):
+            raise FakeError(400, "bad_unit_name", "unit name '%s' is not valid" % name)
+        if not isinstance(body, dict) or set(body) - {"contents", "desiredState"}:
+            raise FakeError(400, "bad_request", "Body must be a JSON object with contents, desiredState.")
+        contents, desired = body.get("contents"), body.get("desiredState")
+        if desired not in (None, "inactive", "loaded", "launched"):
+            raise FakeError(400, "bad_request", "Invalid desiredState: expected inactive, loaded or launched.")
+        if "@." in name and desired in ("loaded", "launched"):
+            raise FakeError(400, "bad_request", "%s is a template: start an instance of it instead." % name)
+        u = self.units.get(name)
+        if u and contents is not None and sha256(contents) != u["hash"]:
+            raise FakeError(409, "conflict", "Unit %s already exists with different contents; destroy it first." % name)
+        if not u:
+            if contents is None:
+                t = self.units.get(template_of(name) or "")
+                if not t:
+                    raise FakeError(404, "not_found", "No unit %s%s, and no contents given."
+                                    % (name, " (nor its template)" if template_of(name) else ""))
+                contents = t["contents"]
+            u = self.units[name] = {"name": name, "contents": contents, "hash": sha256(contents),
+                                    "desiredState": "inactive"}
+            status = 201
+        else:
+            status = 200
+        if desired is not None and desired != u["desiredState"]:
+            self.change_desired(name, desired)
+        return status, {"name": name, "hash": u["hash"], "desiredState": u["desiredState"]}
+
+    def list_units(self, query):
+        names = sorted(n for n in self.units if n >= query.get("from", ""))
+        limit = min(int(query.get("limit", self.page)), self.page)
+        body = {"units": [self.unit_summary(self.units[n]) for n in names[:limit]]}
+        if len(names) > limit:
+            body["next"] = names[limit]
+        return 200, body
+
+    def get_state(self, query):
+        name = query.get("unit")
+        if name is not None:
+            self.poll(name)
+            records = [self.states[name]] if name in self.states else []
+        else:
+            records = [self.states[n] for n in sorted(self.states)]
+        return 200, {"states": records}
+
+    def get_status(self, name):
+        st = self.status.get(name)
+        if st is None:
+            if name not in self.units:
+                raise FakeError(404, "not_found", "No unit %s." % name)
+            raise FakeError(409, "conflict", "Unit %s is not loaded on any machine." % name)
+        st = dict(st)
+        for k, v in st.items():
+            if k.endswith("Timestamp") and isinstance(v, int) and v < 0:
+                st[k] = now_usec() + v
+        return 200, st
+
+    def handle(self, method, path, query, body):
+        """Returns (status, JSON answer) or raises FakeError."""
+        seg = [urllib.parse.unquote(s) for s in path.split("/")[1:]]
+        if seg == ["v1", "machines"] and method == "GET":
+            return 200, {"machines": self.machines}
+        if seg == ["v1", "units"] and method == "GET":
+            return self.list_units(query)
+        if seg == ["v1", "state"] and method == "GET":
+            return self.get_state(query)
+        if len(seg) == 3 and seg[:2] == ["v1", "units"]:
+            name = seg[2]
+            if method == "PUT":
+                return self.put_unit(name, body)
+            if name not in self.units:
+                raise FakeError(404, "not_found", "No unit %s." % name)
+            if method == "GET":
+                return 200, self.unit_summary(self.units[name], contents=True)
+            if method == "DELETE":
+                del self.units[name]
+                self.states.pop(name, None)
+                return 200, {"destroyed": name}
+        if len(seg) == 4 and seg[:2] == ["v1", "units"] and seg[3] == "status" and method == "GET":
+            return self.get_status(seg[2])
+        raise FakeError(404, "not_found", "No such API path.")
+
+
+class FakeHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    fleet = None   # set by main()
+
+    def reply(self, status, body, content_type="application/json"):
+        data = body if isinstance(body, bytes) else (json.dumps(body) + "\n").encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def chunk(self, text):
+        data = text.encode()
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def journal(self, name, query):
+        lines = self.fleet.journal.get(name)
+        if lines is None:
+            raise FakeError(404, "not_found", "No unit %s." % name)
+        n = int(query.get("lines", "10"))
+        text = "".join(line + "\n" for line in (lines[-n:] if n > 0 else []))
+        if query.get("follow") != "1":
+            return self.reply(200, text.encode(), "text/plain; charset=utf-8")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.chunk(text)
+        release = os.path.join(self.fleet.directory, "journal-release")
+        for _ in range(200):
+            if os.path.exists(release):
+                break
+            time.sleep(0.05)
+        for line in self.fleet.journal_follow.get(name, []):
+            self.chunk(line + "\n")
+        self.wfile.write(b"0\r\n\r\n")
+
+    def serve(self, method):
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else None
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        if url.path == "/_fixture/reset":
+            with self.fleet.lock:
+                self.fleet.reset(body or {})
+            return self.reply(200, {})
+        with self.fleet.lock:
+            self.fleet.log(method, self.path, body)
+        seg = url.path.split("/")
+        try:
+            if method == "GET" and len(seg) == 5 and seg[1:3] == ["v1", "units"] and seg[4] == "journal":
+                return self.journal(urllib.parse.unquote(seg[3]), query)
+            with self.fleet.lock:
+                status, answer = self.fleet.handle(method, url.path, query, body)
+        except FakeError as e:
+            status, answer = e.status, {"error": {"code": e.code, "message": e.message}}
+        self.reply(status, answer)
+
+    def do_GET(self):
+        self.serve("GET")
+
+    def do_PUT(self):
+        self.serve("PUT")
+
+    def do_DELETE(self):
+        self.serve("DELETE")
+
+    def do_POST(self):
+        self.serve("POST")
+
+    def log_message(self, *args):
+        pass
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost")
+        self.socket_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.socket_path)
+
+
+def reset(socket_path, scenario):
+    c = UnixHTTPConnection(socket_path)
+    c.request("POST", "/_fixture/reset", body=scenario, headers={"Content-Type": "application/json"})
+    if c.getresponse().status != 200:
+        sys.exit("fixture reset failed")
+
+
+class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+class TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+
+
+def main():
+    if sys.argv[1] == "--reset":
+        return reset(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "{}")
+    directory = sys.argv[1]
+    servers = [UnixServer(os.path.join(directory, name + ".sock"), handler_for(name)) for name in ANSWERS]
+    FakeHandler.fleet = FakeFleet(directory)
+    servers.append(UnixServer(os.path.join(directory, "fake.sock"), FakeHandler))
+    tcp = TCPServer(("127.0.0.1", 0), handler_for("ok"))
+    servers.append(tcp)
+    with open(os.path.join(directory, "tcp-port"), "w") as f:
+        f.write(str(tcp.server_address[1]))
+    for s in servers:
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    print("ready", flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

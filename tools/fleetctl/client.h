@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* A blocking HTTP client for fleetd's API (libcurl easy): one request at a time, JSON in and
+ * out. It prints its failures itself, once, prefixed "fleetctl: ", since it is the only layer
+ * that knows the details (curl's reason, the server's error message). */
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "basic/macros.h"
+
+typedef struct Client Client;
+
+#define CLIENT_DEFAULT_ENDPOINT "unix:///run/fleetd/fleetd.sock"
+/* Larger answers are refused rather than buffered. */
+#define CLIENT_RESPONSE_MAX ((size_t) 16 * 1024 * 1024)
+
+/* endpoint is "unix:///path/to.sock", a plain socket path ("/run/x.sock", "./x.sock"), or
+ * "http://host:port" / "https://host:port" (an optional path prefix is kept). Returns 0,
+ * -EINVAL for anything else (after printing why), or -ENOMEM. */
+int client_new(const char *endpoint, Client **ret);
+Client *client_free(Client *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Client *, client_free);
+
+/* The endpoint the way messages show it: unix:///path or the URL. */
+const char *client_endpoint(const Client *c);
+
+/* Sends method to path ("/v1/machines"), with body as JSON if not NULL. On a 2xx answer
+ * stores its JSON in *ret (NULL if the body was empty) and returns 0. Otherwise prints why and
+ * returns -ECONNREFUSED (fleetd cannot be reached), -ENOENT (404), -EEXIST (409), -EBADMSG (an
+ * answer that is not JSON), -EFBIG (an answer over CLIENT_RESPONSE_MAX), -EIO (any other error
+ * status or transfer failure) or -ENOMEM. */
+int client_call(Client *c, const char *method, const char *path, const json_t *body, json_t **ret);
+
+typedef enum ClientFlags {
+        CLIENT_QUIET_NOT_FOUND = 1 << 0,   /* a 404 returns -ENOENT without a message */
+        CLIENT_QUIET           = 1 << 1,   /* no message at all: best-effort lookups */
+} ClientFlags;
+
+/* client_call() with flags, and the HTTP status of a 2xx answer in *ret_status (optional; 201
+ * tells a created unit from an updated one). ret may be NULL when the answer does not matter. */
+int client_call_full(Client *c, const char *method, const char *path, const json_t *body, ClientFlags flags,
+                     long *ret_status, json_t **ret);
+
+/* GETs path and copies a 2xx answer's body to out as it arrives, flushing after each piece:
+ * no size limit, and no overall timeout (journal --follow holds the answer open). The
+ * transfer is given up only if nothing arrives for idle_timeout_sec (0: never). An error
+ * answer is reported as by client_call() and nothing of it reaches out. Returns 0, the
+ * errors of client_call(), or -EPIPE if writing to out failed (a closed pipe: not reported). */
+int client_stream(Client *c, const char *path, long idle_timeout_sec, FILE *out);
+
+/* s percent-escaped for use as one path segment or query value ("web@1.service" ->
+ * "web%401.service"). Returns a string owned by the caller, or NULL on -ENOMEM. */
+char *client_escape(Client *c, const char *s);

@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* fleetctl's front: global options, the verb table, each verb's options and argument count,
+ * and the exit status (see fleetctl.h). The verbs themselves live in verb-*.c. */
+#include <curl/curl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "fleetctl.h"
+#include "wait.h"
+
+const char *arg_endpoint = NULL;
+bool arg_json = false;
+
+#define ARGS_MANY UINT_MAX
+
+#define WAIT_USAGE "[--no-block] [--block-attempts=N] [--timeout=DURATION] "
+#define WAIT_DESCRIPTION                                                                        \
+        "Then waits, checking 5 times a second, until the machines report the units\n"           \
+        "there (at most 60s unless --timeout or --block-attempts say otherwise), printing\n"      \
+        "a line per unit (\"Unit web@1.service launched on 3f2a1b9c.../10.0.0.11\"). Globs\n"    \
+        "('web@*.service', quoted) match the units the cluster knows. A unit that fails is\n"   \
+        "reported and the others go on; the exit status says whether any failed."
+
+typedef struct Verb {
+        const char *name;
+        const char *group;            /* the heading it is listed under in fleetctl --help */
+        unsigned min_args, max_args;
+        verb_func_t run;              /* NULL: handled here (help) */
+        const VerbOptions *options;   /* NULL: none beyond the global ones */
+        const char *usage;            /* what follows the verb in a usage line */
+        const char *summary;          /* one line for fleetctl --help */
+        const char *description;      /* a paragraph for fleetctl help VERB */
+} Verb;
+
+static const char group_units[] = "Unit verbs";
+static const char group_machines[] = "Machine verbs";
+static const char group_other[] = "Other verbs";
+
+static const Verb verbs[] = {
+        { "list-units", group_units, 0, 0, verb_list_units, &list_units_options,
+          "[-l|--full] [--no-legend] [--fields=LIST]", "List the units the machines run and their state",
+          "Lists every unit a machine reports from systemd: its name, the machine (the ID's\n"
+          "first 8 characters unless --full, and its IP), and systemd's active and sub states.\n"
+          "With --json, prints the list as fleetd sent it." },
+        { "list-unit-files", group_units, 0, 0, verb_list_unit_files, &list_unit_files_options,
+          "[-l|--full] [--no-legend] [--fields=LIST]", "List the units the cluster holds",
+          "Lists every unit submitted to the cluster, running or not: its hash (the first 7\n"
+          "characters unless --full), its desired state (DSTATE), what the engine made of it\n"
+          "(STATE) and the machines it is scheduled on (TARGET). Reads all of fleetd's pages.\n"
+          "With --json, prints the list as fleetd sent it." },
+        { "submit", group_units, 1, ARGS_MANY, verb_submit, NULL, "FILE...",
+          "Send unit files to the cluster, without starting them",
+          "Sends each unit FILE to the cluster as an inactive unit named after the file (a\n"
+          "name without a unit type gets .service). An instance (web@1.service) without a file\n"
+          "of its own gets the template file next to it (web@.service). Every file is checked\n"
+          "before anything is sent: if one is missing or not a valid unit file, nothing is\n"
+          "submitted. A unit the cluster has with the same contents is left as it is; one with\n"
+          "other contents is refused (destroy it first)." },
+        { "load", group_units, 1, ARGS_MANY, verb_load, &wait_options, WAIT_USAGE "UNIT|FILE...",
+          "Schedule units onto machines without starting them",
+          "Sets each unit's desired state to loaded: the engine picks a machine, which loads it\n"
+          "into systemd. A FILE (a path that exists, or one with a '/') is submitted first if\n"
+          "the cluster does not have it; it is checked, with every other argument, before\n"
+          "anything is sent.\n" WAIT_DESCRIPTION },
+        { "start", group_units, 1, ARGS_MANY, verb_start, &wait_options, WAIT_USAGE "UNIT|FILE...",
+          "Start units, submitting and scheduling them first if needed",
+          "Sets each unit's desired state to launched: the engine picks a machine, which starts\n"
+          "it. A FILE is submitted first as with load. An instance of a submitted template\n"
+          "(start web@{1..3}.service after submit web@.service) is created by fleetd.\n"
+          "A unit that fails to start is reported with its state.\n" WAIT_DESCRIPTION },
+        { "stop", group_units, 1, ARGS_MANY, verb_stop, &wait_options, WAIT_USAGE "UNIT...",
+          "Stop units, leaving them loaded on their machines",
+          "Sets each unit's desired state back to loaded: its machine stops it and keeps it\n"
+          "loaded. A unit that is not loaded anywhere is left as it is.\n" WAIT_DESCRIPTION },
+        { "unload", group_units, 1, ARGS_MANY, verb_unload, &wait_options, WAIT_USAGE "UNIT...",
+          "Stop units and take them off their machines",
+          "Sets each unit's desired state to inactive: its machine stops it and removes it from\n"
+          "systemd; the cluster keeps the unit.\n" WAIT_DESCRIPTION },
+        { "destroy", group_units, 1, ARGS_MANY, verb_destroy, NULL, "UNIT...", "Remove units from the cluster",
+          "Removes each unit from the cluster: its machine stops it and deletes its file. Globs\n"
+          "('x*', quoted) match the units the cluster knows, templates included. A unit that\n"
+          "cannot be destroyed is reported and the others go on." },
+        { "cat", group_units, 1, 1, verb_cat, NULL, "UNIT", "Print a unit's file as the cluster has it",
+          "Prints the unit file of UNIT exactly as it was submitted. With --json, prints the\n"
+          "unit as fleetd sent it." },
+        { "status", group_units, 1, ARGS_MANY, verb_status, NULL, "UNIT...",
+          "Show systemd's status of units on their machines",
+          "Shows, for each unit, what systemd on its machine says (as systemctl status does):\n"
+          "load and active states, since when, main PID, memory, the machine, and the last\n"
+          "lines of its journal when fleetd sends them. Asks fleetd, not SSH. Globs match the\n"
+          "units the cluster knows. With --json, prints a list of what fleetd sent." },
+        { "journal", group_units, 1, 1, verb_journal, &journal_options, "[-n N] [-f] UNIT",
+          "Print the journal of a unit",
+          "Prints the last lines of UNIT's journal on its machine (as journalctl -u UNIT does)\n"
+          "and, with --follow, new lines as they come, until interrupted. Asks fleetd, not SSH." },
+        { "list-machines", group_machines, 0, 0, verb_list_machines, &list_machines_options,
+          "[-l|--full] [--no-legend]", "List the machines in the cluster",
+          "Lists every machine running fleetd: its ID (the first 8 characters unless --full),\n"
+          "address, metadata (k=v, sorted by key) and state. With --json, prints the list as\n"
+          "fleetd sent it." },
+        { "help", group_other, 0, 1, NULL, NULL, "[VERB]", "Show this help, or a verb's",
+          "Shows fleetctl's help, or the usage and options of VERB." },
+};
+
+enum {
+        ARG_VERSION = 0x100,
+        ARG_ENDPOINT,
+        ARG_JSON,
+};
+
+/* Understood before and after the verb. */
+static const struct option global_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "endpoint", required_argument, NULL, ARG_ENDPOINT },
+        { "json", no_argument, NULL, ARG_JSON },
+        {}
+};
+
+int print_json(const json_t *v) {
+        if (json_dumpf(v, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY) < 0 || fputc('\n', stdout) == EOF ||
+            fflush(stdout) != 0)
+                return -EIO;
+        return 0;
+}
+
+static void help(FILE *f) {
+        fprintf(f,
+                "Usage: fleetctl [OPTIONS...] VERB [ARGS...]\n\n"
+                "Control a fleetd cluster through the API of any of its fleetd daemons.\n");
+        /* The verbs of a group stand together in the table. */
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                if (i == 0 || verbs[i].group != verbs[i - 1].group)
+                        fprintf(f, "\n%s:\n", verbs[i].group);
+                fprintf(f, "  %-16s %s\n", verbs[i].name, verbs[i].summary);
+        }
+        fprintf(f,
+                "\nOptions:\n"
+                "  -h --help            Show this help (fleetctl VERB --help: the verb's)\n"
+                "     --version         Show the version\n"
+                "     --endpoint=ADDR   fleetd's API: unix:///path, a socket path or http(s)://host:port\n"
+                "                       (default $FLEETCTL_ENDPOINT, else " CLIENT_DEFAULT_ENDPOINT ")\n"
+                "     --json            Print JSON instead of tables\n"
+                "\nExit status:\n"
+                "  0 success, 1 failure or an error from fleetd, 2 usage error,\n"
+                "  3 fleetd cannot be reached, 4 not found\n");
+}
+
+static void verb_help(const Verb *v) {
+        printf("Usage: fleetctl %s %s\n\n%s\n", v->name, v->usage, v->description);
+        if (v->options)
+                printf("\nOptions:\n%s", v->options->help);
+        printf("\nThe global options (--endpoint, --json) work here too; see fleetctl --help.\n");
+}
+
+static const Verb *find_verb(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verbs[i].name, name))
+                        return &verbs[i];
+        return NULL;
+}
+
+static int usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);
+static int usage_error(const char *verb, const char *fmt, ...) {
+        va_list ap;
+
+        fputs("fleetctl: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nSee 'fleetctl %s%s--help'.\n", strempty(verb), verb ? " " : "");
+        return -EINVAL;
+}
+
+/* getopt's '?' and ':' as our message. */
+static int option_error(const char *verb, int c, char **argv) {
+        const char *what = argv[optind - 1];
+
+        if (c == ':')
+                return usage_error(verb, "option '%s' needs a value.", what);
+        if (optopt != 0 && !startswith(what, "--"))
+                return usage_error(verb, "unknown option '-%c'.", optopt);
+        return usage_error(verb, "unknown option '%s'.", what);
+}
+
+static int parse_global_option(int c, const char *arg) {
+        switch (c) {
+        case ARG_ENDPOINT:
+                arg_endpoint = arg;
+                return 0;
+        case ARG_JSON:
+                arg_json = true;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+/* The options before the verb. Returns 1 to go on with the verb at argv[optind], 0 when done
+ * (--help, --version), or -EINVAL. */
+static int parse_argv(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "endpoint", required_argument, NULL, ARG_ENDPOINT },
+                { "json", no_argument, NULL, ARG_JSON },
+                {}
+        };
+        int c;
+
+        opterr = 0;
+        /* '+': stop at the verb, its options are its own. */
+        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help(stdout);
+                        return 0;
+                case ARG_VERSION:
+                        printf("fleetctl %s\n", FLEETD_VERSION);
+                        return 0;
+                case '?':
+                case ':':
+                        return option_error(NULL, c, argv);
+                default:
+                        parse_global_option(c, optarg);
+                }
+
+        if (optind >= argc) {
+                help(stderr);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+/* Global and verb options together, so that "fleetctl list-machines --json" works too. */
+static int merge_options(const Verb *v, struct option **ret_long, char **ret_short) {
+        const struct option *own = v->options ? v->options->options : NULL;
+        size_t n_own = 0, n_global = ELEMENTSOF(global_options) - 1;
+        struct option *l;
+
+        while (own && own[n_own].name)
+                n_own++;
+        l = calloc(n_own + n_global + 1, sizeof(struct option));
+        if (!l)
+                return -ENOMEM;
+        memcpy(l, global_options, n_global * sizeof(struct option));
+        if (n_own > 0)
+                memcpy(l + n_global, own, n_own * sizeof(struct option));
+        if (asprintf(ret_short, ":h%s", v->options ? v->options->short_options : "") < 0) {
+                free(l);
+                return -ENOMEM;
+        }
+        *ret_long = l;
+        return 0;
+}
+
+/* The verb's options in argv (argv[0] is the verb). Returns 1 to run it with the arguments
+ * from argv[optind], 0 when done (--help), or -EINVAL. */
+static int parse_verb_argv(const Verb *v, int argc, char *argv[]) {
+        _cleanup_free_ struct option *options = NULL;
+        _cleanup_free_ char *short_options = NULL;
+        unsigned n;
+        int c, r;
+
+        r = merge_options(v, &options, &short_options);
+        if (r < 0)
+                return r;
+
+        optind = 0;   /* a fresh scan, and GNU getopt may permute: options after arguments work */
+        while ((c = getopt_long(argc, argv, short_options, options, NULL)) >= 0) {
+                if (c == 'h') {
+                        verb_help(v);
+                        return 0;
+                }
+                if (c == '?' || c == ':')
+                        return option_error(v->name, c, argv);
+                r = parse_global_option(c, optarg);
+                if (r < 0 && v->options)
+                        r = v->options->parse(c, optarg);
+                if (r < 0)
+                        return r;
+        }
+
+        n = (unsigned) (argc - optind);
+        if (n < v->min_args)
+                return usage_error(v->name, "%s needs %u argument%s.", v->name, v->min_args,
+                                   v->min_args == 1 ? "" : "s");
+        if (n > v->max_args && v->max_args == 0)
+                return usage_error(v->name, "%s takes no arguments.", v->name);
+        if (n > v->max_args)
+                return usage_error(v->name, "%s takes at most %u argument%s.", v->name, v->max_args,
+                                   v->max_args == 1 ? "" : "s");
+        return 1;
+}
+
+static int run_help(int argc, char **argv) {
+        const Verb *v;
+
+        if (argc == 0) {
+                help(stdout);
+                return 0;
+        }
+        v = find_verb(argv[0]);
+        if (!v)
+                return usage_error(NULL, "unknown verb '%s'.", argv[0]);
+        verb_help(v);
+        return 0;
+}
+
+static int run(int argc, char *argv[]) {
+        _cleanup_(client_freep) Client *client = NULL;
+        const Verb *v;
+        char **args;
+        int r, verb_argc;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r;
+
+        v = find_verb(argv[optind]);
+        if (!v)
+                return usage_error(NULL, "unknown verb '%s'.", argv[optind]);
+        verb_argc = argc - optind;
+        args = argv + optind;
+        r = parse_verb_argv(v, verb_argc, args);
+        if (r <= 0)
+                return r;
+        args += optind;
+        verb_argc -= optind;
+
+        if (!v->run)
+                return run_help(verb_argc, args);
+
+        if (!arg_endpoint)
+                arg_endpoint = getenv("FLEETCTL_ENDPOINT");
+        if (isempty(arg_endpoint))
+                arg_endpoint = CLIENT_DEFAULT_ENDPOINT;
+        r = client_new(arg_endpoint, &client);
+        if (r < 0)
+                return r;
+        return v->run(client, verb_argc, args);
+}
+
+static int exit_status(int r) {
+        switch (r) {
+        case 0:
+                return EXIT_SUCCESS;
+        case -EINVAL:
+                return EXIT_USAGE;
+        case -ECONNREFUSED:
+                return EXIT_UNREACHABLE;
+        case -ENOENT:
+                return EXIT_NOT_FOUND;
+        case -ENOMEM:
+                fprintf(stderr, "fleetctl: out of memory.\n");
+                return EXIT_FAILURE;
+        case -EIO:
+        default:
+                return EXIT_FAILURE;
+        }
+}
+
+int main(int argc, char *argv[]) {
+        int r;
+
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                fprintf(stderr, "fleetctl: failed to initialize libcurl.\n");
+                return EXIT_FAILURE;
+        }
+        r = run(argc, argv);
+        curl_global_cleanup();
+        return exit_status(r);
+}

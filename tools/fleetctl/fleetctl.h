@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* fleetctl: a thin CLI over fleetd's HTTP API. fleetctl.c parses the global options, finds the
+ * verb in its table, parses the verb's options and checks its argument count; each verb-*.c
+ * file holds verbs: requests (client.c), then a table (table.c), lines, or JSON on stdout.
+ * Verbs that act on several units go on past a unit that fails and report each failure;
+ * unit-args.c has what they share, wait.c the waiting of load/start/stop/unload.
+ *
+ * Exit status, for scripts (also in --help):
+ *   0  success
+ *   1  failure: fleetd answered with an error, or an invalid answer, or a local error
+ *   2  usage error: unknown verb or option, wrong number of arguments, bad endpoint
+ *   3  fleetd cannot be reached at the endpoint
+ *   4  not found: fleetd answered 404 (with several units: every failure was a 404, or a
+ *      name or glob that matched no unit)
+ * Verbs return 0 or a negative errno, printing their own message once; main() turns it into
+ * the status above: -EINVAL is a usage error, -ECONNREFUSED unreachable, -ENOENT not found,
+ * anything else 1. So a verb must not pass on -EINVAL, -ECONNREFUSED or -ENOENT that mean
+ * something else. */
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "basic/macros.h"
+#include "client.h"
+
+enum {
+        EXIT_USAGE = 2,
+        EXIT_UNREACHABLE = 3,
+        EXIT_NOT_FOUND = 4,
+};
+
+/* Global options, set by fleetctl.c before a verb runs. */
+extern const char *arg_endpoint;
+extern bool arg_json;
+
+/* A verb's own options. Long-only options take values from VERB_ARG_BASE up, so that they
+ * never collide with the global ones. */
+#define VERB_ARG_BASE 0x200
+typedef struct VerbOptions {
+        const struct option *options;   /* ends with {} */
+        const char *short_options;      /* getopt letters, e.g. "l" */
+        /* Applies one option; returns 0, or -EINVAL after printing why. */
+        int (*parse)(int c, const char *arg);
+        const char *help;               /* lines for the verb's --help */
+} VerbOptions;
+
+/* A verb gets a client for the endpoint and its positional arguments (argc counted within
+ * the table's min/max). */
+typedef int (*verb_func_t)(Client *c, int argc, char **argv);
+
+/* Prints v as indented JSON on stdout (--json). Returns 0 or -EIO. */
+int print_json(const json_t *v);
+
+/* verb-machines.c */
+extern const VerbOptions list_machines_options;
+int verb_list_machines(Client *c, int argc, char **argv);
+
+/* verb-list-units.c */
+extern const VerbOptions list_units_options;
+extern const VerbOptions list_unit_files_options;
+int verb_list_units(Client *c, int argc, char **argv);
+int verb_list_unit_files(Client *c, int argc, char **argv);
+
+/* verb-submit.c */
+int verb_submit(Client *c, int argc, char **argv);
+
+/* verb-start.c; options: wait_options (wait.h) */
+int verb_load(Client *c, int argc, char **argv);
+int verb_start(Client *c, int argc, char **argv);
+
+/* verb-stop.c; options: wait_options (wait.h) */
+int verb_stop(Client *c, int argc, char **argv);
+int verb_unload(Client *c, int argc, char **argv);
+
+/* verb-destroy.c */
+int verb_destroy(Client *c, int argc, char **argv);
+
+/* verb-cat.c */
+int verb_cat(Client *c, int argc, char **argv);
+
+/* verb-status.c */
+int verb_status(Client *c, int argc, char **argv);
+
+/* verb-journal.c */
+extern const VerbOptions journal_options;
+int verb_journal(Client *c, int argc, char **argv);

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Machine verbs: list-machines. */
+#include <stdio.h>
+
+#include "fleetctl.h"
+#include "table.h"
+
+static bool arg_full = false;
+static bool arg_legend = true;
+
+enum {
+        ARG_NO_LEGEND = VERB_ARG_BASE,
+};
+
+static const struct option list_machines_long[] = {
+        { "full", no_argument, NULL, 'l' },
+        { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
+        {}
+};
+
+static int list_machines_parse(int c, const char *arg) {
+        switch (c) {
+        case 'l':
+                arg_full = true;
+                return 0;
+        case ARG_NO_LEGEND:
+                arg_legend = false;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+const VerbOptions list_machines_options = {
+        .options = list_machines_long,
+        .short_options = "l",
+        .parse = list_machines_parse,
+        .help = "  -l --full         Show whole machine IDs\n"
+                "     --no-legend    Do not print the header line\n",
+};
+
+static int compare_strings(const void *a, const void *b) {
+        return strcmp(*(const char * const *) a, *(const char * const *) b);
+}
+
+/* {"role":"web","region":"eu"} -> "region=eu,role=web"; NULL for none. Values that are not
+ * strings are shown as JSON. */
+static int format_metadata(const json_t *metadata, char **ret) {
+        _cleanup_free_ const char **keys = NULL;
+        _cleanup_free_ char *s = NULL;
+        size_t n = 0, len = 0;
+        const char *key;
+        json_t *value;
+        FILE *f;
+
+        *ret = NULL;
+        if (json_object_size(metadata) == 0)
+                return 0;
+        keys = calloc(json_object_size(metadata), sizeof(char *));
+        if (!keys)
+                return -ENOMEM;
+        json_object_foreach((json_t *) metadata, key, value)
+                keys[n++] = key;
+        qsort(keys, n, sizeof(char *), compare_strings);
+
+        f = open_memstream(&s, &len);
+        if (!f)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                json_t *v = json_object_get(metadata, keys[i]);
+                fprintf(f, "%s%s=", i > 0 ? "," : "", keys[i]);
+                if (json_is_string(v))
+                        fputs(json_string_value(v), f);
+                else
+                        json_dumpf(v, f, JSON_COMPACT | JSON_ENCODE_ANY);
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+static int add_machine(Table *t, const json_t *m) {
+        _cleanup_free_ char *metadata = NULL, *short_id = NULL;
+        const char *id = json_string_value(json_object_get(m, "id"));
+        int r;
+
+        if (id && !arg_full && strlen(id) > 8 && asprintf(&short_id, "%.8s...", id) < 0)
+                return -ENOMEM;
+        r = format_metadata(json_object_get(m, "metadata"), &metadata);
+        if (r < 0)
+                return r;
+        return table_add_row(t, short_id ?: id, json_string_value(json_object_get(m, "ip")), metadata,
+                             json_string_value(json_object_get(m, "state")));
+}
+
+int verb_list_machines(Client *c, int argc, char **argv) {
+        _cleanup_(table_freep) Table *t = NULL;
+        json_auto_t *answer = NULL;
+        json_t *machines, *m;
+        size_t i;
+        int r;
+
+        r = client_call(c, "GET", "/v1/machines", NULL, &answer);
+        if (r < 0)
+                return r;
+        machines = json_object_get(answer, "machines");
+        if (!json_is_array(machines)) {
+                fprintf(stderr, "fleetctl: fleetd at %s sent no \"machines\" list.\n", client_endpoint(c));
+                return -EBADMSG;
+        }
+        if (arg_json)
+                return print_json(machines);
+
+        r = table_new(&t, "MACHINE", "IP", "METADATA", "STATE");
+        if (r < 0)
+                return r;
+        table_set_header(t, arg_legend);
+        json_array_foreach(machines, i, m) {
+                r = add_machine(t, m);
+                if (r < 0)
+                        return r;
+        }
+        return table_print(t, stdout);
+}
