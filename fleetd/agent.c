@@ -155,10 +155,11 @@ static void on_published(EtcdClient *c, int error, const EtcdResult *result, voi
         agent_schedule_publish(a);    /* whatever got dirty meanwhile */
 }
 
-/* Deleting state/<name> is guarded by a compare on its lease: if the unit moved and its new
- * host already wrote the key, that key is not ours to delete. One txn per key (compares AND). */
+/* state/<name>/<machine-id> is this machine's alone; the delete still compares the lease so
+ * that a key written under a newer lease (fleetd restarted meanwhile) is left to that one.
+ * One txn per key (compares AND). */
 static int publish_one_delete(Agent *a, const char *name, int64_t lease) {
-        _cleanup_free_ char *key = registry_key(a->state_prefix, name, NULL);
+        _cleanup_free_ char *key = registry_key(a->state_prefix, name, a->machine_id, NULL);
         if (!key)
                 return -ENOMEM;
         EtcdCompare cmp = { .key = key, .target = ETCD_COMPARE_LEASE, .result = ETCD_EQUAL, .number = lease };
@@ -181,7 +182,7 @@ static int publish_puts(Agent *a, int64_t lease) {
                 if (!u->dirty || !hashmap_get(a->desired, name))
                         continue;
                 json_auto_t *j = state_json(a, name, u);
-                keys[n] = registry_key(a->state_prefix, name, NULL);
+                keys[n] = registry_key(a->state_prefix, name, a->machine_id, NULL);
                 values[n] = j ? jx_dumps(j) : NULL;
                 if (!keys[n] || !values[n]) {
                         free(keys[n]);

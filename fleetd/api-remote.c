@@ -224,9 +224,22 @@ static void on_unit_state(EtcdClient *c, int error, const EtcdResult *result, vo
                 unit_query_free(q);
                 return;
         }
-        raw = result->n_kvs > 0 ? json_loads(result->kvs[0].value, 0, NULL) : NULL;
+        /* state/<name>/<machine>: a global unit has one per machine. ?machine=ID (or a prefix)
+         * picks one; else this machine's if it runs the unit here, else the first. */
+        const char *want = api_request_query(q->req, "machine");
+        for (size_t i = 0; i < result->n_kvs; i++) {
+                _cleanup_(state_record_done) StateRecord cand = {};
+                json_auto_t *j = json_loads(result->kvs[i].value, 0, NULL);
+                if (state_record_from_json(j, &cand) < 0 || (want && !startswith(cand.machine, want)))
+                        continue;
+                if (!raw || streq(cand.machine, q->m->self.id)) {
+                        json_decref(raw);
+                        raw = json_incref(j);
+                }
+        }
         if (!raw || state_record_from_json(raw, &s) < 0) {
-                api_request_reply_error(q->req, 404, "not_found", "Unit %s is not running on any machine.", q->name);
+                api_request_reply_error(q->req, 404, "not_found", "Unit %s is not running on %s.", q->name,
+                                        want ? "that machine" : "any machine");
                 unit_query_free(q);
                 return;
         }
@@ -241,11 +254,12 @@ static void on_unit_state(EtcdClient *c, int error, const EtcdResult *result, vo
 }
 
 static int unit_query_start(UnitQuery *q) {
-        _cleanup_free_ char *key = registry_key(q->m->config->etcd_key_prefix, "state", q->name, NULL);
+        _cleanup_free_ char *key = registry_key(q->m->config->etcd_key_prefix, "state", q->name, "", NULL);
+        _cleanup_free_ char *end = key ? etcd_prefix_end(key) : NULL;
 
-        if (!key)
+        if (!end)
                 return -ENOMEM;
-        EtcdRangeArgs args = { .key = key };
+        EtcdRangeArgs args = { .key = key, .range_end = end };
         return etcd_client_range(q->m->etcd, &args, on_unit_state, q, NULL);
 }
 

@@ -530,7 +530,8 @@ static int get_units(ApiRequest *req, void *userdata) {
         return r;
 }
 
-/* GET /v1/state[?machine=ID][&unit=NAME]: what the agents report. */
+/* GET /v1/state[?machine=ID][&unit=NAME]: what the agents report, one record per unit and
+ * machine (a global unit has one per machine). */
 static void on_state(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
         ApiRequest *req = userdata;
         const char *machine = api_request_query(req, "machine"), *unit = api_request_query(req, "unit");
@@ -557,9 +558,11 @@ static int get_state(ApiRequest *req, void *userdata) {
         Manager *m = userdata;
         const char *unit = api_request_query(req, "unit");
 
-        _cleanup_free_ char *key = registry_key(m->config->etcd_key_prefix, "state", unit ?: "", NULL);
-        _cleanup_free_ char *end = key && !unit ? etcd_prefix_end(key) : NULL;
-        if (!key || (!unit && !end))
+        /* state/<name>/<machine-id>: one unit's states are a prefix too */
+        _cleanup_free_ char *key = unit ? registry_key(m->config->etcd_key_prefix, "state", unit, "", NULL)
+                                        : registry_key(m->config->etcd_key_prefix, "state", "", NULL);
+        _cleanup_free_ char *end = key ? etcd_prefix_end(key) : NULL;
+        if (!end)
                 return -ENOMEM;
         EtcdRangeArgs args = { .key = key, .range_end = end };
         return etcd_client_range(m->etcd, &args, on_state, req, NULL);

@@ -69,7 +69,7 @@ typedef struct ScheduleRecord {
         UnitDesiredState desired;
 } ScheduleRecord;
 
-/* state/<name>: what the owning agent sees in systemd. */
+/* state/<name>/<machine-id>: what the agent of that machine sees in systemd. */
 typedef struct StateRecord {
         char *name;
         char machine[MACHINE_ID_LEN + 1];

@@ -24,6 +24,8 @@ wait_until 20 unit_host buddy.service || fail "buddy.service not running"
 assert_eq host2 "$(unit_host buddy.service)" "host of MachineOf=pinned.service"
 all3() { [ "$(active_hosts everywhere.service)" = "host1 host2 host3" ]; }
 wait_until 20 all3 || fail "Global unit runs on: $(active_hosts everywhere.service)"
+rows=$(cl_fleetctl host2 list-units --no-legend | grep -c '^everywhere.service ')
+assert_eq 3 "$rows" "list-units rows for the global unit (one per machine)"
 web2() { [ "$(active_hosts webonly.service)" = "host1 host2" ]; }
 wait_until 20 web2 || fail "Global+metadata unit runs on: $(active_hosts webonly.service)"
 c3() { [ "$(active_count c@1.service)$(active_count c@2.service)$(active_count c@3.service)" = 111 ]; }
