@@ -15,6 +15,8 @@
 
 /* etcd refuses txns with more ops than --max-txn-ops (128 by default). */
 #define TXN_MAX_OPS 64
+/* Coalesces a burst of state changes into one txn. The timer accuracy must be given: 0 means
+ * sd-event's default of 250 ms. */
 #define PUBLISH_DELAY (20 * USEC_PER_MSEC)
 
 /* What this host has: a unit file fleetd wrote, and systemd's view of the unit. */
@@ -242,7 +244,7 @@ static void agent_schedule_publish(Agent *a) {
                 sd_event_source_set_enabled(a->publish_timer, SD_EVENT_ONESHOT);
                 return;
         }
-        if (sd_event_add_time_relative(a->event, &a->publish_timer, CLOCK_MONOTONIC, PUBLISH_DELAY, 0,
+        if (sd_event_add_time_relative(a->event, &a->publish_timer, CLOCK_MONOTONIC, PUBLISH_DELAY, USEC_PER_MSEC,
                                        on_publish_timer, a) >= 0)
                 sd_event_source_set_enabled(a->publish_timer, SD_EVENT_ONESHOT);
 }
