@@ -9,8 +9,11 @@
 #include "basic/json-util.h"
 #include "basic/sha256.h"
 #include "basic/strv.h"
+#include "health.h"
 #include "log.h"
+#include "ports.h"
 #include "registry.h"
+#include "unit-file.h"
 #include "unit-name.h"
 
 /* etcd refuses txns with more ops than --max-txn-ops (128 by default). */
@@ -21,10 +24,22 @@
 
 /* What this host has: a unit file fleetd wrote, and systemd's view of the unit. */
 typedef struct LocalUnit {
+        Agent *agent;
+        char *name;
         char hash[SHA256_HEX_SIZE];
         char *load, *active, *sub;
         uint64_t since;
         bool dirty;                   /* state/ needs writing */
+
+        /* from [X-Fleetd] of the file */
+        bool wants_port;
+        HealthSpec health_spec;       /* HEALTH_KIND_NONE: no check */
+
+        uint16_t port;                /* host port assigned here; 0: none */
+        HealthChecker *checker;       /* only while the unit is up and has a check */
+        HealthState health;           /* published when the unit has a check */
+        bool job;                     /* a start, stop or restart of ours is under way */
+        bool adopted;                 /* found when fleetd started; no job of ours since */
 } LocalUnit;
 
 typedef struct Step {
@@ -46,6 +61,8 @@ struct Agent {
         char *machine_id;
         char *sched_prefix, *sched_end;
         char *state_prefix;
+        char *ports_dir;
+        uint16_t next_port;           /* where the next port search starts */
         usec_t resync_interval;
 
         SystemdBackend *backend;
@@ -78,6 +95,9 @@ static void local_unit_free(void *p) {
         LocalUnit *u = p;
         if (!u)
                 return;
+        health_checker_free(u->checker);
+        health_spec_done(&u->health_spec);
+        free(u->name);
         free(u->load);
         free(u->active);
         free(u->sub);
@@ -108,12 +128,138 @@ static LocalUnit *local_get_or_add(Agent *a, const char *name) {
         if (u)
                 return u;
         u = calloc(1, sizeof(*u));
-        if (!u || hashmap_put(a->local, name, u) < 0) {
-                free(u);
+        if (!u || !(u->name = strdup(name)) || hashmap_put(a->local, name, u) < 0) {
+                local_unit_free(u);
                 return NULL;
         }
+        u->agent = a;
         hashmap_remove(a->gone, name);
         return u;
+}
+
+/* --- host ports and health checks --- */
+
+static void local_unit_set_health(LocalUnit *u, HealthState h) {
+        if (u->health == h)
+                return;
+        u->health = h;
+        if (u->health_spec.kind != HEALTH_KIND_NONE) {
+                u->dirty = true;
+                agent_schedule_publish(u->agent);
+        }
+}
+
+/* Drops the check in flight and the result so far: a new process or a new file is checked
+ * afresh. */
+static void local_unit_reset_health(LocalUnit *u) {
+        u->checker = health_checker_free(u->checker);
+        local_unit_set_health(u, HEALTH_STARTING);
+}
+
+/* Reads what fleetd itself does for the unit ([X-Fleetd] Port= and Health*=) from its file.
+ * A malformed setting is logged and ignored: the file is already systemd's. */
+static void local_unit_configure(LocalUnit *u, const char *contents) {
+        _cleanup_(unit_file_freep) UnitFile *uf = NULL;
+        _cleanup_free_ char *error = NULL;
+        HealthSpec spec = {};
+        uint16_t declared;
+        int r;
+
+        u->wants_port = false;
+        health_spec_done(&u->health_spec);
+        r = unit_file_parse(contents, strlen(contents), u->name, &uf, &error);
+        if (r < 0) {
+                log_unit_warning_errno(u->name, r, "Cannot read [" FLEETD_SECTION "] of %s: %s", u->name,
+                                       strna(error));
+                return;
+        }
+        r = ports_from_unit_file(uf, &declared);
+        if (r < 0)
+                log_unit_warning_errno(u->name, r, "Ignoring [" FLEETD_SECTION "] Port=%s of %s: not a port number.",
+                                       unit_file_get(uf, FLEETD_SECTION, "Port"), u->name);
+        u->wants_port = r > 0;
+
+        r = health_spec_from_unit_file(uf, &spec, &error);
+        if (r < 0)
+                log_unit_warning_errno(u->name, r, "Ignoring the health check of %s: %s", u->name, strna(error));
+        else if (r > 0 && !u->wants_port) {
+                log_internal(LOG_WARNING, 0, u->name, "Ignoring the health check of %s: it has no [" FLEETD_SECTION
+                             "] Port=.", u->name);
+                health_spec_done(&spec);
+        } else
+                u->health_spec = spec;
+}
+
+/* Gives the unit a host port if its file asks for one and it has none yet, and writes its
+ * .env file (again: a start must never find it missing). A port no longer asked for is freed. */
+static int agent_assign_port(Agent *a, LocalUnit *u) {
+        int r;
+
+        if (!u->wants_port) {
+                if (u->port == 0)
+                        return 0;
+                r = ports_remove_file(a->ports_dir, u->name);
+                if (r < 0)
+                        log_unit_warning_errno(u->name, r, "Failed to remove the port file of %s: %m", u->name);
+                u->port = 0;
+                u->dirty = true;
+                return 0;
+        }
+        if (u->port == 0) {
+                _cleanup_free_ uint16_t *used = calloc(hashmap_size(a->local) + 1, sizeof(uint16_t));
+                size_t n = 0, i = 0;
+                void *v;
+
+                if (!used)
+                        return log_oom();
+                while (hashmap_iterate(a->local, &i, NULL, &v))
+                        if (((LocalUnit *) v)->port > 0)
+                                used[n++] = ((LocalUnit *) v)->port;
+                r = ports_pick(used, n, PORTS_RANGE_FIRST, PORTS_RANGE_LAST, a->next_port, ports_tcp_bindable, NULL,
+                               &u->port);
+                if (r < 0)
+                        return log_unit_warning_errno(u->name, r, "No free host port for %s in %u-%u: %m", u->name,
+                                                      PORTS_RANGE_FIRST, PORTS_RANGE_LAST);
+                /* The next search starts past this port: while fleetd runs, a port just freed is
+                 * not handed out again at once (a router may still point at it). */
+                a->next_port = u->port + 1;
+                u->dirty = true;
+                log_unit_info(u->name, "Host port %u assigned to %s.", u->port, u->name);
+        }
+        r = ports_write_file(a->ports_dir, u->name, u->port);
+        if (r < 0)
+                log_unit_warning_errno(u->name, r, "Failed to write the port file of %s: %m", u->name);
+        return r;
+}
+
+static void on_health_changed(HealthChecker *c, HealthState state, void *userdata) {
+        LocalUnit *u = userdata;
+
+        log_unit_info(u->name, "Health check of %s: %s.", u->name, health_state_to_string(state));
+        local_unit_set_health(u, state);
+}
+
+static bool active_state_is_up(const char *s) {
+        return streq_ptr(s, "active") || streq_ptr(s, "reloading");
+}
+
+/* Checks run exactly while the unit has a check and a port, systemd says it is up, and no job
+ * of ours is changing it. */
+static void local_unit_sync_health(LocalUnit *u) {
+        int r;
+
+        if (u->health_spec.kind == HEALTH_KIND_NONE || u->port == 0 || u->job || !active_state_is_up(u->active)) {
+                local_unit_reset_health(u);
+                return;
+        }
+        if (u->checker)
+                return;
+        /* A new process gets one interval to come up; one that ran before fleetd started is
+         * checked at once, so that its health is known again quickly. */
+        r = health_checker_new(u->agent->event, &u->health_spec, u->port, u->adopted ? 0 : u->health_spec.interval,
+                               on_health_changed, u, &u->checker);
+        if (r < 0)
+                log_unit_warning_errno(u->name, r, "Failed to start checking the health of %s: %m", u->name);
 }
 
 /* --- state publication --- */
@@ -133,12 +279,14 @@ static void on_state_changed(SystemdBackend *b, const char *unit, const UnitStat
         u->since = now_realtime();
         u->dirty = true;
         agent_schedule_publish(a);
+        local_unit_sync_health(u);
 }
 
 static json_t *state_json(Agent *a, const char *name, const LocalUnit *u) {
         StateRecord s = {
                 .name = (char *) name, .hash = (char *) u->hash, .load = u->load, .active = u->active,
-                .sub = u->sub, .since_usec = u->since,
+                .sub = u->sub, .since_usec = u->since, .port = u->port,
+                .health = u->health_spec.kind != HEALTH_KIND_NONE ? (char *) health_state_to_string(u->health) : NULL,
         };
         snprintf(s.machine, sizeof(s.machine), "%s", a->machine_id);
         return state_record_to_json(&s);
@@ -268,6 +416,11 @@ static void on_step_done(SystemdBackend *b, const char *unit, int error, const c
         if (error < 0)
                 log_unit_warning_errno(unit ?: "daemon-reload", error, "%s: %s", unit ? "Job failed" : "Reload failed",
                                        message ?: "(no message)");
+        LocalUnit *u = unit ? hashmap_get(a->local, unit) : NULL;
+        if (u) {
+                u->job = false;
+                local_unit_sync_health(u);
+        }
         if (a->pending > 0 && --a->pending == 0)
                 agent_advance(a);
 }
@@ -279,6 +432,9 @@ static void step_files(Agent *a, const Step *s) {
                 r = systemd_backend_remove_unit(a->backend, s->name);
                 if (r < 0)
                         log_unit_warning_errno(s->name, r, "Failed to remove unit file: %m");
+                r = ports_remove_file(a->ports_dir, s->name);
+                if (r < 0)
+                        log_unit_warning_errno(s->name, r, "Failed to remove the port file of %s: %m", s->name);
                 local_unit_free(hashmap_remove(a->local, s->name));
                 hashmap_put(a->gone, s->name, NULL);
                 log_unit_info(s->name, "Removed %s: no longer scheduled here.", s->name);
@@ -297,11 +453,21 @@ static void step_files(Agent *a, const Step *s) {
         if (u) {
                 snprintf(u->hash, sizeof(u->hash), "%s", d->hash);
                 u->dirty = true;
+                /* The restart or stop that follows a new file resumes the checks. */
+                local_unit_configure(u, d->contents);
+                local_unit_reset_health(u);
+                (void) agent_assign_port(a, u);
         }
 }
 
 static void step_job(Agent *a, const Step *s) {
+        LocalUnit *u = s->name ? hashmap_get(a->local, s->name) : NULL;
         int r;
+
+        /* Before a start: the port file is there (a failure to write it is logged; the unit then
+         * fails on its EnvironmentFile=, which says more than not starting it). */
+        if (u && (s->type == AGENT_START || s->type == AGENT_RESTART))
+                (void) agent_assign_port(a, u);
 
         switch (s->type) {
         case AGENT_STOP:
@@ -323,6 +489,11 @@ static void step_job(Agent *a, const Step *s) {
                 log_unit_warning_errno(s->name ?: "daemon-reload", r, "Failed to ask systemd: %m");
         else
                 a->pending++;
+        if (r >= 0 && u) {
+                u->job = true;
+                u->adopted = false;
+                local_unit_sync_health(u);
+        }
 }
 
 /* Runs the steps of the next phase; a phase with jobs waits for all of them (on_step_done). */
@@ -519,6 +690,34 @@ static int on_resync(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* --- start-up: adopt what fleetd wrote before --- */
 
+/* Units keep the ports they had; a port file of a unit that is gone, or that asks for no port
+ * any more, is deleted. */
+static void agent_adopt_ports(Agent *a) {
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        r = ports_list_files(a->ports_dir, &names);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to list %s, assigning ports afresh: %m", a->ports_dir);
+                return;
+        }
+        STRV_FOREACH(n, names) {
+                LocalUnit *u = hashmap_get(a->local, *n);
+                uint16_t port = 0;
+
+                r = u && u->wants_port ? ports_read_file(a->ports_dir, *n, &port) : -ESRCH;
+                if (r >= 0) {
+                        u->port = port;
+                        continue;
+                }
+                if (r != -ESRCH)
+                        log_unit_warning_errno(*n, r, "Ignoring the port file of %s: %m", *n);
+                r = ports_remove_file(a->ports_dir, *n);
+                if (r < 0)
+                        log_unit_warning_errno(*n, r, "Failed to remove the port file of %s: %m", *n);
+        }
+}
+
 static int agent_adopt_local(Agent *a) {
         _cleanup_strv_free_ char **names = NULL;
         int r;
@@ -535,10 +734,23 @@ static int agent_adopt_local(Agent *a) {
                 if (!u)
                         return -ENOMEM;
                 sha256_hex(contents, strlen(contents), u->hash);
+                u->adopted = true;
+                local_unit_configure(u, contents);
         }
+        agent_adopt_ports(a);
         if (strv_length(names) > 0)
                 return systemd_backend_query(a->backend, names, NULL, NULL);
         return 0;
+}
+
+/* "ports" next to units_dir: /run/fleetd/units -> /run/fleetd/ports (created on first use). */
+static char *ports_dir_of(const char *units_dir) {
+        const char *slash = strrchr(units_dir, '/');
+        char *dir;
+
+        if (!slash)
+                return strdup("ports");
+        return asprintf(&dir, "%.*s/ports", (int) (slash - units_dir), units_dir) < 0 ? NULL : dir;
 }
 
 int agent_new(sd_event *e, EtcdClient *etcd, Presence *presence, const AgentOptions *o, Agent **ret) {
@@ -556,10 +768,13 @@ int agent_new(sd_event *e, EtcdClient *etcd, Presence *presence, const AgentOpti
         a->sched_prefix = registry_key(o->prefix, "schedule", o->machine_id, "", NULL);
         a->sched_end = a->sched_prefix ? etcd_prefix_end(a->sched_prefix) : NULL;
         a->state_prefix = registry_key(o->prefix, "state", "", NULL);
+        a->ports_dir = o->ports_dir ? strdup(o->ports_dir) : ports_dir_of(o->units_dir);
+        a->next_port = PORTS_RANGE_FIRST;
         a->desired = hashmap_new(schedule_record_free);
         a->local = hashmap_new(local_unit_free);
         a->gone = hashmap_new(NULL);
-        if (!a->machine_id || !a->sched_end || !a->state_prefix || !a->desired || !a->local || !a->gone)
+        if (!a->machine_id || !a->sched_end || !a->state_prefix || !a->ports_dir || !a->desired || !a->local ||
+            !a->gone)
                 return -ENOMEM;
 
         r = systemd_backend_new(e, o->units_dir, o->link_dir, on_state_changed, a, &a->backend);
@@ -600,6 +815,7 @@ Agent *agent_free(Agent *a) {
         free(a->sched_prefix);
         free(a->sched_end);
         free(a->state_prefix);
+        free(a->ports_dir);
         free(a);
         return NULL;
 }

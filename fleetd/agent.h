@@ -7,7 +7,12 @@
  * state/<unit> for the units it runs, bound to the machine lease, as systemd reports changes.
  *
  * On start it adopts what is already there: unit files it wrote before (under units_dir)
- * whose hash matches the schedule are left alone, so a fleetd restart restarts no unit. */
+ * whose hash matches the schedule are left alone, so a fleetd restart restarts no unit.
+ *
+ * Units with [X-Fleetd] Port= get a free host port (ports.h) written to <ports_dir>/<unit>.env
+ * before they start, kept until the unit is removed, and published as "port" in their state;
+ * units with a health check (health.h) are checked while systemd says they are active, and the
+ * result is published as "health". Units without a check cost no timer and no wake-up. */
 
 #include "etcd-client.h"
 #include "machine.h"
@@ -20,6 +25,7 @@ typedef struct AgentOptions {
         const char *machine_id;
         const char *units_dir;        /* /run/fleetd/units */
         const char *link_dir;         /* /run/systemd/system */
+        const char *ports_dir;        /* NULL: "ports" next to units_dir (/run/fleetd/ports) */
         usec_t resync_interval;       /* safety-net re-plan; 0: none */
 } AgentOptions;
 

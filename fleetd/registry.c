@@ -176,6 +176,7 @@ void state_record_done(StateRecord *s) {
         free(s->load);
         free(s->active);
         free(s->sub);
+        free(s->health);
         *s = (StateRecord) {};
 }
 
@@ -195,13 +196,16 @@ static int desired_from_json(const json_t *j, UnitDesiredState *ret) {
 }
 
 json_t *unit_record_to_json(const UnitRecord *u) {
-        return json_pack("{s:s, s:s, s:s, s:s, s:s*, s:s*}",
-                         "name", u->name,
-                         "contents", u->contents,
-                         "hash", u->hash,
-                         "desiredState", unit_desired_state_to_string(u->desired),
-                         "app", u->app,
-                         "release", u->release);
+        json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s*, s:s*}",
+                              "name", u->name,
+                              "contents", u->contents,
+                              "hash", u->hash,
+                              "desiredState", unit_desired_state_to_string(u->desired),
+                              "app", u->app,
+                              "release", u->release);
+        if (j && u->created_usec > 0 && json_object_set_new(j, "created", json_integer((json_int_t) u->created_usec)) < 0)
+                j = (json_decref(j), NULL);
+        return j;
 }
 
 int unit_record_from_json(const json_t *j, UnitRecord *ret) {
@@ -217,6 +221,7 @@ int unit_record_from_json(const json_t *j, UnitRecord *ret) {
             (r = dup_optional(j, "release", &u.release)) < 0 ||
             (r = desired_from_json(j, &u.desired)) < 0)
                 return r;
+        u.created_usec = (uint64_t) jx_int64(j, "created", 0);
         *ret = u;
         u = (UnitRecord) {};
         return 0;
@@ -247,14 +252,30 @@ int schedule_record_from_json(const json_t *j, ScheduleRecord *ret) {
 }
 
 json_t *state_record_to_json(const StateRecord *s) {
-        return json_pack("{s:s, s:s, s:s*, s:s*, s:s*, s:s*, s:I}",
+        /* port and health only for units that have them ("o*" of NULL leaves the key out). */
+        return json_pack("{s:s, s:s, s:s*, s:s*, s:s*, s:s*, s:I, s:o*, s:s*}",
                          "name", s->name,
                          "machine", s->machine,
                          "hash", s->hash,
                          "load", s->load,
                          "active", s->active,
                          "sub", s->sub,
-                         "since", (json_int_t) s->since_usec);
+                         "since", (json_int_t) s->since_usec,
+                         "port", s->port > 0 ? json_integer(s->port) : NULL,
+                         "health", s->health);
+}
+
+static int port_from_json(const json_t *j, int *ret) {
+        json_t *v = json_object_get(j, "port");
+
+        if (!v || json_is_null(v)) {
+                *ret = 0;
+                return 0;
+        }
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535)
+                return -EBADMSG;
+        *ret = (int) json_integer_value(v);
+        return 0;
 }
 
 int state_record_from_json(const json_t *j, StateRecord *ret) {
@@ -268,7 +289,9 @@ int state_record_from_json(const json_t *j, StateRecord *ret) {
             (r = dup_optional(j, "hash", &s.hash)) < 0 ||
             (r = dup_optional(j, "load", &s.load)) < 0 ||
             (r = dup_optional(j, "active", &s.active)) < 0 ||
-            (r = dup_optional(j, "sub", &s.sub)) < 0)
+            (r = dup_optional(j, "sub", &s.sub)) < 0 ||
+            (r = dup_optional(j, "health", &s.health)) < 0 ||
+            (r = port_from_json(j, &s.port)) < 0)
                 return r;
         s.since_usec = (uint64_t) jx_int64(j, "since", 0);
         *ret = s;

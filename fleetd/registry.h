@@ -58,6 +58,7 @@ typedef struct UnitRecord {
         UnitDesiredState desired;
         char *app;                    /* set for units generated from an app release */
         char *release;
+        uint64_t created_usec;        /* realtime the record was first written (app instances) */
 } UnitRecord;
 
 /* schedule/<machine-id>/<name>: what the engine asks one machine to run. It carries the
@@ -78,6 +79,8 @@ typedef struct StateRecord {
         char *active;
         char *sub;
         uint64_t since_usec;          /* realtime of the last change, microseconds */
+        int port;                     /* host port the agent assigned ([X-Fleetd] Port=); 0: none */
+        char *health;                 /* starting, passing, failing; NULL: the unit has no check */
 } StateRecord;
 
 void unit_record_done(UnitRecord *u);

@@ -121,5 +121,42 @@ TEST(unit_records_reject_bad) {
         ASSERT_INT(state_record_from_json(j, &st), -EBADMSG);
 }
 
-TEST_MAIN(T(unit_records_roundtrip), T(unit_records_reject_bad), T(keys), T(machine_id_form), T(machine_record_roundtrip), T(machine_record_rejects_bad),
+TEST(state_record_port_health) {
+        StateRecord st = { .name = (char *) "a.service", .machine = ID, .active = (char *) "active",
+                           .since_usec = 1, .port = 20001, .health = (char *) "passing" };
+        _cleanup_(state_record_done) StateRecord out = {};
+        json_auto_t *j = state_record_to_json(&st);
+        _cleanup_free_ char *text = jx_dumps(j);
+
+        ASSERT_STR(text, "{\"active\":\"active\",\"health\":\"passing\",\"machine\":\"" ID
+                         "\",\"name\":\"a.service\",\"port\":20001,\"since\":1}");
+        ASSERT_INT(state_record_from_json(j, &out), 0);
+        ASSERT_INT(out.port, 20001);
+        ASSERT_STR(out.health, "passing");
+
+        /* Without them: no keys at all, and zero / NULL when read back. */
+        StateRecord bare = { .name = (char *) "b.service", .machine = ID };
+        _cleanup_(state_record_done) StateRecord out2 = {};
+        json_auto_t *j2 = state_record_to_json(&bare);
+        ASSERT_TRUE(json_object_get(j2, "port") == NULL);
+        ASSERT_TRUE(json_object_get(j2, "health") == NULL);
+        ASSERT_INT(state_record_from_json(j2, &out2), 0);
+        ASSERT_INT(out2.port, 0);
+        ASSERT_TRUE(out2.health == NULL);
+
+        static const char *bad[] = {
+                "{\"name\":\"a.service\",\"machine\":\"" ID "\",\"port\":0}",
+                "{\"name\":\"a.service\",\"machine\":\"" ID "\",\"port\":65536}",
+                "{\"name\":\"a.service\",\"machine\":\"" ID "\",\"port\":\"80\"}",
+                "{\"name\":\"a.service\",\"machine\":\"" ID "\",\"health\":1}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                StateRecord s = {};
+                json_auto_t *b = json_loads(bad[i], 0, NULL);
+                ASSERT_TRUE(b != NULL);
+                ASSERT_INT(state_record_from_json(b, &s), -EBADMSG);
+        }
+}
+
+TEST_MAIN(T(unit_records_roundtrip), T(state_record_port_health), T(unit_records_reject_bad), T(keys), T(machine_id_form), T(machine_record_roundtrip), T(machine_record_rejects_bad),
           T(machine_state_strings))
