@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "app-controller.h"
 #include "basic/hashmap.h"
 #include "basic/json-util.h"
 #include "basic/strv.h"
@@ -52,6 +53,7 @@ struct Engine {
         EtcdWatch *machines_watch;
         bool loaded;
 
+        AppController *apps;          /* the app controller, while we lead */
         EtcdRequest *write;           /* one txn in flight */
         EtcdOp *ops;                  /* its ops (and their strings) */
         size_t n_ops;
@@ -169,6 +171,11 @@ static void machine_record_free(void *p) {
         }
 }
 
+static const char *key_tail(const char *key) {
+        const char *s = strrchr(key, '/');
+        return s ? s + 1 : key;
+}
+
 static int unit_update(Engine *e, const char *value) {
         _cleanup_(engine_unit_freep) EngineUnit *u = calloc(1, sizeof(*u));
         _cleanup_(unit_file_freep) UnitFile *uf = NULL;
@@ -194,6 +201,10 @@ static void unit_update_logged(Engine *e, const char *key, const char *value) {
         int r = unit_update(e, value);
         if (r < 0)
                 log_warning_errno(r, "Ignoring unit record %s: %m", key);
+        else if (e->apps) {
+                EngineUnit *u = hashmap_get(e->units, key_tail(key));
+                app_controller_unit_changed(e->apps, key_tail(key), u ? &u->record : NULL);
+        }
 }
 
 static void machine_update(Engine *e, const char *key, const char *value) {
@@ -224,11 +235,6 @@ static void scheduled_update(Engine *e, const char *key, const char *value) {
                 scheduled_free(s);
 }
 
-static const char *key_tail(const char *key) {
-        const char *s = strrchr(key, '/');
-        return s ? s + 1 : key;
-}
-
 typedef struct Diff {
         EtcdOp *ops;
         size_t n_ops, allocated;
@@ -252,6 +258,7 @@ static void engine_step_down(Engine *e, const char *why) {
         if (e->leader)
                 log_notice("No longer the engine leader: %s.", why);
         e->write = etcd_request_cancel(e->write);
+        e->apps = app_controller_free(e->apps);
         diff_done(&d);
         e->ops = NULL;
         e->n_ops = 0;
@@ -273,6 +280,29 @@ static int prefix_range(Engine *e, const char *what, char **ret_key, char **ret_
                 free(*ret_key);
                 return -ENOMEM;
         }
+        return 0;
+}
+
+static void on_apps_fenced(AppController *c, void *userdata) {
+        Engine *e = userdata;
+        engine_step_down(e, "the app controller lost the leader key or its watch");
+        engine_campaign(e);
+}
+
+/* The app controller runs beside the scheduler while we lead; it learns of every unit the
+ * leader loaded, then of each change. */
+static int engine_start_apps(Engine *e) {
+        AppControllerOptions o = { .prefix = e->prefix, .leader_key = e->leader_key, .machine_id = e->machine_id,
+                                   .lease = e->lease };
+        size_t i = 0;
+        const char *name;
+        void *v;
+        int r = app_controller_new(e->event, e->etcd, &o, &e->apps);
+        if (r < 0)
+                return r;
+        app_controller_set_fenced_handler(e->apps, on_apps_fenced, e);
+        while (hashmap_iterate(e->units, &i, &name, &v))
+                app_controller_unit_changed(e->apps, name, &((EngineUnit *) v)->record);
         return 0;
 }
 
@@ -301,6 +331,11 @@ static void on_loaded(EtcdClient *c, int error, const EtcdResult *result, void *
                                    &e->machines_watch)) < 0) {
                 log_error_errno(r, "Failed to watch the cluster state: %m");
                 return engine_step_down(e, "could not watch");
+        }
+        r = engine_start_apps(e);
+        if (r < 0) {
+                log_error_errno(r, "Failed to start the app controller: %m");
+                return engine_step_down(e, "no app controller");
         }
         e->loaded = true;
         log_info("Engine leader: %zu unit(s), %zu machine(s), %zu schedule entr%s.", hashmap_size(e->units),
@@ -335,8 +370,11 @@ static void on_units_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t
         for (size_t i = 0; i < n; i++)
                 if (ev[i].type == ETCD_EVENT_PUT)
                         unit_update_logged(e, ev[i].kv.key, ev[i].kv.value);
-                else
+                else {
                         engine_unit_free(hashmap_remove(e->units, key_tail(ev[i].kv.key)));
+                        if (e->apps)
+                                app_controller_unit_changed(e->apps, key_tail(ev[i].kv.key), NULL);
+                }
         engine_reconcile_soon(e);
 }
 
@@ -591,7 +629,7 @@ static int on_reconcile_time(sd_event_source *s, uint64_t usec, void *userdata) 
 
 static void engine_reconcile_soon(Engine *e) {
         if (!e->reconcile_defer &&
-            sd_event_add_time_relative(e->event, &e->reconcile_defer, CLOCK_MONOTONIC, RECONCILE_DELAY, 0,
+            sd_event_add_time_relative(e->event, &e->reconcile_defer, CLOCK_MONOTONIC, RECONCILE_DELAY, 1,
                                        on_reconcile_time, e) < 0)
                 return (void) log_oom();
         int enabled;

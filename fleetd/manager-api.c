@@ -3,6 +3,7 @@
  * callback, so no request blocks the loop. */
 #include <stdio.h>
 
+#include "api-apps.h"
 #include "api-remote.h"
 #include "basic/json-util.h"
 #include "basic/sha256.h"
@@ -579,5 +580,14 @@ const ApiRoute manager_api_routes[] = {
         { "GET", "/v1/units/*/status", api_remote_get_status },
         { "GET", "/v1/units/*/journal", api_remote_get_journal },
         { "GET", "/v1/state", get_state },
+        { "GET", "/v1/apps", api_apps_list },
+        { "GET", "/v1/apps/*", api_apps_get },
+        { "DELETE", "/v1/apps/*", api_apps_destroy },
+        { "POST", "/v1/apps/*/deploy", api_apps_deploy },
+        { "PUT", "/v1/apps/*/scale", api_apps_scale },
+        { "POST", "/v1/apps/*/config", api_apps_config },
+        { "GET", "/v1/apps/*/releases", api_apps_releases },
+        { "POST", "/v1/apps/*/rollback", api_apps_rollback },
+        { "POST", "/v1/apps/*/restart", api_apps_restart },
         {}
 };

@@ -13,7 +13,8 @@
 #   cluster_set_owner PID, cluster_reap_orphans   clusters of test runs that were killed
 # and per host (I = 1..N): cluster_host_create, cluster_host_boot, cluster_host_poweroff,
 # cluster_host_stop, cluster_host_exec, cluster_host_pid, cluster_host_ip, cluster_host_running;
-# etcd: cluster_etcd_start, cluster_etcd_stop, cluster_etcdctl; images: cluster_image_busybox;
+# etcd: cluster_etcd_start, cluster_etcd_stop, cluster_etcdctl; images: cluster_image_busybox,
+# cluster_image_hello;
 # TLS for fleetd's TCP API: cluster_make_ca, cluster_host_tls (called by cluster_host_install_fleetd).
 #
 # Settings (environment, read by cluster_init):
@@ -765,6 +766,22 @@ cluster_image_busybox() {
         fi
         tar -C "$r" -c . | cluster_host_exec "$i" podman import -q - "$name" >/dev/null ||
                 { cluster__err "host$i: podman import of $name failed"; return 1; }
+}
+
+# cluster_image_hello I VERSION: the example app's image localhost/hello:VERSION in host I: the
+# busybox rootfs plus /www/index.html saying "hello VERSION" (examples/apps/hello.yaml serves it).
+cluster_image_hello() {
+        local i=${1:?cluster_image_hello I VERSION} v=${2:?cluster_image_hello I VERSION} r
+        cluster_image_busybox "$i" localhost/busybox:test || return 1
+        r=$CLUSTER_DIR/images/hello-$v
+        if [ ! -f "$r/www/index.html" ]; then
+                rm -rf "$r"
+                cp -a "$CLUSTER_DIR/images/busybox" "$r" && mkdir -p "$r/www" &&
+                        printf 'hello %s\n' "$v" >"$r/www/index.html" ||
+                        { cluster__err "cannot build the hello $v root file system"; return 1; }
+        fi
+        tar -C "$r" -c . | cluster_host_exec "$i" podman import -q - "localhost/hello:$v" >/dev/null ||
+                { cluster__err "host$i: podman import of localhost/hello:$v failed"; return 1; }
 }
 
 # ---------------------------------------------------------------------------------------

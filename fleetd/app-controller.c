@@ -1,0 +1,661 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "app-controller.h"
+#include "app-plan.h"
+#include "app-record.h"
+#include "basic/hashmap.h"
+#include "basic/json-util.h"
+#include "basic/sha256.h"
+#include "log.h"
+#include "release.h"
+#include "unit-gen.h"
+
+#define DEADLINE_DEFAULT (60 * USEC_PER_SEC)
+/* While a rollout runs, re-plan this often even without events (deadlines pass silently). */
+#define ROLLOUT_TICK (USEC_PER_SEC)
+
+typedef struct Instance {
+        char *app;
+        unsigned release;
+        char *process;
+        unsigned index;
+        uint64_t created;
+} Instance;
+
+typedef struct AppEntry {
+        AppRecord rec;
+        int64_t mod_revision;
+} AppEntry;
+
+struct AppController {
+        sd_event *event;
+        EtcdClient *etcd;
+        char *prefix, *leader_key, *machine_id;
+        int64_t lease;
+        usec_t deadline;
+
+        Hashmap *apps;                /* name -> AppEntry* */
+        Hashmap *releases;            /* "app/N" -> Release* */
+        Hashmap *instances;           /* unit -> Instance* */
+        Hashmap *states;              /* unit -> StateRecord* (the last one written) */
+        Hashmap *dirty;               /* app names to plan */
+        Hashmap *fetching;            /* "app/N" releases being read */
+
+        EtcdRequest *load;
+        EtcdWatch *apps_watch, *state_watch;
+        bool loaded;
+        EtcdRequest *write;
+        char *writing;                /* the app the write is for */
+        sd_event_source *defer;
+        sd_event_source *tick;
+
+        app_controller_fenced_t on_fenced;
+        void *fenced_userdata;
+};
+
+static void controller_schedule(AppController *c);
+
+static void instance_free(void *p) {
+        Instance *i = p;
+        if (i) {
+                free(i->app);
+                free(i->process);
+                free(i);
+        }
+}
+
+static void app_entry_free(void *p) {
+        AppEntry *a = p;
+        if (a) {
+                app_record_done(&a->rec);
+                free(a);
+        }
+}
+
+static void state_free(void *p) {
+        if (p) {
+                state_record_done(p);
+                free(p);
+        }
+}
+
+static void release_free_void(void *p) {
+        release_free(p);
+}
+
+static void mark_dirty(AppController *c, const char *app) {
+        if (hashmap_put(c->dirty, app, NULL) < 0)
+                log_oom();
+        controller_schedule(c);
+}
+
+static const char *key_after(const char *key, const char *prefix, const char *what) {
+        size_t l = strlen(prefix);
+        if (strncmp(key, prefix, l) != 0)
+                return NULL;
+        return startswith(key + l, what);
+}
+
+/* --- what the engine and the watches tell us --- */
+
+void app_controller_unit_changed(AppController *c, const char *name, const UnitRecord *u) {
+        Instance *old = hashmap_get(c->instances, name);
+
+        if (old)
+                mark_dirty(c, old->app);
+        if (!u || !u->app) {
+                instance_free(hashmap_remove(c->instances, name));
+                return;
+        }
+
+        Instance *i = calloc(1, sizeof(*i));
+        _cleanup_free_ char *app = NULL, *process = NULL;
+        unsigned version, index;
+        if (!i || release_parse_instance_name(name, &app, &version, &process, &index) < 0 || !streq(app, u->app)) {
+                free(i);
+                return;
+        }
+        i->app = TAKE_PTR(app);
+        i->process = TAKE_PTR(process);
+        i->release = version;
+        i->index = index;
+        i->created = u->created_usec;
+        if (hashmap_put(c->instances, name, i) < 0) {
+                instance_free(i);
+                return;
+        }
+        mark_dirty(c, i->app);
+}
+
+static void app_put(AppController *c, const EtcdKv *kv) {
+        AppEntry *a = calloc(1, sizeof(*a));
+        json_auto_t *j = json_loads(kv->value, 0, NULL);
+
+        if (!a || app_record_from_json(j, &a->rec) < 0) {
+                log_warning("Ignoring malformed app record %s.", kv->key);
+                free(a);
+                return;
+        }
+        a->mod_revision = kv->mod_revision;
+        if (hashmap_put(c->apps, a->rec.name, a) < 0) {
+                app_entry_free(a);
+                return;
+        }
+        mark_dirty(c, a->rec.name);
+}
+
+/* state/<unit>/<machine> */
+static void state_put(AppController *c, const EtcdKv *kv, bool deleted) {
+        const char *rest = key_after(kv->key, c->prefix, "state/"), *slash = rest ? strrchr(rest, '/') : NULL;
+        if (!slash)
+                return;
+        _cleanup_free_ char *unit = strndup(rest, slash - rest);
+        Instance *i = unit ? hashmap_get(c->instances, unit) : NULL;
+        StateRecord *cur = unit ? hashmap_get(c->states, unit) : NULL;
+
+        if (!unit)
+                return;
+        if (deleted) {
+                if (cur && streq(cur->machine, slash + 1))
+                        state_free(hashmap_remove(c->states, unit));
+        } else {
+                StateRecord *s = calloc(1, sizeof(*s));
+                json_auto_t *j = json_loads(kv->value, 0, NULL);
+                if (!s || state_record_from_json(j, s) < 0 || hashmap_put(c->states, unit, s) < 0) {
+                        state_free(s);
+                        return;
+                }
+        }
+        if (i)
+                mark_dirty(c, i->app);
+}
+
+static void on_apps_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t n, void *userdata) {
+        AppController *c = userdata;
+
+        if (error < 0) {
+                log_warning_errno(error, "App watch ended: %m");
+                if (c->on_fenced)
+                        c->on_fenced(c, c->fenced_userdata);     /* the engine starts over */
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const char *name = key_after(ev[i].kv.key, c->prefix, "apps/");
+                if (!name)
+                        continue;
+                if (ev[i].type == ETCD_EVENT_PUT)
+                        app_put(c, &ev[i].kv);
+                else
+                        app_entry_free(hashmap_remove(c->apps, name));
+        }
+}
+
+static void on_state_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t n, void *userdata) {
+        AppController *c = userdata;
+
+        if (error < 0) {
+                log_warning_errno(error, "State watch ended: %m");
+                if (c->on_fenced)
+                        c->on_fenced(c, c->fenced_userdata);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                state_put(c, &ev[i].kv, ev[i].type == ETCD_EVENT_DELETE);
+}
+
+/* --- releases, read when first needed --- */
+
+typedef struct Fetch {
+        AppController *c;
+        char *key;                    /* "app/N" */
+        EtcdRequest *request;
+} Fetch;
+
+static void fetch_free(void *p) {
+        Fetch *f = p;
+        if (f) {
+                etcd_request_cancel(f->request);
+                free(f->key);
+                free(f);
+        }
+}
+
+static void on_release(EtcdClient *e, int error, const EtcdResult *result, void *userdata) {
+        Fetch *f = userdata;
+        AppController *c = f->c;
+        Release *r = calloc(1, sizeof(*r));
+        json_auto_t *j = !error && result->n_kvs > 0 ? json_loads(result->kvs[0].value, 0, NULL) : NULL;
+        _cleanup_free_ char *app = strndup(f->key, strcspn(f->key, "/"));
+
+        if (!r || !j || release_from_json(j, r) < 0 || hashmap_put(c->releases, f->key, r) < 0) {
+                log_warning("Failed to read release %s%s.", f->key, error < 0 ? " (etcd)" : "");
+                release_free(r);
+        }
+        fetch_free(hashmap_remove(c->fetching, f->key));     /* f is gone now */
+        if (app)
+                mark_dirty(c, app);
+}
+
+static const Release *release_get(AppController *c, const char *app, unsigned version) {
+        char key[128], num[16];
+        snprintf(key, sizeof(key), "%s/%u", app, version);
+        Release *r = hashmap_get(c->releases, key);
+        if (r || hashmap_get(c->fetching, key))
+                return r;
+
+        snprintf(num, sizeof(num), "v%u", version);
+        _cleanup_free_ char *k = registry_key(c->prefix, "releases", app, num, NULL);
+        Fetch *f = calloc(1, sizeof(*f));
+        EtcdRangeArgs args = { .key = k };
+        if (!k || !f || !(f->key = strdup(key)) || hashmap_put(c->fetching, key, f) < 0) {
+                fetch_free(f);
+                return NULL;
+        }
+        f->c = c;
+        if (etcd_client_range(c->etcd, &args, on_release, f, &f->request) < 0)
+                fetch_free(hashmap_remove(c->fetching, key));
+        return NULL;
+}
+
+/* --- planning one app --- */
+
+static InstanceHealth instance_health(AppController *c, const char *unit, const ProcessType *p) {
+        const StateRecord *s = hashmap_get(c->states, unit);
+        bool checked = p && p->health.enabled && p->port > 0;
+
+        if (!s)
+                return INSTANCE_STARTING;
+        if (streq_ptr(s->active, "failed") || streq_ptr(s->sub, "auto-restart") ||
+            (checked && streq_ptr(s->health, "failing")))
+                return INSTANCE_FAILED;
+        if (streq_ptr(s->active, "active") && (!checked || streq_ptr(s->health, "passing")))
+                return INSTANCE_HEALTHY;
+        return INSTANCE_STARTING;
+}
+
+typedef struct Ops {
+        EtcdOp ops[128];
+        char *strings[256];
+        size_t n_ops, n_strings;
+} Ops;
+
+static void ops_done(Ops *o) {
+        for (size_t i = 0; i < o->n_strings; i++)
+                free(o->strings[i]);
+        *o = (Ops) {};
+}
+
+static char *ops_keep(Ops *o, char *s) {
+        if (s && o->n_strings < ELEMENTSOF(o->strings))
+                return o->strings[o->n_strings++] = s;
+        free(s);
+        return NULL;
+}
+
+static int ops_add(Ops *o, EtcdOpType type, char *key, char *value) {
+        if (o->n_ops >= ELEMENTSOF(o->ops) - 4)
+                return -E2BIG;
+        key = ops_keep(o, key);
+        if (!key || (value && !ops_keep(o, value)))
+                return -ENOMEM;
+        o->ops[o->n_ops++] = (EtcdOp) { .type = type, .key = key, .value = value };
+        return 0;
+}
+
+static int op_create_instance(AppController *c, Ops *o, const Release *rel, const char *process, unsigned index) {
+        const ProcessType *p = release_find_process(rel, process);
+        _cleanup_(unit_file_freep) UnitFile *uf = NULL;
+        _cleanup_free_ char *text = NULL, *err = NULL, *name = release_instance_name(rel, process, index);
+        char hash[SHA256_HEX_SIZE], version[16];
+        int r;
+
+        if (!p || !name)
+                return -ENOMEM;
+        r = unit_gen_instance(rel, p, index, &uf, &err);
+        if (r < 0)
+                return log_error_errno(r, "Cannot make %s: %s", name, strna(err));
+        r = unit_file_print(uf, &text);
+        if (r < 0)
+                return r;
+        sha256_hex(text, strlen(text), hash);
+        snprintf(version, sizeof(version), "v%u", rel->version);
+        UnitRecord u = { .name = name, .contents = text, .hash = hash, .desired = UNIT_LAUNCHED,
+                         .app = rel->app, .release = version, .created_usec = now_usec(CLOCK_REALTIME) };
+        json_auto_t *j = unit_record_to_json(&u);
+        return ops_add(o, ETCD_OP_PUT, registry_key(c->prefix, "units", name, NULL), j ? jx_dumps(j) : NULL);
+}
+
+/* A release copying `from` as the next version, for an automatic rollback. */
+static int op_rollback_release(AppController *c, Ops *o, AppRecord *rec, const Release *from, const char *why) {
+        _cleanup_(release_done) Release copy = {};
+        char num[16];
+        int r = release_copy(from, &copy);
+        if (r < 0)
+                return r;
+        copy.version = rec->latest + 1;
+        copy.created_usec = now_usec(CLOCK_REALTIME);
+        free(copy.cause);
+        if (asprintf(&copy.cause, "automatic rollback to v%u: v%u %s", from->version, rec->release, why) < 0)
+                return -ENOMEM;
+        snprintf(num, sizeof(num), "v%u", copy.version);
+        json_auto_t *j = release_to_json(&copy);
+        r = ops_add(o, ETCD_OP_PUT, registry_key(c->prefix, "releases", rec->name, num, NULL), j ? jx_dumps(j) : NULL);
+        if (r < 0)
+                return r;
+
+        free(rec->message);
+        if (asprintf(&rec->message, "v%u %s; rolling back to v%u (a copy of v%u)", rec->release, why, copy.version,
+                     from->version) < 0)
+                rec->message = NULL;
+        log_warning("App %s: %s.", rec->name, strna(rec->message));
+        rec->rollback_of = rec->release;
+        rec->rollout_from = rec->release;
+        rec->release = rec->latest = copy.version;
+        rec->rollout = ROLLOUT_ROLLING;
+        return 0;
+}
+
+/* Works out the next step for one app into ops (and the app record to write). Returns 0 with
+ * no ops when there is nothing to do or it must wait (a release being read). */
+static int controller_plan_app(AppController *c, AppEntry *a, Ops *o) {
+        AppRecord rec = {};
+        const Release *rel = a->rec.release > 0 ? release_get(c, a->rec.name, a->rec.release) : NULL;
+        int r;
+
+        if (!rel)
+                return 0;
+        _cleanup_free_ AppProcessTarget *procs = calloc(rel->n_processes + 1, sizeof(*procs));
+        _cleanup_free_ AppInstance *inst = calloc(hashmap_size(c->instances) + 1, sizeof(*inst));
+        size_t n = 0, i = 0;
+        const char *unit;
+        void *v;
+        if (!procs || !inst)
+                return -ENOMEM;
+        for (size_t k = 0; k < rel->n_processes; k++) {
+                const AppScale *s = app_record_scale(&a->rec, rel->processes[k].name);
+                procs[k] = (AppProcessTarget) { rel->processes[k].name, s ? s->scale : rel->processes[k].scale,
+                                                s ? s->restart_below : 0 };
+        }
+        while (hashmap_iterate(c->instances, &i, &unit, &v)) {
+                Instance *in = v;
+                if (!streq(in->app, a->rec.name))
+                        continue;
+                const Release *ir = in->release == rel->version ? rel : NULL;
+                const ProcessType *p = release_find_process(ir ?: rel, in->process);
+                inst[n++] = (AppInstance) { unit, in->release, in->process, in->index,
+                                            instance_health(c, unit, p), in->created };
+        }
+
+        AppTarget t = { .release = rel->version, .processes = procs, .n_processes = rel->n_processes,
+                        .max_surge = rel->max_surge, .max_unavailable = rel->max_unavailable,
+                        .next_index = MAX(a->rec.next_index, 1u), .now = now_usec(CLOCK_REALTIME),
+                        .deadline = c->deadline };
+        _cleanup_(app_plan_done) AppPlan plan = {};
+        r = app_plan(&t, inst, n, &plan);
+        if (r < 0)
+                return r;
+
+        r = app_record_copy(&a->rec, &rec);
+        if (r < 0)
+                return r;
+        rec.next_index = t.next_index + plan.n_creates;
+
+        if (plan.failed && rec.rollout == ROLLOUT_ROLLING) {
+                const Release *prev = rec.rollout_from > 0 && !rec.rollback_of
+                                              ? release_get(c, rec.name, rec.rollout_from) : NULL;
+                _cleanup_free_ char *why = NULL;
+                if (asprintf(&why, "failed: %s", strna(plan.reason)) < 0)
+                        why = NULL;
+                if (prev)
+                        r = op_rollback_release(c, o, &rec, prev, strna(why));
+                else if (rec.rollout_from > 0 && !rec.rollback_of) {
+                        app_record_done(&rec);
+                        return 0;     /* the release to go back to is being read */
+                } else {
+                        rec.rollout = ROLLOUT_FAILED;
+                        free(rec.message);
+                        if (asprintf(&rec.message, "v%u %s; nothing to roll back to", rec.release, strna(why)) < 0)
+                                rec.message = NULL;
+                }
+        } else if (plan.done && rec.rollout == ROLLOUT_ROLLING) {
+                rec.rollout = rec.rollback_of ? ROLLOUT_FAILED : ROLLOUT_DONE;
+                if (!rec.rollback_of) {
+                        free(rec.message);
+                        if (asprintf(&rec.message, "v%u is running", rec.release) < 0)
+                                rec.message = NULL;
+                }
+                log_info("App %s: rollout of v%u %s.", rec.name, rec.release,
+                         rec.rollback_of ? "finished (an automatic rollback)" : "done");
+        }
+
+        for (size_t k = 0; r >= 0 && k < plan.n_creates; k++)
+                r = op_create_instance(c, o, rel, plan.creates[k].process, plan.creates[k].index);
+        for (size_t k = 0; r >= 0 && k < plan.n_removes; k++)
+                r = ops_add(o, ETCD_OP_DELETE, registry_key(c->prefix, "units", plan.removes[k], NULL), NULL);
+
+        json_auto_t *old_j = app_record_to_json(&a->rec);
+        json_auto_t *new_j = r >= 0 ? (rec.updated_usec = a->rec.updated_usec, app_record_to_json(&rec)) : NULL;
+        if (r >= 0 && (o->n_ops > 0 || !json_equal(old_j, new_j))) {
+                rec.updated_usec = now_usec(CLOCK_REALTIME);
+                json_decref(new_j);
+                new_j = app_record_to_json(&rec);
+                r = ops_add(o, ETCD_OP_PUT, registry_key(c->prefix, "apps", rec.name, NULL), new_j ? jx_dumps(new_j) : NULL);
+        }
+        app_record_done(&rec);
+        if (r == -E2BIG)
+                r = 0;        /* the rest comes in the next step */
+        return r;
+}
+
+static void on_written(EtcdClient *e, int error, const EtcdResult *result, void *userdata) {
+        AppController *c = userdata;
+        _cleanup_free_ char *app = TAKE_PTR(c->writing);
+
+        c->write = etcd_request_cancel(c->write);
+        if (error < 0) {
+                /* try again with the next tick, not at once */
+                log_warning_errno(error, "Failed to write app %s's next step: %m", strna(app));
+                if (app)
+                        hashmap_put(c->dirty, app, NULL);
+                sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+                return;
+        }
+        if (!result->succeeded) {
+                /* we are fenced, or the app record changed meanwhile: its watch event plans again */
+                const EtcdKv *leader = result->n_responses > 0 && result->responses[0].n_kvs > 0
+                                               ? &result->responses[0].kvs[0] : NULL;
+                if ((!leader || !streq(leader->value, c->machine_id) || leader->lease != c->lease) && c->on_fenced)
+                        c->on_fenced(c, c->fenced_userdata);
+                return;
+        }
+        if (app)
+                mark_dirty(c, app);
+}
+
+static int controller_write(AppController *c, AppEntry *a, Ops *o) {
+        _cleanup_free_ char *akey = registry_key(c->prefix, "apps", a->rec.name, NULL);
+        if (!akey)
+                return -ENOMEM;
+        EtcdCompare cmp[] = {
+                { .key = c->leader_key, .target = ETCD_COMPARE_VALUE, .result = ETCD_EQUAL, .value = c->machine_id },
+                { .key = c->leader_key, .target = ETCD_COMPARE_LEASE, .result = ETCD_EQUAL, .number = c->lease },
+                { .key = akey, .target = ETCD_COMPARE_MOD, .result = ETCD_EQUAL, .number = a->mod_revision },
+        };
+        EtcdOp failure = { .type = ETCD_OP_RANGE, .key = c->leader_key };
+        EtcdTxn txn = { .compares = cmp, .n_compares = ELEMENTSOF(cmp), .success = o->ops, .n_success = o->n_ops,
+                        .failure = &failure, .n_failure = 1 };
+        c->writing = strdup(a->rec.name);
+        return etcd_client_txn(c->etcd, &txn, on_written, c, &c->write);
+}
+
+static int on_defer(sd_event_source *s, void *userdata) {
+        AppController *c = userdata;
+        bool rolling = false;
+        size_t i = 0;
+        void *v;
+
+        while (hashmap_iterate(c->apps, &i, NULL, &v))
+                rolling = rolling || ((AppEntry *) v)->rec.rollout == ROLLOUT_ROLLING;
+        if (rolling)
+                sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+
+        while (c->loaded && !c->write && hashmap_size(c->dirty) > 0) {
+                const char *name;
+                i = 0;
+                hashmap_iterate(c->dirty, &i, &name, NULL);
+                _cleanup_free_ char *app = strdup(name);
+                if (!app)
+                        return log_oom();
+                hashmap_remove(c->dirty, app);
+
+                AppEntry *a = hashmap_get(c->apps, app);
+                Ops o = {};
+                int r = a ? controller_plan_app(c, a, &o) : 0;
+                if (r >= 0 && o.n_ops > 0)
+                        r = controller_write(c, a, &o);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to plan app %s: %m", app);
+                ops_done(&o);
+        }
+        return 0;
+}
+
+static void controller_schedule(AppController *c) {
+        if (c->defer)
+                sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
+}
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        AppController *c = userdata;
+        size_t i = 0;
+        void *v;
+
+        bool again = hashmap_size(c->dirty) > 0;
+
+        while (hashmap_iterate(c->apps, &i, NULL, &v))
+                if (((AppEntry *) v)->rec.rollout == ROLLOUT_ROLLING) {
+                        mark_dirty(c, ((AppEntry *) v)->rec.name);
+                        again = true;
+                }
+        controller_schedule(c);
+        /* at rest (nothing rolling, nothing to retry) the tick stops: no wake-ups */
+        sd_event_source_set_time_relative(s, ROLLOUT_TICK);
+        sd_event_source_set_enabled(s, again ? SD_EVENT_ON : SD_EVENT_OFF);
+        return 0;
+}
+
+/* --- start --- */
+
+static void on_loaded(EtcdClient *e, int error, const EtcdResult *result, void *userdata) {
+        AppController *c = userdata;
+        _cleanup_free_ char *ak = NULL, *ae = NULL, *sk = NULL, *se = NULL;
+        int r;
+
+        c->load = etcd_request_cancel(c->load);
+        if (error < 0 || result->n_responses != 2) {
+                log_warning_errno(error, "Failed to load apps: %m");
+                if (c->on_fenced)
+                        c->on_fenced(c, c->fenced_userdata);
+                return;
+        }
+        for (size_t i = 0; i < result->responses[0].n_kvs; i++)
+                app_put(c, &result->responses[0].kvs[i]);
+        for (size_t i = 0; i < result->responses[1].n_kvs; i++)
+                state_put(c, &result->responses[1].kvs[i], false);
+
+        ak = registry_key(c->prefix, "apps", "", NULL);
+        sk = registry_key(c->prefix, "state", "", NULL);
+        ae = ak ? etcd_prefix_end(ak) : NULL;
+        se = sk ? etcd_prefix_end(sk) : NULL;
+        if (!ae || !se)
+                return (void) log_oom();
+        r = etcd_client_watch(c->etcd, ak, ae, result->revision + 1, on_apps_events, c, &c->apps_watch);
+        if (r >= 0)
+                r = etcd_client_watch(c->etcd, sk, se, result->revision + 1, on_state_events, c, &c->state_watch);
+        if (r < 0)
+                log_error_errno(r, "Failed to watch apps: %m");
+        c->loaded = true;
+        controller_schedule(c);
+}
+
+int app_controller_new(sd_event *e, EtcdClient *etcd, const AppControllerOptions *o, AppController **ret) {
+        _cleanup_(app_controller_freep) AppController *c = calloc(1, sizeof(AppController));
+        _cleanup_free_ char *ak = NULL, *ae = NULL, *sk = NULL, *se = NULL;
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        c->event = sd_event_ref(e);
+        c->etcd = etcd;
+        c->lease = o->lease;
+        c->deadline = o->deadline ?: DEADLINE_DEFAULT;
+        c->prefix = strdup(o->prefix);
+        c->leader_key = strdup(o->leader_key);
+        c->machine_id = strdup(o->machine_id);
+        c->apps = hashmap_new(app_entry_free);
+        c->releases = hashmap_new(release_free_void);
+        c->instances = hashmap_new(instance_free);
+        c->states = hashmap_new(state_free);
+        c->dirty = hashmap_new(NULL);
+        c->fetching = hashmap_new(fetch_free);
+        if (!c->prefix || !c->leader_key || !c->machine_id || !c->apps || !c->releases || !c->instances ||
+            !c->states || !c->dirty || !c->fetching)
+                return -ENOMEM;
+
+        r = sd_event_add_defer(e, &c->defer, on_defer, c);
+        if (r < 0)
+                return r;
+        sd_event_source_set_enabled(c->defer, SD_EVENT_OFF);
+        r = sd_event_add_time_relative(e, &c->tick, CLOCK_MONOTONIC, ROLLOUT_TICK, 10 * USEC_PER_MSEC, on_tick, c);
+        if (r < 0)
+                return r;
+        sd_event_source_set_enabled(c->tick, SD_EVENT_OFF);
+
+        ak = registry_key(c->prefix, "apps", "", NULL);
+        sk = registry_key(c->prefix, "state", "", NULL);
+        ae = ak ? etcd_prefix_end(ak) : NULL;
+        se = sk ? etcd_prefix_end(sk) : NULL;
+        if (!ae || !se)
+                return -ENOMEM;
+        EtcdOp ops[] = {
+                { .type = ETCD_OP_RANGE, .key = ak, .range_end = ae },
+                { .type = ETCD_OP_RANGE, .key = sk, .range_end = se },
+        };
+        EtcdTxn txn = { .success = ops, .n_success = ELEMENTSOF(ops) };
+        r = etcd_client_txn(etcd, &txn, on_loaded, c, &c->load);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+void app_controller_set_fenced_handler(AppController *c, app_controller_fenced_t cb, void *userdata) {
+        c->on_fenced = cb;
+        c->fenced_userdata = userdata;
+}
+
+AppController *app_controller_free(AppController *c) {
+        if (!c)
+                return NULL;
+        etcd_request_cancel(c->load);
+        etcd_request_cancel(c->write);
+        etcd_watch_free(c->apps_watch);
+        etcd_watch_free(c->state_watch);
+        sd_event_source_disable_unref(c->defer);
+        sd_event_source_disable_unref(c->tick);
+        hashmap_free(c->apps);
+        hashmap_free(c->releases);
+        hashmap_free(c->instances);
+        hashmap_free(c->states);
+        hashmap_free(c->dirty);
+        hashmap_free(c->fetching);
+        sd_event_unref(c->event);
+        free(c->prefix);
+        free(c->leader_key);
+        free(c->machine_id);
+        free(c->writing);
+        free(c);
+        return NULL;
+}

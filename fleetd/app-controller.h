@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* The engine leader's app controller (docs/design.md, "Apps"): it keeps apps/<app>, the
+ * releases they name, the app instance units and their states in memory, and after every
+ * change of an app asks app_plan() (pure) for the next step: instance units to create
+ * (contents from unit-gen) and to delete, rollout progress, and an automatic rollback when a
+ * new release fails. Its writes go in txns fenced like the scheduler's (the leader key's value
+ * and lease) plus a compare on the app record's mod_revision, so an API write in between makes
+ * the step fail and be planned again. Only the leader runs one. */
+
+#include "etcd-client.h"
+#include "registry.h"
+
+typedef struct AppController AppController;
+
+typedef struct AppControllerOptions {
+        const char *prefix;
+        const char *leader_key;       /* the fence */
+        const char *machine_id;
+        int64_t lease;
+        usec_t deadline;              /* for a new instance to become healthy; 0: 60 s */
+} AppControllerOptions;
+
+/* Starts: reads apps/ and state/ in one txn, then watches both. */
+int app_controller_new(sd_event *e, EtcdClient *etcd, const AppControllerOptions *o, AppController **ret);
+AppController *app_controller_free(AppController *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(AppController *, app_controller_free);
+
+/* The engine tells it of every unit record (put: u set; delete: u NULL) it sees, so the
+ * controller knows the instances without a watch of its own. */
+void app_controller_unit_changed(AppController *c, const char *name, const UnitRecord *u);
+
+/* The fence no longer holds (a txn said so): the engine steps down and frees the controller. */
+typedef void (*app_controller_fenced_t)(AppController *c, void *userdata);
+void app_controller_set_fenced_handler(AppController *c, app_controller_fenced_t cb, void *userdata);

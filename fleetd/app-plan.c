@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "app-plan.h"
+#include "basic/macros.h"
+
+typedef struct Group {
+        const AppInstance **items;
+        size_t n;
+} Group;
+
+/* Unhealthy before healthy, then by index (ascending, or descending for "newest first"). */
+static int cmp_for_removal(const AppInstance *a, const AppInstance *b, bool newest_first) {
+        static const int rank[] = { [INSTANCE_FAILED] = 0, [INSTANCE_STARTING] = 1, [INSTANCE_HEALTHY] = 2 };
+        if (rank[a->health] != rank[b->health])
+                return rank[a->health] - rank[b->health];
+        if (a->index == b->index)
+                return 0;
+        return (a->index < b->index) == newest_first ? 1 : -1;
+}
+
+static int cmp_oldest(const void *x, const void *y) {
+        return cmp_for_removal(*(const AppInstance * const *) x, *(const AppInstance * const *) y, false);
+}
+
+static int cmp_newest(const void *x, const void *y) {
+        return cmp_for_removal(*(const AppInstance * const *) x, *(const AppInstance * const *) y, true);
+}
+
+static size_t count_healthy(const Group *g, size_t from) {
+        size_t n = 0;
+        for (size_t i = from; i < g->n; i++)
+                n += g->items[i]->health == INSTANCE_HEALTHY;
+        return n;
+}
+
+static bool new_instance_failed(const AppTarget *t, const AppInstance *i, AppPlan *p) {
+        const char *why = NULL;
+
+        if (i->health == INSTANCE_FAILED)
+                why = "failed";
+        else if (i->health == INSTANCE_STARTING && t->now > i->created && t->now - i->created > t->deadline)
+                why = "did not become healthy in time";
+        if (!why)
+                return false;
+        if (!p->failed) {
+                p->failed = true;
+                if (asprintf(&p->reason, "%s %s", i->unit, why) < 0)
+                        p->reason = NULL;
+        }
+        return true;
+}
+
+static const AppProcessTarget *find_process(const AppTarget *t, const char *name) {
+        for (size_t i = 0; i < t->n_processes; i++)
+                if (streq(t->processes[i].process, name))
+                        return &t->processes[i];
+        return NULL;
+}
+
+/* One process: splits its instances into new and old, then decides. */
+static void plan_process(const AppTarget *t, const AppProcessTarget *pt, const AppInstance *inst, size_t n_inst,
+                         Group *nw, Group *old, AppPlan *p, unsigned *next_index, bool *all_done) {
+        unsigned surge = t->max_surge, unavail = t->max_unavailable, n = pt->scale;
+
+        if (surge == 0 && unavail == 0)
+                surge = 1;    /* otherwise a rollout could never make progress */
+        nw->n = old->n = 0;
+        for (size_t i = 0; i < n_inst; i++) {
+                if (!streq(inst[i].process, pt->process))
+                        continue;
+                bool is_new = inst[i].release == t->release && inst[i].index >= pt->restart_below;
+                Group *g = is_new ? nw : old;
+                g->items[g->n++] = &inst[i];
+        }
+        qsort(nw->items, nw->n, sizeof(AppInstance *), cmp_newest);
+        qsort(old->items, old->n, sizeof(AppInstance *), cmp_oldest);
+
+        /* surplus new instances: scale down */
+        size_t keep_new = MIN(nw->n, (size_t) n), first_new = nw->n - keep_new;
+        for (size_t i = 0; i < first_new; i++)
+                p->removes[p->n_removes++] = nw->items[i]->unit;
+
+        bool failing = false;
+        for (size_t i = first_new; i < nw->n; i++)
+                failing = new_instance_failed(t, nw->items[i], p) || failing;
+
+        /* old instances first (unhealthy first, oldest first), so their room goes to new ones */
+        size_t healthy_new = count_healthy(nw, first_new), removed = 0;
+        size_t healthy_old = count_healthy(old, 0);
+        size_t floor = n > unavail ? n - unavail : 0;
+        for (size_t i = 0; i < old->n; i++) {
+                const AppInstance *o = old->items[i];
+                size_t remaining = old->n - removed - 1;
+                bool ok;
+                if (o->health != INSTANCE_HEALTHY)
+                        /* it serves nothing: drop it once replacements keep the count up */
+                        ok = keep_new + remaining >= n || healthy_new >= n;
+                else
+                        ok = healthy_new + healthy_old - 1 >= floor || healthy_new >= n;
+                if (!ok)
+                        break;
+                if (o->health == INSTANCE_HEALTHY)
+                        healthy_old--;
+                p->removes[p->n_removes++] = o->unit;
+                removed++;
+        }
+        /* then new ones, as far as max_surge lets us beside the old ones that remain */
+        size_t old_left = old->n - removed;
+        if (!failing && !p->failed && keep_new < n && keep_new + old_left < (size_t) n + surge) {
+                size_t k = MIN((size_t) n - keep_new, (size_t) n + surge - keep_new - old_left);
+                for (size_t i = 0; i < k; i++)
+                        p->creates[p->n_creates++] = (AppCreate) { pt->process, (*next_index)++ };
+        }
+        if (keep_new != n || healthy_new != n || old_left > 0)
+                *all_done = false;
+}
+
+int app_plan(const AppTarget *t, const AppInstance *inst, size_t n_inst, AppPlan *ret) {
+        size_t total_scale = 0;
+        for (size_t i = 0; i < t->n_processes; i++)
+                total_scale += t->processes[i].scale;
+
+        _cleanup_free_ const AppInstance **a = calloc(n_inst + 1, sizeof(AppInstance *));
+        _cleanup_free_ const AppInstance **b = calloc(n_inst + 1, sizeof(AppInstance *));
+        AppPlan p = {
+                .creates = calloc(total_scale + 1, sizeof(AppCreate)),
+                .removes = calloc(n_inst + 1, sizeof(char *)),
+        };
+        if (!a || !b || !p.creates || !p.removes) {
+                app_plan_done(&p);
+                return -ENOMEM;
+        }
+
+        Group nw = { a, 0 }, old = { b, 0 };
+        unsigned next = t->next_index;
+        bool done = true;
+        for (size_t i = 0; i < t->n_processes; i++)
+                plan_process(t, &t->processes[i], inst, n_inst, &nw, &old, &p, &next, &done);
+
+        /* processes the target release no longer has */
+        for (size_t i = 0; i < n_inst; i++)
+                if (!find_process(t, inst[i].process)) {
+                        p.removes[p.n_removes++] = inst[i].unit;
+                        done = false;
+                }
+        p.done = done && !p.failed;
+        *ret = p;
+        return 0;
+}
+
+void app_plan_done(AppPlan *p) {
+        free(p->creates);
+        free(p->removes);
+        free(p->reason);
+        *p = (AppPlan) {};
+}
