@@ -67,7 +67,9 @@ assert_eq "$id2" "$(jq -r .machine <<<"$local_status")" "machine in the status a
 
 # The journal, asked on host1: host2's lines, journalctl's short format.
 journal_has_hello() {
-        api host1 --fail "http://localhost/v1/units/$unit/journal?lines=50" | grep -q "hello $marker"
+        local j
+        j=$(api host1 --fail "http://localhost/v1/units/$unit/journal?lines=50") || return 1
+        grep -q "hello $marker" <<<"$j"
 }
 wait_until 20 journal_has_hello || fail "the journal via host1 lacks 'hello $marker': $(api host1 "http://localhost/v1/units/$unit/journal?lines=50" | tail -n 5)"
 journal=$(api host1 --fail "http://localhost/v1/units/$unit/journal?lines=50")

@@ -16,14 +16,13 @@ for i in $(seq 1 "$(cl_nhosts)"); do
 done
 [ -n "$lh" ] || fail "engine/leader names $old, which is no host of this cluster"
 log "leader is $lh ($old)"
-# exactly one fleetd says it leads
+# exactly one fleetd says it leads (its last word on leadership); the journal is read whole
+# first: grep -q closing the pipe early would fail the pipeline under pipefail
 leaders=0
 for i in $(seq 1 "$(cl_nhosts)"); do
-        if cl_exec "host$i" journalctl -u fleetd.service --no-pager -o cat | grep -q "now the engine leader"; then
-                last=$(cl_exec "host$i" journalctl -u fleetd.service --no-pager -o cat |
-                       grep -E "now the engine leader|No longer the engine leader" | tail -1)
-                case $last in *"now the engine leader"*) leaders=$((leaders + 1)) ;; esac
-        fi
+        said=$(cl_exec "host$i" journalctl -u fleetd.service --no-pager -o cat)
+        last=$(grep -E "now the engine leader|No longer the engine leader" <<<"$said" | tail -1 || true)
+        case $last in *"now the engine leader"*) leaders=$((leaders + 1)) ;; esac
 done
 assert_eq 1 "$leaders" "fleetd instances whose last word is that they lead"
 

@@ -45,6 +45,14 @@ assert_eq "GREETING=$value" "$(cl_fleetctl host1 config show hello | grep '^GREE
 worker=$(app_instances hello worker)
 [ -n "$worker" ] || fail "no worker instance after config set"
 read -r wunit wip _ <<<"$worker"
-whost=$(for i in 1 2 3; do [ "$(cluster_host_ip "$i")" = "$wip" ] && echo "host$i"; done)
-seen() { cl_exec "$whost" journalctl -u "$wunit" -o cat --no-pager | grep -qF "tick: $value"; }
+whost=""
+for i in 1 2 3; do
+        if [ "$(cluster_host_ip "$i")" = "$wip" ]; then whost=host$i; fi
+done
+[ -n "$whost" ] || fail "no host has the worker's address $wip"
+seen() {
+        local j
+        j=$(cl_exec "$whost" journalctl -u "$wunit" -o cat --no-pager)
+        grep -qF "tick: $value" <<<"$j"
+}
 wait_until 20 seen || fail "the worker's journal does not show the exact GREETING: $(cl_exec "$whost" journalctl -u "$wunit" -o cat --no-pager | tail -3)"
