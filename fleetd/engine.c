@@ -55,9 +55,11 @@ struct Engine {
 
         AppController *apps;          /* the app controller, while we lead */
         EtcdRequest *write;           /* one txn in flight */
-        EtcdOp *ops;                  /* its ops (and their strings) */
+        EtcdOp *ops;                  /* the plan's ops (and their strings), sent in chunks */
         size_t n_ops;
-        bool again;                   /* re-plan when the write is done */
+        size_t sent;                  /* ops before this one are written */
+        size_t in_flight;             /* ops in the txn under way */
+        bool again;                   /* something changed: plan again once the write is done */
         sd_event_source *reconcile_defer;
         sd_event_source *reconcile_timer;
 };
@@ -261,7 +263,7 @@ static void engine_step_down(Engine *e, const char *why) {
         e->apps = app_controller_free(e->apps);
         diff_done(&d);
         e->ops = NULL;
-        e->n_ops = 0;
+        e->n_ops = e->sent = e->in_flight = 0;
         e->leader = false;
         e->loaded = false;
         e->lease = 0;
@@ -479,7 +481,7 @@ static int engine_diff(Engine *e, const char **names, const SchedPlacement *plac
         return r;
 }
 
-static void engine_write_next(Engine *e, Diff *d);
+static void engine_write_next(Engine *e);
 
 /* Applies a written op to our picture of schedule/. */
 static void scheduled_apply(Engine *e, const EtcdOp *op) {
@@ -493,60 +495,59 @@ static void scheduled_apply(Engine *e, const EtcdOp *op) {
                 scheduled_update(e, op->key, op->value);
 }
 
+static void engine_drop_diff(Engine *e) {
+        Diff d = { .ops = e->ops, .n_ops = e->n_ops };
+        diff_done(&d);
+        e->ops = NULL;
+        e->n_ops = e->sent = e->in_flight = 0;
+}
+
 static void on_written(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
         Engine *e = userdata;
-        Diff d = { .ops = e->ops, .n_ops = e->n_ops, .allocated = e->n_ops };
 
         e->write = etcd_request_cancel(e->write);
-        e->ops = NULL;
-        e->n_ops = 0;
         if (error < 0) {
-                log_warning_errno(error, "Failed to write the schedule, retrying: %m");
-                diff_done(&d);
+                log_warning_errno(error, "Failed to write the schedule, planning again: %m");
+                engine_drop_diff(e);
                 e->again = true;
         } else if (!result->succeeded) {
-                diff_done(&d);
                 engine_step_down(e, "the leader key is no longer ours");
                 return engine_campaign(e);
         } else {
-                for (size_t i = 0; i < d.n_ops; i++)
-                        scheduled_apply(e, &d.ops[i]);
-                diff_done(&d);
+                for (size_t i = e->sent; i < e->sent + e->in_flight; i++)
+                        scheduled_apply(e, &e->ops[i]);
+                e->sent += e->in_flight;
+                e->in_flight = 0;
         }
         if (e->again) {
+                /* units or machines changed meanwhile: the rest of this diff may be stale */
+                engine_drop_diff(e);
                 e->again = false;
                 engine_reconcile_soon(e);
-        }
+        } else if (e->sent < e->n_ops)
+                engine_write_next(e);
+        else
+                engine_drop_diff(e);
 }
 
-/* Sends the diff as fenced txns. For simplicity and ordering, one txn carries at most
- * TXN_MAX_OPS ops; the rest waits for the next reconcile (triggered when this one lands). */
-static void engine_write_next(Engine *e, Diff *d) {
-        size_t n = MIN(d->n_ops, (size_t) TXN_MAX_OPS);
+/* Sends the next chunk of the plan's diff as one fenced txn (at most TXN_MAX_OPS ops: etcd's
+ * --max-txn-ops). The whole diff is computed once; its chunks go one after another until it
+ * is written or something changes. */
+static void engine_write_next(Engine *e) {
+        size_t n = MIN(e->n_ops - e->sent, (size_t) TXN_MAX_OPS);
         EtcdCompare fence[] = {
                 { .key = e->leader_key, .target = ETCD_COMPARE_VALUE, .result = ETCD_EQUAL, .value = e->machine_id },
                 { .key = e->leader_key, .target = ETCD_COMPARE_LEASE, .result = ETCD_EQUAL, .number = e->lease },
         };
-        EtcdTxn txn = { .compares = fence, .n_compares = ELEMENTSOF(fence), .success = d->ops, .n_success = n };
+        EtcdTxn txn = { .compares = fence, .n_compares = ELEMENTSOF(fence), .success = e->ops + e->sent,
+                        .n_success = n };
 
-        if (n < d->n_ops) {
-                /* keep only what is sent; the next pass computes the rest again */
-                Diff rest = { .ops = d->ops + n, .n_ops = d->n_ops - n };
-                for (size_t i = 0; i < rest.n_ops; i++) {
-                        free((char *) rest.ops[i].key);
-                        free((char *) rest.ops[i].value);
-                }
-                d->n_ops = n;
-                e->again = true;
-        }
         int r = etcd_client_txn(e->etcd, &txn, on_written, e, &e->write);
         if (r < 0) {
                 log_error_errno(r, "Failed to write the schedule: %m");
-                return diff_done(d);
+                return engine_drop_diff(e);
         }
-        e->ops = d->ops;
-        e->n_ops = d->n_ops;
-        *d = (Diff) {};
+        e->in_flight = n;
 }
 
 static int engine_plan(Engine *e, Diff *d) {
@@ -617,7 +618,11 @@ static int on_reconcile(sd_event_source *s, void *userdata) {
         }
         if (d.n_ops > 0) {
                 log_info("Scheduling: %zu change(s) to schedule/.", d.n_ops);
-                engine_write_next(e, &d);
+                e->ops = d.ops;
+                e->n_ops = d.n_ops;
+                e->sent = e->in_flight = 0;
+                d = (Diff) {};
+                engine_write_next(e);
         }
         diff_done(&d);
         return 0;
