@@ -9,6 +9,8 @@ for testing fleetctl's own logic only (call sequences, waiting, paging, renderin
 daemon is tested by the cluster tests. It appends every request it gets to DIR/requests, one
 line each: "METHOD PATH" and, if there is one, the body as compact JSON with sorted keys.
 POST /_fixture/reset with a scenario (see FakeFleet.reset) starts over and empties the log.
+FakeFleet also imitates the apps API (FakeApps): deploys, releases, rollouts that advance one
+step at each GET /v1/apps/<app>, failures with an automatic rollback, scale, config, restart.
 
 Usage: fleetctl-fixture.py DIR
        fleetctl-fixture.py --reset SOCKET [SCENARIO-JSON]    (a client for the above)
@@ -124,7 +126,8 @@ class FakeFleet:
         machines [...], page (units per /v1/units page), delay (polls before a change shows),
         behaviour {name: "fail" | "stuck" | "oneshot"}, placement {name: machine index},
         status {name: object; a negative *Timestamp is that many usec before now},
-        journal {name: [lines]}, journal_follow {name: [lines sent once DIR/journal-release exists]}."""
+        journal {name: [lines]}, journal_follow {name: [lines sent once DIR/journal-release exists]};
+        for apps see FakeApps."""
         self.units = {}
         for name, u in scenario.get("units", {}).items():
             contents = u.get("contents", "[Service]\nExecStart=/bin/true\n")
@@ -140,6 +143,7 @@ class FakeFleet:
         self.journal = scenario.get("journal", {})
         self.journal_follow = scenario.get("journal_follow", {})
         self.pending = {}   # name -> [polls left, steps (records or None) still to show]
+        self.apps = FakeApps(self.machines, scenario)
         with open(self.log_path, "w"):
             pass
 
@@ -267,9 +271,11 @@ class FakeFleet:
                 st[k] = now_usec() + v
         return 200, st
 
-    def handle(self, method, path, query, body):
+    def handle(self, method, path, query, body, content_type=None):
         """Returns (status, JSON answer) or raises FakeError."""
         seg = [urllib.parse.unquote(s) for s in path.split("/")[1:]]
+        if seg[:2] == ["v1", "apps"]:
+            return self.apps.handle(method, seg[2:], query, body, content_type)
         if seg == ["v1", "machines"] and method == "GET":
             return 200, {"machines": self.machines}
         if seg == ["v1", "units"] and method == "GET":
@@ -291,6 +297,288 @@ class FakeFleet:
         if len(seg) == 4 and seg[:2] == ["v1", "units"] and seg[3] == "status" and method == "GET":
             return self.get_status(seg[2])
         raise FakeError(404, "not_found", "No such API path.")
+
+APP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+CONFIG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def fake_manifest(text, filename):
+    """The little of a manifest FakeApps needs, from the simple YAML the tests write: top-level
+    app and image, KEY: value lines under config, "name: {port: N, scale: N}" under processes.
+    A scale that is not a number is a bad_manifest error with its position, as fleetd says it."""
+    m = {"app": None, "image": None, "config": {}, "processes": []}
+    section = None
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, _, value = line.strip().partition(":")
+        key, value = key.strip().strip("'\""), value.split(" #")[0].strip()
+        if not line.startswith(" "):
+            section = key
+            if key in ("app", "image"):
+                m[key] = value.strip("'\"") or None
+        elif section == "config":
+            m["config"][key] = value
+        elif section == "processes":
+            scale = re.search(r"scale: *([^,}]*)", value)
+            if scale and not scale.group(1).strip().isdigit():
+                where = "%s:%d:%d: processes.%s.scale" % (filename, n, line.index("scale:") + 8, key)
+                raise FakeError(400, "bad_manifest", "%s: expected a whole number from 0 to 1000, got '%s'"
+                                % (where, scale.group(1).strip()))
+            port = re.search(r"port: *(\d+)", value)
+            m["processes"].append({"name": key, "port": int(port.group(1)) if port else 0,
+                                   "scale": int(scale.group(1)) if scale else 1})
+    if not m["app"]:
+        raise FakeError(400, "bad_manifest", "%s:1:1: missing app; expected app: NAME, such as app: hello" % filename)
+    return m
+
+
+class FakeApps:
+    """The apps API of docs/api.md in memory. An app is {"record": the app object, "releases":
+    [...], "instances": [...], "steps": [...]}; after a change, each GET /v1/apps/<app> takes
+    one step towards what it should run, so that fleetctl sees a rollout go by.
+
+    Scenario keys (all optional): apps {name: {record, releases, instances}} to start from (a
+    negative created_usec is that many usec before now); rollout_polls (default 2: the GETs a
+    rollout or scale takes); fail {app: [versions]}: the rollout of those releases fails, one
+    new instance failing at the second GET, and rolls back to a copy of the release before."""
+
+    def __init__(self, machines, scenario):
+        self.machines = machines
+        self.polls = scenario.get("rollout_polls", 2)
+        self.fail = scenario.get("fail", {})
+        self.apps = {}
+        for name, a in scenario.get("apps", {}).items():
+            releases = [dict(r) for r in a.get("releases", [])]
+            for r in releases:
+                if r.get("created_usec", 0) < 0:
+                    r["created_usec"] += now_usec()
+            record = {"name": name, "release": 0, "latest": 0, "scale": {}, "restartBelow": {}, "nextIndex": 1,
+                      "rollout": {"state": "none", "from": 0, "rollbackOf": 0}, "created": 1, "updated": 1}
+            record.update(a.get("record", {}))
+            self.apps[name] = {"record": record, "releases": releases, "instances": a.get("instances", []),
+                               "steps": []}
+
+    # --- helpers ---
+
+    def get(self, name):
+        a = self.apps.get(name)
+        if not a:
+            raise FakeError(404, "not_found", "No app %s." % name)
+        return a
+
+    def current(self, a):
+        v = a["record"]["release"]
+        return a["releases"][v - 1] if v > 0 else None
+
+    def new_instance(self, a, process):
+        rec, idx = a["record"], a["record"]["nextIndex"]
+        rec["nextIndex"] += 1
+        m = self.machines[(idx - 1) % len(self.machines)]
+        i = {"unit": "%s_v%d.%s@%d.service" % (rec["name"], rec["release"], process["name"], idx),
+             "release": rec["release"], "process": process["name"], "index": idx, "machine": m["id"],
+             "hostname": m["hostname"], "ip": m["ip"], "hash": "h", "load": "loaded", "active": "activating",
+             "sub": "start", "since": 1}
+        if process["port"]:
+            i["port"] = 20000 + idx
+            i["health"] = "starting"
+        return i
+
+    @staticmethod
+    def healthy(i):
+        i = dict(i, active="active", sub="running")
+        if "health" in i:
+            i["health"] = "passing"
+        return i
+
+    def converge(self, a, replace=()):
+        """Steps from the instances there are to those the record asks for: kept ones, and new
+        ones (all of the processes in replace) that start and become healthy along the polls."""
+        rec, rel, old = a["record"], self.current(a), [dict(i) for i in a["instances"]]
+        keep, new = [], []
+        for p in rel["processes"]:
+            want = rec["scale"].get(p["name"], 0)
+            mine = [i for i in old if i["process"] == p["name"] and i["release"] == rec["release"]
+                    and p["name"] not in replace and i["index"] >= rec["restartBelow"].get(p["name"], 0)]
+            keep += mine[:want]
+            new += [self.new_instance(a, p) for _ in range(want - len(mine[:want]))]
+        if rec["release"] in self.fail.get(rec["name"], []) and rec["rollout"]["state"] == "rolling" and new:
+            return self.failing(a, old, new)
+        steps = []
+        for k in range(1, self.polls):
+            n = len(new) * k // self.polls
+            steps.append(self.show(old + [self.healthy(i) if j < n else i for j, i in enumerate(new)]))
+        steps.append(self.show([self.healthy(i) for i in keep + new], end=True))
+        a["steps"] = steps
+
+    def show(self, instances, end=False):
+        def step(a):
+            a["instances"] = instances
+            r = a["record"]["rollout"]
+            if end and r["state"] == "rolling":
+                r["state"] = "failed" if r["rollbackOf"] else "done"
+                if not r["rollbackOf"]:
+                    r["message"] = "v%d is running" % a["record"]["release"]
+        return step
+
+    def failing(self, a, old, new):
+        """A new instance fails: fleetd makes a copy of the release before and rolls back to it."""
+        failed = [dict(new[0], active="failed", sub="failed")] + new[1:]
+
+        def rollback(a):
+            rec = a["record"]
+            a["instances"] = old + failed
+            why = "failed: %s failed" % failed[0]["unit"]
+            if not rec["rollout"]["from"]:
+                rec["rollout"].update(state="failed",
+                                      message="v%d %s; nothing to roll back to" % (rec["release"], why))
+                return
+            prev = a["releases"][rec["rollout"]["from"] - 1]
+            copy = dict(prev, version=rec["latest"] + 1, created_usec=now_usec(),
+                        cause="automatic rollback to v%d: v%d %s" % (prev["version"], rec["release"], why))
+            a["releases"].append(copy)
+            rec["rollout"] = {"state": "rolling", "from": rec["release"], "rollbackOf": rec["release"],
+                              "message": "v%d %s; rolling back to v%d (a copy of v%d)"
+                              % (rec["release"], why, copy["version"], prev["version"])}
+            rec["release"] = rec["latest"] = copy["version"]
+            self.converge(a)
+            a["instances"] = old + failed   # what the next steps start from
+
+        a["steps"] = [self.show(old + new), rollback]
+
+    def release(self, a, base, cause):
+        """A new release copying base, and a rollout to it."""
+        rec = a["record"]
+        rel = dict(base, app=rec["name"], version=rec["latest"] + 1, cause=cause, created_usec=now_usec())
+        a["releases"].append(rel)
+        rec["rollout"] = {"state": "rolling", "from": rec["release"], "rollbackOf": 0,
+                          "message": "rolling out v%d: %s" % (rel["version"], cause)}
+        rec["release"] = rec["latest"] = rel["version"]
+        self.converge(a)
+
+    def answer(self, a, new_release, status=200):
+        return status, dict(a["record"], newRelease=new_release)
+
+    @staticmethod
+    def build(rel):
+        return (rel["image"], sorted(rel["config"].items()),
+                sorted((p["name"], p["port"]) for p in rel["processes"]))
+
+    # --- the routes ---
+
+    def handle(self, method, seg, query, body, content_type):
+        if not seg:
+            if method == "GET":
+                return 200, {"apps": [self.apps[n]["record"] for n in sorted(self.apps)]}
+            raise FakeError(405, "method_not_allowed", "Method not allowed.")
+        name, rest = seg[0], seg[1:]
+        if not APP_NAME.match(name):
+            raise FakeError(400, "bad_request", "Invalid app name '%s': expected [a-z][a-z0-9-]*, at most 40 "
+                            "characters." % name)
+        route = (method, rest[0] if rest else "")
+        if route == ("POST", "deploy"):
+            return self.deploy(name, query, body, content_type)
+        a = self.get(name)
+        if route == ("GET", ""):
+            if a["steps"]:
+                a["steps"].pop(0)(a)
+            return 200, dict(a["record"], instances=a["instances"])
+        if route == ("DELETE", ""):
+            del self.apps[name]
+            return 200, {"destroyed": name, "releases": len(a["releases"]), "units": len(a["instances"])}
+        if route == ("GET", "releases"):
+            if not a["releases"]:
+                raise FakeError(404, "not_found", "App %s has no releases." % name)
+            return 200, {"releases": a["releases"][::-1]}
+        handlers = {("PUT", "scale"): self.scale, ("POST", "config"): self.config,
+                    ("POST", "rollback"): self.rollback, ("POST", "restart"): self.restart}
+        if route not in handlers:
+            raise FakeError(404, "not_found", "No such API path.")
+        if not isinstance(body, dict):
+            raise FakeError(400, "bad_request", "Body must be a JSON object.")
+        return handlers[route](a, body)
+
+    def deploy(self, name, query, body, content_type):
+        if content_type != "application/yaml":
+            raise FakeError(415, "bad_request", "expected a YAML manifest, not %s" % content_type)
+        if isinstance(body, dict):   # a manifest written as JSON, which is YAML too
+            m = {"app": body.get("app"), "image": body.get("image"), "config": body.get("config", {}),
+                 "processes": [{"name": k, "port": v.get("port", 0), "scale": v.get("scale", 1)}
+                               for k, v in body.get("processes", {}).items()]}
+        else:
+            m = fake_manifest(body or "", query.get("file", "manifest"))
+        if m["app"] != name:
+            raise FakeError(400, "bad_request", "The manifest is for app '%s', not '%s'." % (m["app"], name))
+        created = name not in self.apps
+        if created:
+            self.apps[name] = {"record": {"name": name, "release": 0, "latest": 0, "scale": {}, "restartBelow": {},
+                                          "nextIndex": 1, "rollout": {"state": "none", "from": 0, "rollbackOf": 0},
+                                          "created": now_usec(), "updated": now_usec()},
+                               "releases": [], "instances": [], "steps": []}
+        a = self.apps[name]
+        for p in m["processes"]:
+            a["record"]["scale"][p["name"]] = p["scale"]
+        manifest = {"app": name, "image": m["image"], "runtime": "podman", "config": m["config"],
+                    "processes": m["processes"]}
+        cur = self.current(a)
+        if cur and self.build(cur) == self.build(manifest):
+            self.converge(a)
+            return self.answer(a, False)
+        self.release(a, manifest, "deploy")
+        return self.answer(a, True, 201 if created else 200)
+
+    def scale(self, a, body):
+        rel = self.current(a)
+        names = [p["name"] for p in rel["processes"]]
+        for k, v in body.items():
+            if k not in names:
+                raise FakeError(400, "bad_request",
+                                "App %s has no process '%s' in v%d." % (rel["app"], k, rel["version"]))
+            if not isinstance(v, int) or v < 0 or v > 1000:
+                raise FakeError(400, "bad_request", "Scale of %s must be a whole number from 0 to 1000." % k)
+        a["record"]["scale"].update(body)
+        self.converge(a)
+        return self.answer(a, False)
+
+    def config(self, a, body):
+        cur = self.current(a)
+        config, cause = dict(cur["config"]), "config"
+        for k, v in body.get("set", {}).items():
+            if not CONFIG_KEY.match(k) or k == "PORT":
+                raise FakeError(400, "bad_request", "Config key '%s' must match [A-Za-z_][A-Za-z0-9_]* (not PORT) "
+                                "and its value be a string." % k)
+            config[k] = v
+            cause += " set " + k
+        for k in body.get("unset", []):
+            if config.pop(k, None) is not None:
+                cause += " unset " + k
+        if config == cur["config"]:
+            return self.answer(a, False)
+        self.release(a, dict(cur, config=config), cause)
+        return self.answer(a, True)
+
+    def rollback(self, a, body):
+        rec = a["record"]
+        v = body.get("version", rec["release"] - 1)
+        if "version" in body and (not isinstance(v, int) or v < 1 or v > rec["latest"]):
+            raise FakeError(400, "bad_request", "version must be a release from 1 to %d." % rec["latest"])
+        if v < 1:
+            raise FakeError(409, "conflict", "App %s has no release before v%d." % (rec["name"], rec["release"]))
+        self.release(a, a["releases"][v - 1], "rollback to v%d" % v)
+        return self.answer(a, True)
+
+    def restart(self, a, body):
+        rec, only = a["record"], body.get("process")
+        names = [p["name"] for p in self.current(a)["processes"]]
+        if only and only not in names:
+            raise FakeError(400, "bad_request", "App %s has no process '%s'." % (rec["name"], only))
+        for p in names:
+            if not only or p == only:
+                rec["restartBelow"][p] = rec["nextIndex"]
+        rec["rollout"] = {"state": "rolling", "from": rec["release"], "rollbackOf": 0,
+                          "message": "restarting %s" % (only or "every process")}
+        self.converge(a, replace=[only] if only else names)
+        return self.answer(a, False)
 
 
 class FakeHandler(http.server.BaseHTTPRequestHandler):
@@ -352,7 +640,7 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
             if method == "GET" and len(seg) == 5 and seg[1:3] == ["v1", "units"] and seg[4] == "journal":
                 return self.journal(urllib.parse.unquote(seg[3]), query)
             with self.fleet.lock:
-                status, answer = self.fleet.handle(method, url.path, query, body)
+                status, answer = self.fleet.handle(method, url.path, query, body, self.headers.get("Content-Type"))
         except FakeError as e:
             status, answer = e.status, {"error": {"code": e.code, "message": e.message}}
         self.reply(status, answer)

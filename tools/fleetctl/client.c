@@ -3,6 +3,7 @@
  * translation of curl's and the server's errors into one message and a negative errno. */
 #include <curl/curl.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "client.h"
 
@@ -144,99 +145,116 @@ static bool curl_error_is_unreachable(CURLcode code) {
                code == CURLE_COULDNT_RESOLVE_PROXY;
 }
 
-static int client_transfer_failed(Client *c, CURLcode code, const char *errbuf, const Response *resp,
-                                  ClientFlags flags) {
+/* "fleetctl: " and, for one of several answers (ClientLines), "web.1: ". */
+static void message_prefix(const char *label) {
+        fprintf(stderr, "fleetctl: %s%s", strempty(label), label ? ": " : "");
+}
+
+static int client_transfer_failed(Client *c, CURL *curl, CURLcode code, const char *errbuf, const Response *resp,
+                                  ClientFlags flags, const char *label) {
         long os_errno = 0;
         const char *reason;
+        int r;
 
         if (resp->write_failed)
                 return -EPIPE;
         if (resp->too_large) {
-                if (!(flags & CLIENT_QUIET))
-                        fprintf(stderr, "fleetctl: fleetd's answer is larger than %zu MiB; refusing it.\n",
+                if (!(flags & CLIENT_QUIET)) {
+                        message_prefix(label);
+                        fprintf(stderr, "fleetd's answer is larger than %zu MiB; refusing it.\n",
                                 CLIENT_RESPONSE_MAX / 1024 / 1024);
+                }
                 return -EFBIG;
         }
         /* For a refused or missing socket the OS's word says it best; curl's own message
          * would talk about "localhost port 80" for a unix socket. */
-        curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
+        curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
         if (code == CURLE_COULDNT_CONNECT && os_errno != 0)
                 reason = strerror((int) os_errno);
         else
                 reason = !isempty(errbuf) ? errbuf : curl_easy_strerror(code);
 
-        if (curl_error_is_unreachable(code)) {
-                if (!(flags & CLIENT_QUIET))
-                        fprintf(stderr,
-                                "fleetctl: cannot reach fleetd at %s: %s. Is fleetd running? Set --endpoint or "
-                                "FLEETCTL_ENDPOINT.\n",
-                                c->endpoint, reason);
-                return -ECONNREFUSED;
-        }
-        if (!(flags & CLIENT_QUIET))
-                fprintf(stderr, "fleetctl: request to fleetd at %s failed: %s.\n", c->endpoint, reason);
-        return code == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+        r = curl_error_is_unreachable(code) ? -ECONNREFUSED : code == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+        if (flags & CLIENT_QUIET)
+                return r;
+        message_prefix(label);
+        if (r == -ECONNREFUSED)
+                fprintf(stderr,
+                        "cannot reach fleetd at %s: %s. Is fleetd running? Set --endpoint or FLEETCTL_ENDPOINT.\n",
+                        c->endpoint, reason);
+        else
+                fprintf(stderr, "request to fleetd at %s failed: %s.\n", c->endpoint, reason);
+        return r;
 }
 
 /* An error status: the server's {"error":{"message"}} if it sent one. */
-static int client_status_failed(Client *c, long status, json_t *answer, ClientFlags flags) {
+static int client_status_failed(Client *c, long status, json_t *answer, ClientFlags flags, const char *label) {
         const char *message = json_string_value(json_object_get(json_object_get(answer, "error"), "message"));
         int r = status == 404 ? -ENOENT : status == 409 ? -EEXIST : -EIO;
 
         if ((flags & CLIENT_QUIET) || (r == -ENOENT && (flags & CLIENT_QUIET_NOT_FOUND)))
                 return r;
+        message_prefix(label);
         if (message)
-                fprintf(stderr, "fleetctl: %s\n", message);
+                fprintf(stderr, "%s\n", message);
         else
-                fprintf(stderr, "fleetctl: fleetd at %s answered HTTP %ld.\n", c->endpoint, status);
+                fprintf(stderr, "fleetd at %s answered HTTP %ld.\n", c->endpoint, status);
         return r;
 }
 
 typedef struct Request {
         const char *method;
         const char *path;
-        const char *body;             /* JSON text, or NULL */
+        const char *body;             /* NULL: none */
+        size_t body_size;
+        const char *content_type;     /* of body */
         const char *accept;
         long timeout_sec;             /* 0: none */
         long idle_timeout_sec;        /* 0: none */
         curl_write_callback on_data;
 } Request;
 
-static int client_setup(Client *c, const Request *req, struct curl_slist **headers, char *errbuf, Response *resp) {
-        _cleanup_free_ char *url = NULL, *accept = NULL;
+/* Sets curl (c's own handle, or one of ClientLines) up for req; *headers must outlive the
+ * transfer, and so must req->body: curl does not copy it. */
+static int client_setup(Client *c, CURL *curl, const Request *req, struct curl_slist **headers, char *errbuf,
+                        void *userdata) {
+        _cleanup_free_ char *url = NULL, *accept = NULL, *type = NULL;
 
         if (asprintf(&url, "%s%s", c->base_url, req->path) < 0)
                 return (url = NULL), -ENOMEM;
         if (asprintf(&accept, "Accept: %s", req->accept) < 0)
                 return (accept = NULL), -ENOMEM;
-        curl_easy_reset(c->curl);
+        curl_easy_reset(curl);
         if (c->socket_path)
-                curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
-        curl_easy_setopt(c->curl, CURLOPT_URL, url);   /* curl copies strings */
-        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, req->method);
-        curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, CLIENT_CONNECT_TIMEOUT_SEC);
-        curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, req->timeout_sec);
+                curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+        curl_easy_setopt(curl, CURLOPT_URL, url);   /* curl copies strings */
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
+        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CLIENT_CONNECT_TIMEOUT_SEC);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT, req->timeout_sec);
         if (req->idle_timeout_sec > 0) {
-                curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-                curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, req->idle_timeout_sec);
+                curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+                curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, req->idle_timeout_sec);
         }
-        curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "fleetctl/" FLEETD_VERSION);
-        curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
-        curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, req->on_data);
-        curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, resp);
+        curl_easy_setopt(curl, CURLOPT_USERAGENT, "fleetctl/" FLEETD_VERSION);
+        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, req->on_data);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, userdata);
 #if LIBCURL_VERSION_NUM >= 0x075500
-        curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
 
         *headers = curl_slist_append(*headers, accept);
         if (req->body) {
-                *headers = curl_slist_append(*headers, "Content-Type: application/json");
-                curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, req->body);
+                if (asprintf(&type, "Content-Type: %s", req->content_type) < 0)
+                        return (type = NULL), -ENOMEM;
+                *headers = curl_slist_append(*headers, type);
+                curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_size);
+                curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
         }
         if (!*headers)
                 return -ENOMEM;
-        curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, *headers);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, *headers);
         return 0;
 }
 
@@ -247,11 +265,11 @@ static int client_perform(Client *c, const Request *req, ClientFlags flags, Resp
         CURLcode code;
         int r;
 
-        r = client_setup(c, req, &headers, errbuf, resp);
+        r = client_setup(c, c->curl, req, &headers, errbuf, resp);
         if (r >= 0) {
                 code = curl_easy_perform(c->curl);
                 if (code != CURLE_OK)
-                        r = client_transfer_failed(c, code, errbuf, resp, flags);
+                        r = client_transfer_failed(c, c->curl, code, errbuf, resp, flags, NULL);
         }
         curl_slist_free_all(headers);
         if (r < 0)
@@ -261,21 +279,16 @@ static int client_perform(Client *c, const Request *req, ClientFlags flags, Resp
         return 0;
 }
 
-int client_call_full(Client *c, const char *method, const char *path, const json_t *body, ClientFlags flags,
-                     long *ret_status, json_t **ret) {
+int client_call_text(Client *c, const char *method, const char *path, const char *text, size_t size,
+                     const char *content_type, ClientFlags flags, long *ret_status, json_t **ret) {
         _cleanup_(response_done) Response resp = {};
-        _cleanup_free_ char *body_text = NULL;
         json_auto_t *answer = NULL;
         json_error_t error;
         long status;
         int r;
 
-        if (body) {
-                body_text = json_dumps(body, JSON_COMPACT);
-                if (!body_text)
-                        return -ENOMEM;
-        }
-        Request req = { .method = method, .path = path, .body = body_text, .accept = "application/json",
+        Request req = { .method = method, .path = path, .body = text, .body_size = size,
+                        .content_type = content_type, .accept = "application/json",
                         .timeout_sec = CLIENT_TIMEOUT_SEC, .on_data = on_data };
         r = client_perform(c, &req, flags, &resp, &status);
         if (r < 0)
@@ -292,13 +305,26 @@ int client_call_full(Client *c, const char *method, const char *path, const json
                 }
         }
         if (status < 200 || status >= 300)
-                return client_status_failed(c, status, answer, flags);
+                return client_status_failed(c, status, answer, flags, NULL);
 
         if (ret_status)
                 *ret_status = status;
         if (ret)
                 *ret = TAKE_PTR(answer);
         return 0;
+}
+
+int client_call_full(Client *c, const char *method, const char *path, const json_t *body, ClientFlags flags,
+                     long *ret_status, json_t **ret) {
+        _cleanup_free_ char *text = NULL;
+
+        if (body) {
+                text = json_dumps(body, JSON_COMPACT);
+                if (!text)
+                        return -ENOMEM;
+        }
+        return client_call_text(c, method, path, text, text ? strlen(text) : 0, "application/json", flags,
+                                ret_status, ret);
 }
 
 int client_call(Client *c, const char *method, const char *path, const json_t *body, json_t **ret) {
@@ -320,7 +346,7 @@ int client_stream(Client *c, const char *path, long idle_timeout_sec, FILE *out)
                 return 0;
         if (resp.size > 0)
                 answer = json_loadb(resp.data, resp.size, 0, NULL);
-        return client_status_failed(c, status, answer, 0);
+        return client_status_failed(c, status, answer, 0, NULL);
 }
 
 char *client_escape(Client *c, const char *s) {
@@ -331,4 +357,248 @@ char *client_escape(Client *c, const char *s) {
         d = strdup(e);
         curl_free(e);
         return d;
+}
+
+/* --- several text answers at once, line by line (ClientLines) --- */
+
+/* A line longer than this is written in pieces rather than held back. */
+#define LINES_PARTIAL_MAX ((size_t) 64 * 1024)
+
+typedef struct LineStream {
+        ClientLines *owner;           /* set once curl's multi handle has it */
+        CURL *curl;
+        struct curl_slist *headers;
+        char *path;
+        char *label;
+        char errbuf[CURL_ERROR_SIZE];
+        Response resp;                /* an error answer's body, as client_stream() keeps it */
+        char *partial;                /* the start of a line whose end has not arrived yet */
+        size_t n_partial;
+        int error;                    /* -EPIPE, -ENOMEM: met while handling the answer */
+} LineStream;
+
+struct ClientLines {
+        Client *client;
+        CURLM *multi;
+        FILE *out;
+        LineStream **streams;
+        size_t n_streams;
+        int label_width;
+        int failure;
+};
+
+static LineStream *line_stream_free(LineStream *s) {
+        if (!s)
+                return NULL;
+        if (s->curl) {
+                if (s->owner)
+                        curl_multi_remove_handle(s->owner->multi, s->curl);
+                curl_easy_cleanup(s->curl);
+        }
+        curl_slist_free_all(s->headers);
+        free(s->path);
+        free(s->label);
+        free(s->partial);
+        response_done(&s->resp);
+        free(s);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(LineStream *, line_stream_free);
+
+ClientLines *client_lines_free(ClientLines *l) {
+        if (!l)
+                return NULL;
+        for (size_t i = 0; i < l->n_streams; i++)
+                line_stream_free(l->streams[i]);
+        free(l->streams);
+        if (l->multi)
+                curl_multi_cleanup(l->multi);
+        free(l);
+        return NULL;
+}
+
+int client_lines_new(Client *c, FILE *out, ClientLines **ret) {
+        _cleanup_(client_lines_freep) ClientLines *l = calloc(1, sizeof(ClientLines));
+
+        if (!l)
+                return -ENOMEM;
+        l->client = c;
+        l->out = out;
+        l->multi = curl_multi_init();
+        if (!l->multi)
+                return -ENOMEM;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* Writes the complete lines held in s->partial, each after its label, and keeps the rest: all
+ * of it at the end of the answer or when it grew too long. */
+static int line_stream_flush(LineStream *s, bool at_end) {
+        ClientLines *l = s->owner;
+        size_t start = 0;
+        char *nl;
+
+        while ((nl = memchr(s->partial + start, '\n', s->n_partial - start))) {
+                fprintf(l->out, "%-*s| %.*s\n", l->label_width, s->label, (int) (nl - s->partial - start),
+                        s->partial + start);
+                start = (size_t) (nl - s->partial) + 1;
+        }
+        if (start < s->n_partial && (at_end || s->n_partial - start > LINES_PARTIAL_MAX)) {
+                fprintf(l->out, "%-*s| %.*s\n", l->label_width, s->label, (int) (s->n_partial - start),
+                        s->partial + start);
+                start = s->n_partial;
+        }
+        if (start > 0) {
+                memmove(s->partial, s->partial + start, s->n_partial - start);
+                s->n_partial -= start;
+        }
+        return fflush(l->out) == 0 && !ferror(l->out) ? 0 : -EPIPE;
+}
+
+static size_t on_line_data(char *data, size_t size, size_t n, void *userdata) {
+        LineStream *s = userdata;
+        size_t len = size * n;
+        char *p;
+
+        if (s->resp.streaming < 0) {
+                long status = 0;
+                curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+                s->resp.streaming = status >= 200 && status < 300;
+        }
+        if (!s->resp.streaming)
+                return on_data(data, size, n, &s->resp);
+
+        p = realloc(s->partial, s->n_partial + len);
+        if (!p) {
+                s->error = -ENOMEM;
+                return 0;     /* makes curl stop this answer */
+        }
+        memcpy(p + s->n_partial, data, len);
+        s->partial = p;
+        s->n_partial += len;
+        s->error = line_stream_flush(s, false);
+        return s->error < 0 ? 0 : len;
+}
+
+void client_lines_set_label_width(ClientLines *l, size_t width) {
+        l->label_width = MAX(l->label_width, (int) MIN(width, (size_t) INT32_MAX));
+}
+
+int client_lines_add(ClientLines *l, const char *path, const char *label, long idle_timeout_sec) {
+        _cleanup_(line_stream_freep) LineStream *s = calloc(1, sizeof(LineStream));
+        LineStream **a;
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        s->path = strdup(path);
+        s->label = strdup(label);
+        s->curl = curl_easy_init();
+        if (!s->path || !s->label || !s->curl)
+                return -ENOMEM;
+        s->resp = (Response) { .curl = s->curl, .streaming = -1 };
+        Request req = { .method = "GET", .path = s->path, .accept = "text/plain, application/json",
+                        .idle_timeout_sec = idle_timeout_sec, .on_data = on_line_data };
+        r = client_setup(l->client, s->curl, &req, &s->headers, s->errbuf, s);
+        if (r < 0)
+                return r;
+        curl_easy_setopt(s->curl, CURLOPT_PRIVATE, s);
+
+        a = realloc(l->streams, (l->n_streams + 1) * sizeof(LineStream *));
+        if (!a)
+                return -ENOMEM;
+        l->streams = a;
+        if (curl_multi_add_handle(l->multi, s->curl) != CURLM_OK)
+                return -ENOMEM;
+        s->owner = l;
+        client_lines_set_label_width(l, strlen(label));
+        l->streams[l->n_streams++] = TAKE_PTR(s);
+        return 0;
+}
+
+/* As failure_merge() in unit-args.h: -ENOENT while every failure was a 404, else -EIO. */
+static void client_lines_failed(ClientLines *l, int r) {
+        if (r >= 0)
+                return;
+        l->failure = (l->failure == 0 || l->failure == -ENOENT) && r == -ENOENT ? -ENOENT : -EIO;
+}
+
+/* An answer ended: the rest of its text, or its error, reported with its label. Returns 0 or
+ * what makes going on pointless (-EPIPE, -ENOMEM). */
+static int line_stream_done(ClientLines *l, LineStream *s, CURLcode code) {
+        json_auto_t *answer = NULL;
+        long status = 0;
+        int r;
+
+        if (s->error < 0)
+                return s->error;
+        if (code != CURLE_OK) {
+                r = client_transfer_failed(l->client, s->curl, code, s->errbuf, &s->resp, 0, s->label);
+                if (r == -ENOMEM)
+                        return r;
+                client_lines_failed(l, r);
+                return 0;
+        }
+        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && status < 300)
+                return line_stream_flush(s, true);
+        if (s->resp.size > 0)
+                answer = json_loadb(s->resp.data, s->resp.size, 0, NULL);
+        client_lines_failed(l, client_status_failed(l->client, status, answer, 0, s->label));
+        return 0;
+}
+
+static void client_lines_drop(ClientLines *l, LineStream *s) {
+        for (size_t i = 0; i < l->n_streams; i++)
+                if (l->streams[i] == s) {
+                        memmove(&l->streams[i], &l->streams[i + 1], (l->n_streams - i - 1) * sizeof(LineStream *));
+                        l->n_streams--;
+                        break;
+                }
+        line_stream_free(s);
+}
+
+/* Handles the answers that ended since the last call. */
+static int client_lines_reap(ClientLines *l) {
+        CURLMsg *msg;
+        int left, r;
+
+        while ((msg = curl_multi_info_read(l->multi, &left))) {
+                CURLcode code = msg->data.result;   /* msg is gone once its handle is removed */
+                char *s = NULL;
+
+                if (msg->msg != CURLMSG_DONE)
+                        continue;
+                curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &s);
+                r = line_stream_done(l, (LineStream *) s, code);
+                client_lines_drop(l, (LineStream *) s);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int client_lines_run(ClientLines *l, usec_t timeout) {
+        usec_t start = now_usec(CLOCK_MONOTONIC), elapsed, nap;
+        int running, r;
+
+        for (;;) {
+                if (curl_multi_perform(l->multi, &running) != CURLM_OK)
+                        return -ENOMEM;   /* the multi interface fails only for lack of memory here */
+                r = client_lines_reap(l);
+                if (r < 0)
+                        return r;
+                if (l->n_streams == 0)
+                        return 0;
+                elapsed = now_usec(CLOCK_MONOTONIC) - start;
+                if (timeout != USEC_INFINITY && elapsed >= timeout)
+                        return (int) MIN(l->n_streams, (size_t) INT32_MAX);
+                nap = timeout == USEC_INFINITY ? USEC_PER_SEC : MIN(USEC_PER_SEC, timeout - elapsed);
+                if (curl_multi_poll(l->multi, NULL, 0, (int) (nap / USEC_PER_MSEC), NULL) != CURLM_OK)
+                        return -ENOMEM;
+        }
+}
+
+int client_lines_failure(const ClientLines *l) {
+        return l->failure;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "basic/macros.h"
+#include "basic/time-util.h"
 
 typedef struct Client Client;
 
@@ -43,6 +44,11 @@ typedef enum ClientFlags {
 int client_call_full(Client *c, const char *method, const char *path, const json_t *body, ClientFlags flags,
                      long *ret_status, json_t **ret);
 
+/* client_call_full() with a body that is not JSON: size bytes of text (they need not end in a
+ * NUL) sent as they are, as content_type ("application/yaml"). text may be NULL: no body. */
+int client_call_text(Client *c, const char *method, const char *path, const char *text, size_t size,
+                     const char *content_type, ClientFlags flags, long *ret_status, json_t **ret);
+
 /* GETs path and copies a 2xx answer's body to out as it arrives, flushing after each piece:
  * no size limit, and no overall timeout (journal --follow holds the answer open). The
  * transfer is given up only if nothing arrives for idle_timeout_sec (0: never). An error
@@ -53,3 +59,29 @@ int client_stream(Client *c, const char *path, long idle_timeout_sec, FILE *out)
 /* s percent-escaped for use as one path segment or query value ("web@1.service" ->
  * "web%401.service"). Returns a string owned by the caller, or NULL on -ENOMEM. */
 char *client_escape(Client *c, const char *s);
+
+/* Several text answers at once (curl multi, alongside the client's own handle): each line of
+ * each answer goes to out whole, as "LABEL| line", the labels padded to the longest one, so that
+ * lines of different answers never mix within a line (`logs`, as heroku logs shows dynos). */
+typedef struct ClientLines ClientLines;
+
+/* Returns 0 or -ENOMEM. c and out must outlive it. */
+int client_lines_new(Client *c, FILE *out, ClientLines **ret);
+ClientLines *client_lines_free(ClientLines *l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ClientLines *, client_lines_free);
+
+/* Pads labels to width at least, so that labels of answers added later line up too. */
+void client_lines_set_label_width(ClientLines *l, size_t width);
+
+/* Starts GET path (journal?follow=1 stays open); its lines get label. idle_timeout_sec as for
+ * client_stream(). Returns 0 or -ENOMEM. */
+int client_lines_add(ClientLines *l, const char *path, const char *label, long idle_timeout_sec);
+
+/* Moves every answer on until all have ended, or for timeout at most (USEC_INFINITY: no
+ * limit). An answer that ends in an error is reported, "fleetctl: LABEL: why", and counted in
+ * client_lines_failure(); the others go on. Returns how many answers are still open (0: all
+ * ended), -EPIPE if writing to out failed (not reported), or -ENOMEM. */
+int client_lines_run(ClientLines *l, usec_t timeout);
+
+/* The answers that failed so far: 0 for none, -ENOENT if each was a 404, else -EIO. */
+int client_lines_failure(const ClientLines *l);

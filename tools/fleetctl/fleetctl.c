@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "app-wait.h"
 #include "fleetctl.h"
 #include "wait.h"
 
@@ -22,6 +23,15 @@ bool arg_json = false;
         "('web@*.service', quoted) match the units the cluster knows. A unit that fails is\n"   \
         "reported and the others go on; the exit status says whether any failed."
 
+#define APP_WAIT_USAGE "[--no-wait] [--timeout=DURATION] "
+#define APP_WAIT_DESCRIPTION                                                                    \
+        "Then follows the app, looking twice a second, until it runs what it should: progress\n" \
+        "on stderr (one line that updates itself on a terminal, else a line per change), then\n" \
+        "\"hello v3 is running: web=3 worker=1\" and a line per instance on stdout. When new\n"  \
+        "instances fail, fleetd rolls back to the previous release by itself: its message is\n"  \
+        "printed and the exit status is 1. --no-wait returns at once; --timeout gives up\n"     \
+        "waiting (the cluster goes on)."
+
 typedef struct Verb {
         const char *name;
         const char *group;            /* the heading it is listed under in fleetctl --help */
@@ -35,6 +45,7 @@ typedef struct Verb {
 
 static const char group_units[] = "Unit verbs";
 static const char group_machines[] = "Machine verbs";
+static const char group_apps[] = "App verbs";
 static const char group_other[] = "Other verbs";
 
 static const Verb verbs[] = {
@@ -80,7 +91,8 @@ static const Verb verbs[] = {
         { "destroy", group_units, 1, ARGS_MANY, verb_destroy, NULL, "UNIT...", "Remove units from the cluster",
           "Removes each unit from the cluster: its machine stops it and deletes its file. Globs\n"
           "('x*', quoted) match the units the cluster knows, templates included. A unit that\n"
-          "cannot be destroyed is reported and the others go on." },
+          "cannot be destroyed is reported and the others go on. Apps are destroyed with\n"
+          "'fleetctl apps destroy APP'." },
         { "cat", group_units, 1, 1, verb_cat, NULL, "UNIT", "Print a unit's file as the cluster has it",
           "Prints the unit file of UNIT exactly as it was submitted. With --json, prints the\n"
           "unit as fleetd sent it." },
@@ -99,6 +111,61 @@ static const Verb verbs[] = {
           "Lists every machine running fleetd: its ID (the first 8 characters unless --full),\n"
           "address, metadata (k=v, sorted by key) and state. With --json, prints the list as\n"
           "fleetd sent it." },
+        { "deploy", group_apps, 0, 1, verb_deploy, &deploy_options,
+          "-f FILE [-a APP] [--no-wait] [--timeout=DURATION]",
+          "Deploy an app from its manifest and wait until it runs",
+          "Sends the app manifest FILE (YAML, at most 256 KiB; see docs/manifest.md) to fleetd,\n"
+          "which checks it (a mistake is reported as FILE:LINE:COLUMN: what, and changes nothing)\n"
+          "and, if it changes what runs, makes a new release vN and replaces the app's instances\n"
+          "with instances of vN, keeping old ones until their replacements are healthy. The app is\n"
+          "the one the manifest's app: key names, unless --app names it. An unchanged manifest\n"
+          "makes no release, but the scale it declares still applies.\n" APP_WAIT_DESCRIPTION },
+        { "apps", group_apps, 0, 2, verb_apps, NULL, "[destroy APP]",
+          "List the apps, or destroy one (apps destroy APP)",
+          "Lists every app: its current release, the scale of its processes, and the state of its\n"
+          "last rollout (rolling, done, failed). With --json, prints the list as fleetd sent it.\n\n"
+          "apps destroy APP removes APP from the cluster at once: its record, every release and\n"
+          "its instance units, which their machines stop and delete. It cannot be undone. (The\n"
+          "verb destroy removes units, not apps.)" },
+        { "ps", group_apps, 1, 1, verb_ps, NULL, "APP", "List an app's instances and how they are doing",
+          "Lists each instance of APP as process.index (web.3): its unit, its release, its host,\n"
+          "its address (the host's IP and the port fleetd assigned, for processes with a port),\n"
+          "systemd's active/sub state and its health: healthy (active, and passing its health\n"
+          "check if it has one), starting, unhealthy, failed, stopping or stopped. With --json,\n"
+          "prints the instances as fleetd sent them." },
+        { "scale", group_apps, 2, ARGS_MANY, verb_scale, &app_wait_options, APP_WAIT_USAGE "APP PROCESS=COUNT...",
+          "Set how many instances of each process run",
+          "Sets how many instances of each PROCESS of APP run (web=3 worker=0); processes not\n"
+          "named keep their count. Makes no release.\n" APP_WAIT_DESCRIPTION },
+        { "config", group_apps, 1, ARGS_MANY, verb_config, &app_wait_options,
+          "[show] APP | set APP KEY=VALUE... | unset APP KEY...",
+          "Show or change an app's config (its environment)",
+          "config APP, or config show APP, prints the config of APP's current release, a line\n"
+          "KEY=VALUE each, in the release's order (with --json, as an object). config set and\n"
+          "config unset make a new release with the config changed (a VALUE may hold '=': the\n"
+          "first one splits) and roll it out as deploy does; a change that changes nothing makes\n"
+          "no release. An app called show, set or unset is shown with config show NAME.\n"
+          APP_WAIT_DESCRIPTION },
+        { "releases", group_apps, 1, 1, verb_releases, NULL, "APP", "List an app's releases, newest first",
+          "Lists the releases of APP, newest first: version, how long ago it was made, its cause\n"
+          "(deploy, config set KEY, rollback to v2, automatic rollback ...) and its image. With\n"
+          "--json, prints the releases as fleetd sent them, config and processes included." },
+        { "rollback", group_apps, 1, 2, verb_rollback, &app_wait_options, APP_WAIT_USAGE "APP [vN]",
+          "Go back to an earlier release",
+          "Makes a new release of APP that copies release vN (N alone works too; default: the\n"
+          "release before the current one) and rolls it out as deploy does.\n" APP_WAIT_DESCRIPTION },
+        { "restart", group_apps, 1, 2, verb_restart, &app_wait_options, APP_WAIT_USAGE "APP [PROCESS]",
+          "Replace an app's instances one by one",
+          "Replaces every instance of APP (of PROCESS only, if given) with a new one, as a deploy\n"
+          "does: each old one stays until its replacement is healthy. Makes no release.\n"
+          APP_WAIT_DESCRIPTION },
+        { "logs", group_apps, 1, 1, verb_logs, &logs_options, "[-n N] [-f] [-p PROCESS] APP",
+          "Print the journals of an app's instances",
+          "Prints the last lines of the journal of each instance of APP that runs somewhere, each\n"
+          "line after the instance's name (\"web.2| ...\"), one instance after the other. With\n"
+          "--follow, prints new lines of every instance as they come, instances that start later\n"
+          "included (the app is looked at again every 5s), until interrupted. Asks fleetd, not\n"
+          "SSH." },
         { "help", group_other, 0, 1, NULL, NULL, "[VERB]", "Show this help, or a verb's",
           "Shows fleetctl's help, or the usage and options of VERB." },
 };
@@ -160,8 +227,7 @@ static const Verb *find_verb(const char *name) {
         return NULL;
 }
 
-static int usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);
-static int usage_error(const char *verb, const char *fmt, ...) {
+int usage_error(const char *verb, const char *fmt, ...) {
         va_list ap;
 
         fputs("fleetctl: ", stderr);

@@ -5,7 +5,9 @@
  * verb in its table, parses the verb's options and checks its argument count; each verb-*.c
  * file holds verbs: requests (client.c), then a table (table.c), lines, or JSON on stdout.
  * Verbs that act on several units go on past a unit that fails and report each failure;
- * unit-args.c has what they share, wait.c the waiting of load/start/stop/unload.
+ * unit-args.c has what they share, wait.c the waiting of load/start/stop/unload. The app verbs
+ * (verb-deploy.c, verb-apps.c, verb-logs.c) share app-instances.c (pure) and app-wait.c, the
+ * following of a change until the app runs it.
  *
  * Exit status, for scripts (also in --help):
  *   0  success
@@ -55,6 +57,10 @@ typedef int (*verb_func_t)(Client *c, int argc, char **argv);
 /* Prints v as indented JSON on stdout (--json). Returns 0 or -EIO. */
 int print_json(const json_t *v);
 
+/* Prints "fleetctl: <message>" and where to read about verb (NULL: fleetctl itself) on stderr.
+ * Returns -EINVAL (exit status 2). */
+int usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);
+
 /* verb-machines.c */
 extern const VerbOptions list_machines_options;
 int verb_list_machines(Client *c, int argc, char **argv);
@@ -88,3 +94,20 @@ int verb_status(Client *c, int argc, char **argv);
 /* verb-journal.c */
 extern const VerbOptions journal_options;
 int verb_journal(Client *c, int argc, char **argv);
+
+/* verb-deploy.c; options: deploy_options */
+extern const VerbOptions deploy_options;
+int verb_deploy(Client *c, int argc, char **argv);
+
+/* verb-apps.c; options: app_wait_options (app-wait.h) for scale, config, rollback, restart */
+int verb_apps(Client *c, int argc, char **argv);
+int verb_ps(Client *c, int argc, char **argv);
+int verb_scale(Client *c, int argc, char **argv);
+int verb_config(Client *c, int argc, char **argv);
+int verb_releases(Client *c, int argc, char **argv);
+int verb_rollback(Client *c, int argc, char **argv);
+int verb_restart(Client *c, int argc, char **argv);
+
+/* verb-logs.c */
+extern const VerbOptions logs_options;
+int verb_logs(Client *c, int argc, char **argv);
