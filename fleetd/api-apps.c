@@ -155,10 +155,23 @@ static int apply_deploy(AppOp *o) {
                 if (!o->rec.name)
                         return -ENOMEM;
         }
-        /* the manifest's scale is what the operator declares, as on every deploy */
-        for (size_t i = 0; i < o->manifest.n_processes; i++)
-                if (app_record_set_scale(&o->rec, o->manifest.processes[i].name, o->manifest.processes[i].scale) < 0)
+        /* the manifest's scale is what the operator declares, as on every deploy; processes the
+         * manifest no longer has lose their entry (their restart marks stay for the others) */
+        AppRecord kept = { .scale = NULL, .n_scale = 0 };
+        for (size_t i = 0; i < o->manifest.n_processes; i++) {
+                const ProcessType *p = &o->manifest.processes[i];
+                const AppScale *old = app_record_scale(&o->rec, p->name);
+                if (app_record_set_scale(&kept, p->name, p->scale) < 0) {
+                        app_record_done(&kept);
                         return -ENOMEM;
+                }
+                kept.scale[kept.n_scale - 1].restart_below = old ? old->restart_below : 0;
+        }
+        for (size_t i = 0; i < o->rec.n_scale; i++)
+                free(o->rec.scale[i].process);
+        free(o->rec.scale);
+        o->rec.scale = TAKE_PTR(kept.scale);
+        o->rec.n_scale = kept.n_scale;
         if (o->current.app && release_same_build(&o->current, &o->manifest))
                 return 0;     /* unchanged: no new release, maybe a new scale */
         return app_op_new_release(o, &o->manifest, "deploy");
