@@ -11,6 +11,7 @@
 
 #define REQUEST_FORMAT "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: fleetd-health\r\n\r\n"
 /* How late a timer may fire, so that sd-event can wake once for several. */
+#define STARTING_BACKOFF_MIN (100 * USEC_PER_MSEC)
 #define INTERVAL_ACCURACY (10 * USEC_PER_MSEC)
 #define TIMEOUT_ACCURACY  (1 * USEC_PER_MSEC)
 
@@ -354,17 +355,31 @@ struct HealthChecker {
         HealthProbe *probe;
         sd_event_source *timer;
         usec_t started;               /* CLOCK_MONOTONIC start of the current or last check */
+        usec_t created;               /* CLOCK_MONOTONIC: the grace runs from here */
+        usec_t backoff;               /* next delay while starting, doubling up to the interval */
         health_changed_t on_change;
         void *userdata;
 };
 
 static void checker_record(HealthChecker *c, bool passed) {
         HealthState before = c->tally.state;
+        usec_t next = c->spec.interval;
 
-        c->tally = health_tally_next(c->tally, passed, c->spec.threshold);
-        /* From the start of this check; a check that took longer than the interval is followed
-         * by the next one at once. */
-        sd_event_source_set_time(c->timer, c->started + c->spec.interval);
+        /* A process coming up is checked soon and then less and less often (100 ms doubling up
+         * to the interval), so that it is known healthy right after it is; its failures do not
+         * count for HEALTH_GRACE_CHECKS intervals from the start. */
+        bool in_grace = c->started < c->created + HEALTH_GRACE_CHECKS * c->spec.interval;
+        if (!passed && c->tally.state == HEALTH_STARTING && in_grace) {
+                next = MIN(c->backoff, c->spec.interval);
+                c->backoff = MIN(c->backoff * 2, c->spec.interval);
+        } else {
+                if (c->tally.state == HEALTH_STARTING && c->tally.checks < HEALTH_GRACE_CHECKS)
+                        c->tally.checks = HEALTH_GRACE_CHECKS;    /* the grace is used up by time */
+                c->tally = health_tally_next(c->tally, passed, c->spec.threshold);
+        }
+        /* From the start of this check; a check that took longer than the wait is followed by
+         * the next one at once. */
+        sd_event_source_set_time(c->timer, c->started + next);
         sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
         if (c->tally.state != before && c->on_change)
                 c->on_change(c, c->tally.state, c->userdata);
@@ -404,6 +419,8 @@ int health_checker_new(sd_event *e, const HealthSpec *spec, uint16_t port, usec_
         r = health_spec_copy(spec, &c->spec);
         if (r < 0)
                 return r;
+        c->created = now_usec(CLOCK_MONOTONIC);
+        c->backoff = STARTING_BACKOFF_MIN;
         r = sd_event_add_time_relative(e, &c->timer, CLOCK_MONOTONIC, first_delay, INTERVAL_ACCURACY,
                                        on_checker_timer, c);
         if (r < 0)

@@ -12,9 +12,10 @@
  * The agent checks 127.0.0.1:<the unit's port> while systemd says the unit is active.
  *
  * The state, as published in the unit's state record ("health"):
- *   starting  no check has passed since the unit became active. Failures of the first
- *             HEALTH_GRACE_CHECKS checks do not count (the process is still coming up);
- *             after that, threshold consecutive failures make it failing.
+ *   starting  no check has passed since the unit became active. The checker starts at once
+ *             and, while starting, checks again after 100 ms, 200 ms, ... up to the interval;
+ *             failures in the first HEALTH_GRACE_CHECKS intervals do not count (the process
+ *             is still coming up); after that, threshold consecutive failures make it failing.
  *   passing   the last check passed, or fewer than threshold have failed since one did.
  *   failing   threshold consecutive checks failed; the next pass makes it passing again.
  *
