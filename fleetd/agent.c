@@ -10,9 +10,12 @@
 #include "basic/sha256.h"
 #include "basic/strv.h"
 #include "health.h"
+#include "hooks.h"
 #include "log.h"
 #include "ports.h"
 #include "registry.h"
+#include "release.h"
+#include "routes.h"
 #include "unit-file.h"
 #include "unit-name.h"
 
@@ -21,6 +24,12 @@
 /* Coalesces a burst of state changes into one txn. The timer accuracy must be given: 0 means
  * sd-event's default of 250 ms. */
 #define PUBLISH_DELAY (20 * USEC_PER_MSEC)
+/* After a write that failed (etcd away or overloaded): not at once again. */
+#define PUBLISH_RETRY_DELAY (500 * USEC_PER_MSEC)
+#define ROUTE_TIMEOUT_DEFAULT (5 * USEC_PER_SEC)
+/* Of the timers around route removal: the drain delay is short, and the default accuracy
+ * (250 ms) would be a good part of it. */
+#define ROUTE_TIMER_ACCURACY (10 * USEC_PER_MSEC)
 
 /* What this host has: a unit file fleetd wrote, and systemd's view of the unit. */
 typedef struct LocalUnit {
@@ -40,7 +49,29 @@ typedef struct LocalUnit {
         HealthState health;           /* published when the unit has a check */
         bool job;                     /* a start, stop or restart of ours is under way */
         bool adopted;                 /* found when fleetd started; no job of ours since */
+
+        /* routes/<app>/<name>, for app instances (release_parse_instance_name()) only */
+        bool instance;
+        RouteStatus route;            /* what etcd has, as far as our acknowledged writes tell */
+        uint16_t route_port;          /* the port in the route last written */
+        bool route_stale;             /* present, but written under a lease that is gone */
+        bool draining;                /* the plan under way stops, restarts or removes it */
 } LocalUnit;
+
+/* The route of a unit that was removed before etcd acknowledged the route's removal (etcd did not
+ * answer in time): deleted when etcd is back. */
+typedef struct GoneRoute {
+        RouteStatus status;
+        uint16_t port;
+} GoneRoute;
+
+/* What the one write in flight carries, per unit, to be settled when etcd answers. */
+typedef struct Sent {
+        char *name;
+        bool state;                   /* its state/ key was put */
+        bool state_delete;            /* its state/ key was deleted (a name from Agent.gone) */
+        RouteWrite route;
+} Sent;
 
 typedef struct Step {
         AgentActionType type;
@@ -49,6 +80,8 @@ typedef struct Step {
 
 typedef enum Phase {
         PHASE_IDLE,
+        PHASE_UNROUTE,                /* routes of units about to stop are removed ... */
+        PHASE_DRAIN,                  /* ... and requests in flight get route_drain_delay */
         PHASE_STOP,
         PHASE_RELOAD,
         PHASE_START,
@@ -61,6 +94,8 @@ struct Agent {
         char *machine_id;
         char *sched_prefix, *sched_end;
         char *state_prefix;
+        char *routes_prefix;
+        char *public_ip;
         char *ports_dir;
         uint16_t next_port;           /* where the next port search starts */
         usec_t resync_interval;
@@ -69,6 +104,9 @@ struct Agent {
         Hashmap *desired;             /* name -> ScheduleRecord* (this host's schedule) */
         Hashmap *local;               /* name -> LocalUnit* */
         Hashmap *gone;                /* names whose state/ key must be deleted */
+        Hashmap *gone_routes;         /* name -> GoneRoute*: routes to delete of removed units */
+        usec_t route_drain_delay, route_timeout;
+        HookRunner *hooks;
 
         EtcdRequest *load_request;
         EtcdWatch *watch;
@@ -80,16 +118,22 @@ struct Agent {
         size_t n_steps;
         unsigned pending;
         bool replan;
+        bool unrouting;               /* PHASE_UNROUTE waits for etcd (one of pending) */
+        bool drain;                   /* a unit of the plan had a route */
+        sd_event_source *unroute_timer, *drain_timer;
 
         sd_event_source *plan_defer;
         sd_event_source *publish_timer;
         sd_event_source *resync_timer;
         EtcdRequest *publish_request;
+        Sent *sent;                   /* what publish_request carries */
+        size_t n_sent;
 };
 
 static void agent_schedule_plan(Agent *a);
 static void agent_load_schedule(Agent *a);
 static void agent_schedule_publish(Agent *a);
+static void agent_schedule_publish_after(Agent *a, usec_t delay);
 
 static void local_unit_free(void *p) {
         LocalUnit *u = p;
@@ -109,6 +153,12 @@ static void schedule_record_free(void *p) {
                 schedule_record_done(p);
                 free(p);
         }
+}
+
+static void sent_free(Sent *sent, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(sent[i].name);
+        free(sent);
 }
 
 static void steps_free(Agent *a) {
@@ -133,6 +183,7 @@ static LocalUnit *local_get_or_add(Agent *a, const char *name) {
                 return NULL;
         }
         u->agent = a;
+        u->instance = release_parse_instance_name(name, NULL, NULL, NULL, NULL) >= 0;
         hashmap_remove(a->gone, name);
         return u;
 }
@@ -254,15 +305,16 @@ static void local_unit_sync_health(LocalUnit *u) {
         }
         if (u->checker)
                 return;
-        /* A new process gets one interval to come up; one that ran before fleetd started is
-         * checked at once, so that its health is known again quickly. */
-        r = health_checker_new(u->agent->event, &u->health_spec, u->port, u->adopted ? 0 : u->health_spec.interval,
+        /* Checked at once, a new process too: while it comes up the checker retries soon and
+         * often and counts no failure for a grace time (health.h), so it is known healthy as
+         * soon as it is (a rollout waits for that). */
+        r = health_checker_new(u->agent->event, &u->health_spec, u->port, 0,
                                on_health_changed, u, &u->checker);
         if (r < 0)
                 log_unit_warning_errno(u->name, r, "Failed to start checking the health of %s: %m", u->name);
 }
 
-/* --- state publication --- */
+/* --- publication of state/ and routes/ --- */
 
 static void on_state_changed(SystemdBackend *b, const char *unit, const UnitStatus *st, void *userdata) {
         Agent *a = userdata;
@@ -292,69 +344,336 @@ static json_t *state_json(Agent *a, const char *name, const LocalUnit *u) {
         return state_record_to_json(&s);
 }
 
+/* Key and value of the state record of a unit scheduled here; -ENOENT for a unit that is not
+ * (its record is not written: it is about to be removed). */
+static int state_kv(Agent *a, const char *name, const LocalUnit *u, char **ret_key, char **ret_value) {
+        _cleanup_free_ char *key = NULL, *value = NULL;
+
+        if (!hashmap_get(a->desired, name))
+                return -ENOENT;
+        json_auto_t *j = state_json(a, name, u);
+        key = registry_key(a->state_prefix, name, a->machine_id, NULL);
+        value = j ? jx_dumps(j) : NULL;
+        if (!key || !value)
+                return -ENOMEM;
+        *ret_key = TAKE_PTR(key);
+        *ret_value = TAKE_PTR(value);
+        return 0;
+}
+
+static int agent_route_record(Agent *a, const char *name, uint16_t port, RouteRecord *ret) {
+        return route_record_for_unit(name, a->public_ip, port, a->machine_id, ret);
+}
+
+/* routes/<app>/<name>, or NULL (not an instance name, or OOM). */
+static char *agent_route_key(Agent *a, const char *name) {
+        _cleanup_free_ char *app = NULL;
+
+        if (release_parse_instance_name(name, &app, NULL, NULL, NULL) < 0)
+                return NULL;
+        return registry_key(a->routes_prefix, app, name, NULL);
+}
+
+static bool agent_route_in_flight(Agent *a, const char *name) {
+        for (size_t i = 0; i < a->n_sent; i++)
+                if (a->sent[i].route != ROUTE_WRITE_NONE && streq(a->sent[i].name, name))
+                        return true;
+        return false;
+}
+
+static RouteWrite local_unit_route_write(Agent *a, const char *name, const LocalUnit *u) {
+        const ScheduleRecord *d = hashmap_get(a->desired, name);
+        RouteView v = {
+                .instance = u->instance && u->port > 0 && a->public_ip && d && d->desired == UNIT_LAUNCHED,
+                .up = active_state_is_up(u->active) && !u->job,
+                .checked = u->health_spec.kind != HEALTH_KIND_NONE,
+                .health = u->health,
+                .draining = u->draining,
+        };
+
+        /* Until the schedule is read, no unit is known to be wanted here: a restarted fleetd
+         * would delete the routes of every instance it adopted. */
+        if (!a->schedule_loaded)
+                return ROUTE_WRITE_NONE;
+        return route_next_write(&v, u->route, u->route_stale);
+}
+
+/* A route was added or removed: said in the log and to the hooks. */
+static void agent_route_changed(Agent *a, const char *name, uint16_t port, RouteEvent event) {
+        _cleanup_(route_record_done) RouteRecord rec = {};
+        int r;
+
+        if (agent_route_record(a, name, port, &rec) < 0)
+                return;
+        log_unit_info(name, "Route of %s to %s:%u %s.", name, rec.host, rec.port,
+                      event == ROUTE_EVENT_ADDED ? "added" : "removed");
+        if (!a->hooks)
+                return;
+        r = hook_runner_event(a->hooks, event, &rec);
+        if (r < 0)
+                log_unit_warning_errno(name, r, "Failed to run the hooks for %s of %s: %m", route_event_to_string(event),
+                                       name);
+}
+
+/* etcd acknowledged a write of the route of name (deleted: keys the delete removed). */
+static void agent_route_acked(Agent *a, const char *name, RouteWrite write, int64_t deleted) {
+        LocalUnit *u = hashmap_get(a->local, name);
+        GoneRoute *g = u ? NULL : hashmap_get(a->gone_routes, name);
+        RouteEvent event;
+        uint16_t port;
+
+        if (!u && !g)
+                return;
+        if (u) {
+                u->route = route_after_write(write, u->route, deleted, &event);
+                u->route_stale = false;
+                port = u->route_port;
+        } else {
+                g->status = route_after_write(write, g->status, deleted, &event);
+                port = g->port;
+                if (g->status == ROUTE_ABSENT)
+                        free(hashmap_remove(a->gone_routes, name));
+        }
+        if (event != ROUTE_EVENT_NONE)
+                agent_route_changed(a, name, port, event);
+}
+
+static void agent_check_unrouted(Agent *a);
+
 static void on_published(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
         Agent *a = userdata;
+        Sent *sent = TAKE_PTR(a->sent);
+        size_t n = a->n_sent;
 
+        a->n_sent = 0;
         a->publish_request = etcd_request_cancel(a->publish_request);
         if (error < 0) {
-                /* Mark nothing clean: everything dirty is written again on the next try. */
-                log_debug_errno(error, "Failed to publish unit states, retrying: %m");
-                agent_schedule_publish(a);
+                /* Everything it carried is written again on the next try. */
+                log_debug_errno(error, "Failed to publish unit states and routes, retrying: %m");
+                for (size_t i = 0; i < n; i++) {
+                        LocalUnit *u = hashmap_get(a->local, sent[i].name);
+                        if (u && sent[i].state)
+                                u->dirty = true;
+                        if (!u && sent[i].state_delete)
+                                (void) hashmap_put(a->gone, sent[i].name, NULL);
+                }
+                sent_free(sent, n);
+                agent_schedule_publish_after(a, PUBLISH_RETRY_DELAY);
                 return;
         }
+        for (size_t i = 0; i < n; i++) {
+                /* A route delete goes alone, compared: the first answer is the delete's. */
+                int64_t deleted = result->succeeded && result->n_responses > 0 ? result->responses[0].deleted : 0;
+                if (sent[i].route != ROUTE_WRITE_NONE)
+                        agent_route_acked(a, sent[i].name, sent[i].route, deleted);
+        }
+        sent_free(sent, n);
         agent_schedule_publish(a);    /* whatever got dirty meanwhile */
+        agent_check_unrouted(a);
+}
+
+static int agent_send(Agent *a, const EtcdTxn *txn, Sent *sent, size_t n_sent) {
+        int r = etcd_client_txn(a->etcd, txn, on_published, a, &a->publish_request);
+        if (r < 0)
+                return r;
+        a->sent = sent;
+        a->n_sent = n_sent;
+        return 1;
 }
 
 /* state/<name>/<machine-id> is this machine's alone; the delete still compares the lease so
  * that a key written under a newer lease (fleetd restarted meanwhile) is left to that one.
  * One txn per key (compares AND). */
-static int publish_one_delete(Agent *a, const char *name, int64_t lease) {
-        _cleanup_free_ char *key = registry_key(a->state_prefix, name, a->machine_id, NULL);
-        if (!key)
+static int publish_state_delete(Agent *a, int64_t lease) {
+        _cleanup_free_ char *key = NULL;
+        _cleanup_free_ Sent *sent = calloc(1, sizeof(Sent));
+        size_t i = 0;
+        const char *name;
+        int r;
+
+        if (!hashmap_iterate(a->gone, &i, &name, NULL))
+                return 0;
+        if (!sent || !(sent->name = strdup(name)) || !(key = registry_key(a->state_prefix, name, a->machine_id, NULL))) {
+                if (sent)
+                        free(sent->name);
                 return -ENOMEM;
+        }
+        sent->state_delete = true;
+        hashmap_remove(a->gone, sent->name);
         EtcdCompare cmp = { .key = key, .target = ETCD_COMPARE_LEASE, .result = ETCD_EQUAL, .number = lease };
         EtcdOp op = { .type = ETCD_OP_DELETE, .key = key };
         EtcdTxn txn = { .compares = &cmp, .n_compares = 1, .success = &op, .n_success = 1 };
-        return etcd_client_txn(a->etcd, &txn, on_published, a, &a->publish_request);
+        r = agent_send(a, &txn, sent, 1);
+        if (r < 0) {
+                (void) hashmap_put(a->gone, sent->name, NULL);
+                free(sent->name);
+                return r;
+        }
+        sent = NULL;          /* a->sent now */
+        return r;
 }
 
-static int publish_puts(Agent *a, int64_t lease) {
-        EtcdOp ops[TXN_MAX_OPS];
-        char *keys[TXN_MAX_OPS], *values[TXN_MAX_OPS];
-        LocalUnit *batch[TXN_MAX_OPS];
-        size_t n = 0, i = 0;
+/* The next route to delete: of a removed unit first, else of a unit that should have none. */
+static const char *next_route_delete(Agent *a, LocalUnit **ret_unit) {
+        size_t i = 0;
         const char *name;
         void *v;
-        int r = 0;
 
-        while (n < TXN_MAX_OPS && hashmap_iterate(a->local, &i, &name, &v)) {
-                LocalUnit *u = v;
-                if (!u->dirty || !hashmap_get(a->desired, name))
-                        continue;
-                json_auto_t *j = state_json(a, name, u);
-                keys[n] = registry_key(a->state_prefix, name, a->machine_id, NULL);
-                values[n] = j ? jx_dumps(j) : NULL;
-                if (!keys[n] || !values[n]) {
-                        free(keys[n]);
-                        free(values[n]);
-                        r = -ENOMEM;
-                        break;
+        *ret_unit = NULL;
+        if (hashmap_iterate(a->gone_routes, &i, &name, NULL))
+                return name;
+        i = 0;
+        while (hashmap_iterate(a->local, &i, &name, &v))
+                if (local_unit_route_write(a, name, v) == ROUTE_WRITE_DELETE) {
+                        *ret_unit = v;
+                        return name;
                 }
-                ops[n] = (EtcdOp) { .type = ETCD_OP_PUT, .key = keys[n], .value = values[n], .lease = lease };
-                batch[n++] = u;
+        return NULL;
+}
+
+/* A route is deleted only if it is bound to our lease: a unit moved away while this host was cut
+ * off may have its route, of the same name, published by its new host. One route per txn
+ * (compares AND); the unit's state goes along in either branch. */
+static int publish_route_delete(Agent *a, int64_t lease) {
+        _cleanup_free_ char *key = NULL, *skey = NULL, *svalue = NULL;
+        _cleanup_free_ Sent *sent = calloc(1, sizeof(Sent));
+        LocalUnit *u;
+        const char *name = next_route_delete(a, &u);
+        int r;
+
+        if (!name)
+                return 0;
+        if (!sent || !(sent->name = strdup(name)))
+                return -ENOMEM;
+        sent->route = ROUTE_WRITE_DELETE;
+        key = agent_route_key(a, sent->name);      /* an instance: only they have routes */
+        if (!key) {
+                free(sent->name);
+                return -ENOMEM;
         }
-        if (r >= 0 && n > 0) {
-                EtcdTxn txn = { .success = ops, .n_success = n };
-                r = etcd_client_txn(a->etcd, &txn, on_published, a, &a->publish_request);
-                if (r >= 0)
-                        for (size_t k = 0; k < n; k++)
-                                batch[k]->dirty = false;
+        if (u && u->dirty && state_kv(a, sent->name, u, &skey, &svalue) >= 0)
+                sent->state = true;
+        EtcdCompare cmp = { .key = key, .target = ETCD_COMPARE_LEASE, .result = ETCD_EQUAL, .number = lease };
+        EtcdOp ops[] = {
+                { .type = ETCD_OP_DELETE, .key = key },
+                { .type = ETCD_OP_PUT, .key = skey, .value = svalue, .lease = lease },
+        };
+        EtcdTxn txn = { .compares = &cmp, .n_compares = 1, .success = ops, .n_success = 1 + sent->state,
+                        .failure = ops + 1, .n_failure = sent->state };
+        r = agent_send(a, &txn, sent, 1);
+        if (r < 0) {
+                free(sent->name);
+                return r;
         }
-        for (size_t k = 0; k < n; k++) {
-                free(keys[k]);
-                free(values[k]);
+        if (sent->state)
+                u->dirty = false;
+        sent = NULL;          /* a->sent now */
+        return r;
+}
+
+typedef struct Batch {
+        EtcdOp ops[TXN_MAX_OPS];
+        char *strings[2 * TXN_MAX_OPS];
+        size_t n_ops, n_strings;
+        Sent *sent;
+        size_t n_sent;
+} Batch;
+
+static void batch_done(Batch *b) {
+        for (size_t i = 0; i < b->n_strings; i++)
+                free(b->strings[i]);
+        sent_free(b->sent, b->n_sent);
+}
+
+static void batch_put(Batch *b, char *key, char *value, int64_t lease) {
+        b->strings[b->n_strings++] = key;
+        b->strings[b->n_strings++] = value;
+        b->ops[b->n_ops++] = (EtcdOp) { .type = ETCD_OP_PUT, .key = key, .value = value, .lease = lease };
+}
+
+static int batch_route_kv(Agent *a, const char *name, uint16_t port, char **ret_key, char **ret_value) {
+        _cleanup_(route_record_done) RouteRecord rec = {};
+        _cleanup_free_ char *key = NULL, *value = NULL;
+        int r;
+
+        r = agent_route_record(a, name, port, &rec);
+        if (r < 0)
+                return r;
+        json_auto_t *j = route_record_to_json(&rec);
+        key = registry_key(a->routes_prefix, rec.app, name, NULL);
+        value = j ? jx_dumps(j) : NULL;
+        if (!key || !value)
+                return -ENOMEM;
+        *ret_key = TAKE_PTR(key);
+        *ret_value = TAKE_PTR(value);
+        return 0;
+}
+
+/* Adds the state and route puts of one unit. Returns 1 if it added any, 0, or -ENOMEM. */
+static int batch_add_unit(Batch *b, Agent *a, const char *name, LocalUnit *u, int64_t lease) {
+        bool state = u->dirty && hashmap_get(a->desired, name);
+        bool route = local_unit_route_write(a, name, u) == ROUTE_WRITE_PUT;
+        char *key, *value;
+        int r;
+
+        if (!state && !route)
+                return 0;
+        Sent *s = &b->sent[b->n_sent];
+        *s = (Sent) { .name = strdup(name) };
+        if (!s->name)
+                return -ENOMEM;
+        b->n_sent++;
+        if (state) {
+                r = state_kv(a, name, u, &key, &value);
+                if (r < 0)
+                        return r;
+                batch_put(b, key, value, lease);
+                s->state = true;
         }
-        return r < 0 ? r : (int) n;
+        if (route) {
+                r = batch_route_kv(a, name, u->port, &key, &value);
+                if (r == -ENOMEM)
+                        return r;
+                if (r >= 0) {
+                        batch_put(b, key, value, lease);
+                        s->route = ROUTE_WRITE_PUT;
+                }
+        }
+        return 1;
+}
+
+/* The puts of state and routes, one txn of up to TXN_MAX_OPS ops: a unit's state and route go
+ * in the same txn. */
+static int publish_puts(Agent *a, int64_t lease) {
+        _cleanup_(batch_done) Batch b = { .sent = calloc(TXN_MAX_OPS, sizeof(Sent)) };
+        size_t i = 0;
+        const char *name;
+        void *v;
+        int r;
+
+        if (!b.sent)
+                return -ENOMEM;
+        while (b.n_ops + 2 <= TXN_MAX_OPS && hashmap_iterate(a->local, &i, &name, &v)) {
+                r = batch_add_unit(&b, a, name, v, lease);
+                if (r < 0)
+                        return r;
+        }
+        if (b.n_ops == 0)
+                return 0;
+        EtcdTxn txn = { .success = b.ops, .n_success = b.n_ops };
+        r = agent_send(a, &txn, b.sent, b.n_sent);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < b.n_sent; k++) {
+                LocalUnit *u = hashmap_get(a->local, b.sent[k].name);
+                if (b.sent[k].state)
+                        u->dirty = false;
+                if (b.sent[k].route == ROUTE_WRITE_PUT)
+                        u->route_port = u->port;
+        }
+        b.sent = NULL;
+        b.n_sent = 0;
+        return r;
 }
 
 static int on_publish_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -365,44 +684,67 @@ static int on_publish_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         if (a->publish_request || lease <= 0 || presence_state(a->presence) != PRESENCE_REGISTERED)
                 return 0;     /* a write is in flight, or no lease: agent_lease_changed() comes back */
 
-        /* Deletions first, one at a time; then the puts in batches. */
-        size_t i = 0;
-        const char *name;
-        if (hashmap_iterate(a->gone, &i, &name, NULL)) {
-                _cleanup_free_ char *n = strdup(name);
-                if (!n)
-                        return log_oom();
-                hashmap_remove(a->gone, n);
-                r = publish_one_delete(a, n, lease);
-        } else
+        /* Route removals first (units wait for them to stop), then the other deletions, one at
+         * a time; then the puts in batches. */
+        r = publish_route_delete(a, lease);
+        if (r == 0)
+                r = publish_state_delete(a, lease);
+        if (r == 0)
                 r = publish_puts(a, lease);
-        if (r < 0)
-                log_warning_errno(r, "Failed to publish unit states: %m");
+        if (r < 0) {
+                log_warning_errno(r, "Failed to publish unit states and routes: %m");
+                agent_schedule_publish_after(a, PUBLISH_RETRY_DELAY);
+        }
         return 0;
 }
 
-static void agent_schedule_publish(Agent *a) {
+static void agent_schedule_publish_after(Agent *a, usec_t delay) {
         if (a->publish_request)
                 return;       /* on_published re-arms */
         if (a->publish_timer) {
                 int enabled;
                 if (sd_event_source_get_enabled(a->publish_timer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
                         return;
-                sd_event_source_set_time_relative(a->publish_timer, PUBLISH_DELAY);
+                sd_event_source_set_time_relative(a->publish_timer, delay);
                 sd_event_source_set_enabled(a->publish_timer, SD_EVENT_ONESHOT);
                 return;
         }
-        if (sd_event_add_time_relative(a->event, &a->publish_timer, CLOCK_MONOTONIC, PUBLISH_DELAY, USEC_PER_MSEC,
+        if (sd_event_add_time_relative(a->event, &a->publish_timer, CLOCK_MONOTONIC, delay, USEC_PER_MSEC,
                                        on_publish_timer, a) >= 0)
                 sd_event_source_set_enabled(a->publish_timer, SD_EVENT_ONESHOT);
+}
+
+static void agent_schedule_publish(Agent *a) {
+        agent_schedule_publish_after(a, PUBLISH_DELAY);
 }
 
 void agent_lease_changed(Agent *a) {
         size_t i = 0;
         void *v;
 
-        while (hashmap_iterate(a->local, &i, NULL, &v))
-                ((LocalUnit *) v)->dirty = true;
+        while (hashmap_iterate(a->local, &i, NULL, &v)) {
+                LocalUnit *u = v;
+                u->dirty = true;
+                /* the old lease took it along, or will */
+                u->route_stale = u->route == ROUTE_PRESENT;
+        }
+        agent_schedule_publish(a);
+}
+
+/* A unit about to be removed whose route may still be in etcd (its removal was not acknowledged
+ * in time): the route is deleted later. */
+static void agent_keep_route(Agent *a, const char *name, const LocalUnit *u) {
+        GoneRoute *g;
+
+        if (u->route == ROUTE_ABSENT && !agent_route_in_flight(a, name))
+                return;
+        g = malloc(sizeof(*g));
+        if (!g || hashmap_put(a->gone_routes, name, g) < 0) {
+                free(g);
+                log_oom();
+                return;
+        }
+        *g = (GoneRoute) { .status = u->route, .port = u->route_port };
         agent_schedule_publish(a);
 }
 
@@ -420,6 +762,7 @@ static void on_step_done(SystemdBackend *b, const char *unit, int error, const c
         if (u) {
                 u->job = false;
                 local_unit_sync_health(u);
+                agent_schedule_publish(a);    /* its route may be due again */
         }
         if (a->pending > 0 && --a->pending == 0)
                 agent_advance(a);
@@ -435,6 +778,9 @@ static void step_files(Agent *a, const Step *s) {
                 r = ports_remove_file(a->ports_dir, s->name);
                 if (r < 0)
                         log_unit_warning_errno(s->name, r, "Failed to remove the port file of %s: %m", s->name);
+                LocalUnit *u = hashmap_get(a->local, s->name);
+                if (u)
+                        agent_keep_route(a, s->name, u);
                 local_unit_free(hashmap_remove(a->local, s->name));
                 hashmap_put(a->gone, s->name, NULL);
                 log_unit_info(s->name, "Removed %s: no longer scheduled here.", s->name);
@@ -493,7 +839,131 @@ static void step_job(Agent *a, const Step *s) {
                 u->job = true;
                 u->adopted = false;
                 local_unit_sync_health(u);
+                agent_schedule_publish(a);
         }
+}
+
+/* --- routes removed before units stop --- */
+
+static bool step_unroutes(const Step *s) {
+        return s->type == AGENT_STOP || s->type == AGENT_RESTART || s->type == AGENT_REMOVE;
+}
+
+/* True while a unit the plan stops, restarts or removes may still have a route. */
+static bool agent_routes_pending(Agent *a) {
+        for (size_t i = 0; i < a->n_steps; i++) {
+                LocalUnit *u = step_unroutes(&a->steps[i]) ? hashmap_get(a->local, a->steps[i].name) : NULL;
+                if (u && (u->route != ROUTE_ABSENT || agent_route_in_flight(a, a->steps[i].name)))
+                        return true;
+        }
+        return false;
+}
+
+static void agent_unroute_done(Agent *a) {
+        a->unrouting = false;
+        sd_event_source_set_enabled(a->unroute_timer, SD_EVENT_OFF);
+        if (a->pending > 0 && --a->pending == 0)
+                agent_advance(a);
+}
+
+/* Called whenever etcd answered a write. */
+static void agent_check_unrouted(Agent *a) {
+        if (a->unrouting && !agent_routes_pending(a))
+                agent_unroute_done(a);
+}
+
+static int on_unroute_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Agent *a = userdata;
+        char buf[32];
+
+        log_warning("etcd did not acknowledge the removal of routes within %s; stopping the units anyway "
+                    "(their routes are removed when etcd answers, or go with this machine's lease).",
+                    format_duration(buf, sizeof(buf), a->route_timeout));
+        agent_unroute_done(a);
+        return 0;
+}
+
+static int on_drain_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Agent *a = userdata;
+
+        if (a->pending > 0 && --a->pending == 0)
+                agent_advance(a);
+        return 0;
+}
+
+static int agent_arm_timer(Agent *a, sd_event_source **s, usec_t delay, sd_event_time_handler_t handler) {
+        int r;
+
+        if (!*s) {
+                r = sd_event_add_time_relative(a->event, s, CLOCK_MONOTONIC, delay, ROUTE_TIMER_ACCURACY, handler, a);
+                if (r < 0)
+                        return r;
+        } else {
+                r = sd_event_source_set_time_relative(*s, delay);
+                if (r < 0)
+                        return r;
+        }
+        return sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
+}
+
+/* PHASE_UNROUTE: the units the plan stops, restarts or removes lose their routes, and the plan
+ * waits (one pending) until etcd acknowledged every removal, or route_timeout passed. */
+static void agent_unroute(Agent *a) {
+        size_t n = 0;
+        int r;
+
+        for (size_t i = 0; i < a->n_steps; i++) {
+                LocalUnit *u = step_unroutes(&a->steps[i]) ? hashmap_get(a->local, a->steps[i].name) : NULL;
+                if (!u || u->draining)
+                        continue;     /* a unit stopped and removed has two steps */
+                u->draining = true;
+                if (u->route != ROUTE_ABSENT || agent_route_in_flight(a, a->steps[i].name))
+                        n++;
+        }
+        a->drain = n > 0;
+        if (n == 0)
+                return;
+        log_info("Removing the routes of %zu unit(s) before they stop.", n);
+        agent_schedule_publish(a);
+        r = agent_arm_timer(a, &a->unroute_timer, a->route_timeout, on_unroute_timeout);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to arm a timer, not waiting for the removal of routes: %m");
+                return;
+        }
+        a->unrouting = true;
+        a->pending++;
+}
+
+/* PHASE_DRAIN: requests that routers sent before the routes went away get time to finish. */
+static void agent_drain(Agent *a) {
+        char buf[32];
+        int r;
+
+        if (!a->drain || a->route_drain_delay == 0)
+                return;
+        r = agent_arm_timer(a, &a->drain_timer, a->route_drain_delay, on_drain_timer);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to arm a timer, stopping without the drain delay: %m");
+                return;
+        }
+        log_debug("Routes removed; stopping in %s.", format_duration(buf, sizeof(buf), a->route_drain_delay));
+        a->pending++;
+}
+
+/* The plan is done: units it did not stop may be routed again. */
+static void agent_undrain(Agent *a) {
+        bool any = false;
+        size_t i = 0;
+        void *v;
+
+        while (hashmap_iterate(a->local, &i, NULL, &v)) {
+                LocalUnit *u = v;
+                any = any || u->draining;
+                u->draining = false;
+        }
+        a->drain = false;
+        if (any)
+                agent_schedule_publish(a);
 }
 
 /* Runs the steps of the next phase; a phase with jobs waits for all of them (on_step_done). */
@@ -501,6 +971,14 @@ static void agent_advance(Agent *a) {
         while (a->pending == 0) {
                 switch (a->phase) {
                 case PHASE_IDLE:
+                        a->phase = PHASE_UNROUTE;
+                        agent_unroute(a);
+                        break;
+                case PHASE_UNROUTE:
+                        a->phase = PHASE_DRAIN;
+                        agent_drain(a);
+                        break;
+                case PHASE_DRAIN:
                         a->phase = PHASE_STOP;
                         for (size_t i = 0; i < a->n_steps; i++)
                                 if (a->steps[i].type == AGENT_STOP)
@@ -524,7 +1002,7 @@ static void agent_advance(Agent *a) {
                 case PHASE_START:
                         a->phase = PHASE_IDLE;
                         steps_free(a);
-                        agent_schedule_publish(a);
+                        agent_undrain(a);
                         if (a->replan) {
                                 a->replan = false;
                                 agent_schedule_plan(a);
@@ -718,6 +1196,21 @@ static void agent_adopt_ports(Agent *a) {
         }
 }
 
+/* A fleetd before this one may have published routes of the instances it ran: their status is
+ * unknown until their health says (route_next_write()). */
+static void agent_adopt_routes(Agent *a) {
+        size_t i = 0;
+        void *v;
+
+        while (hashmap_iterate(a->local, &i, NULL, &v)) {
+                LocalUnit *u = v;
+                if (u->instance && u->port > 0) {
+                        u->route = ROUTE_UNKNOWN;
+                        u->route_port = u->port;
+                }
+        }
+}
+
 static int agent_adopt_local(Agent *a) {
         _cleanup_strv_free_ char **names = NULL;
         int r;
@@ -738,6 +1231,7 @@ static int agent_adopt_local(Agent *a) {
                 local_unit_configure(u, contents);
         }
         agent_adopt_ports(a);
+        agent_adopt_routes(a);
         if (strv_length(names) > 0)
                 return systemd_backend_query(a->backend, names, NULL, NULL);
         return 0;
@@ -768,14 +1262,25 @@ int agent_new(sd_event *e, EtcdClient *etcd, Presence *presence, const AgentOpti
         a->sched_prefix = registry_key(o->prefix, "schedule", o->machine_id, "", NULL);
         a->sched_end = a->sched_prefix ? etcd_prefix_end(a->sched_prefix) : NULL;
         a->state_prefix = registry_key(o->prefix, "state", "", NULL);
+        a->routes_prefix = registry_key(o->prefix, "routes", "", NULL);
+        a->public_ip = o->public_ip ? strdup(o->public_ip) : NULL;
         a->ports_dir = o->ports_dir ? strdup(o->ports_dir) : ports_dir_of(o->units_dir);
         a->next_port = PORTS_RANGE_FIRST;
+        a->route_drain_delay = o->route_drain_delay;
+        a->route_timeout = o->route_timeout ?: ROUTE_TIMEOUT_DEFAULT;
         a->desired = hashmap_new(schedule_record_free);
         a->local = hashmap_new(local_unit_free);
         a->gone = hashmap_new(NULL);
-        if (!a->machine_id || !a->sched_end || !a->state_prefix || !a->ports_dir || !a->desired || !a->local ||
-            !a->gone)
+        a->gone_routes = hashmap_new(free);
+        if (!a->machine_id || !a->sched_end || !a->state_prefix || !a->routes_prefix || (o->public_ip && !a->public_ip) ||
+            !a->ports_dir || !a->desired || !a->local || !a->gone || !a->gone_routes)
                 return -ENOMEM;
+        if (o->hooks_dir) {
+                HookRunnerOptions ho = { .dir = o->hooks_dir };
+                r = hook_runner_new(e, &ho, &a->hooks);
+                if (r < 0)
+                        return r;
+        }
 
         r = systemd_backend_new(e, o->units_dir, o->link_dir, on_state_changed, a, &a->backend);
         if (r < 0)
@@ -805,16 +1310,23 @@ Agent *agent_free(Agent *a) {
         sd_event_source_disable_unref(a->plan_defer);
         sd_event_source_disable_unref(a->publish_timer);
         sd_event_source_disable_unref(a->resync_timer);
+        sd_event_source_disable_unref(a->unroute_timer);
+        sd_event_source_disable_unref(a->drain_timer);
+        hook_runner_free(a->hooks);
         systemd_backend_free(a->backend);
         steps_free(a);
+        sent_free(a->sent, a->n_sent);
         hashmap_free(a->desired);
         hashmap_free(a->local);
         hashmap_free(a->gone);
+        hashmap_free(a->gone_routes);
         sd_event_unref(a->event);
         free(a->machine_id);
         free(a->sched_prefix);
         free(a->sched_end);
         free(a->state_prefix);
+        free(a->routes_prefix);
+        free(a->public_ip);
         free(a->ports_dir);
         free(a);
         return NULL;

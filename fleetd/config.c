@@ -47,6 +47,7 @@ struct ConfigKey {
         size_t offset;
         ConfigParser parse;
         usec_t min;                     /* durations only */
+        usec_t max;                     /* durations only; 0: no limit */
         bool secret;                    /* never quote the value in messages */
         /* NULL: the key may be unset with an empty value. Otherwise an empty value is
          * invalid, and config_new() sets this through the parser. */
@@ -100,6 +101,9 @@ static const ConfigKey config_table[] = {
             "a duration of at least 2s, such as 10s", .min = 2 * USEC_PER_SEC),
         KEY(engine_reconcile_interval, CONFIG_USEC, parse_duration_min, "60s",
             "a duration of at least 1s, such as 60s", .min = USEC_PER_SEC),
+        KEY(route_drain_delay, CONFIG_USEC, parse_duration_min, "2s",
+            "a duration from 0 to 5m, such as 2s", .max = 5 * 60 * USEC_PER_SEC),
+        KEY(hooks_dir, CONFIG_STRING, parse_path, "/etc/fleetd/hooks.d", EXPECT_PATH),
         KEY(api_socket, CONFIG_STRING, parse_socket_path, "/run/fleetd/fleetd.sock",
             "an absolute path of at most 107 bytes"),
         KEY(api_listen, CONFIG_STRING, parse_listen, NULL,
@@ -129,6 +133,8 @@ const char * const config_keys[] = {
         "metadata",
         "agent_ttl",
         "engine_reconcile_interval",
+        "route_drain_delay",
+        "hooks_dir",
         "api_socket",
         "api_listen",
         "api_tls_cert",
@@ -295,7 +301,7 @@ static int parse_key_prefix(const ConfigKey *k, const char *s, ConfigValue *ret)
 static int parse_duration_min(const ConfigKey *k, const char *s, ConfigValue *ret) {
         usec_t u;
 
-        if (parse_duration(s, &u) < 0 || u < k->min)
+        if (parse_duration(s, &u) < 0 || u < k->min || (k->max > 0 && u > k->max))
                 return -EINVAL;
         ret->usec = u;
         return 0;

@@ -37,6 +37,8 @@ typedef struct Config {
         size_t n_metadata;
         usec_t agent_ttl;             /* default 10s; at least 2s */
         usec_t engine_reconcile_interval; /* default 60s: the safety-net pass */
+        usec_t route_drain_delay;     /* default 2s: from a route's removal to its unit's stop; 0-5m */
+        char *hooks_dir;              /* default "/etc/fleetd/hooks.d": executables run on route changes */
         char *api_socket;             /* default "/run/fleetd/fleetd.sock" */
         char *api_listen;             /* TCP "host:port", TLS only; NULL: off */
         char *api_tls_cert;

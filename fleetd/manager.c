@@ -61,10 +61,13 @@ int manager_new(Config *config, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to allocate event loop: %m");
 
+        /* SIGCHLD too: hooks (hooks.h) are reaped through sd_event_add_child(), which needs it
+         * blocked in every thread; no thread exists yet, so all inherit this mask. */
         sigset_t mask;
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGCHLD);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL)) < 0 ||
             (r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL)) < 0)
@@ -132,6 +135,10 @@ int manager_run(Manager *m) {
                 .units_dir = units_dir,
                 .link_dir = "/run/systemd/system",
                 .resync_interval = c->engine_reconcile_interval,
+                .public_ip = m->self.ip,
+                .route_drain_delay = c->route_drain_delay,
+                .route_timeout = config_etcd_request_timeout(c),
+                .hooks_dir = c->hooks_dir,
         };
         r = agent_new(m->event, m->etcd, m->presence, &ao, &m->agent);
         if (r < 0)

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "basic/json-util.h"
 #include "registry.h"
+#include "release.h"
 
 static const char * const machine_state_table[_MACHINE_STATE_MAX] = {
         [MACHINE_ACTIVE] = "active",
@@ -180,6 +182,14 @@ void state_record_done(StateRecord *s) {
         *s = (StateRecord) {};
 }
 
+void route_record_done(RouteRecord *r) {
+        free(r->app);
+        free(r->unit);
+        free(r->host);
+        free(r->process);
+        *r = (RouteRecord) {};
+}
+
 static int dup_required(const json_t *j, const char *key, char **ret) {
         int r = dup_optional(j, key, ret);
         if (r >= 0 && !*ret)
@@ -296,5 +306,57 @@ int state_record_from_json(const json_t *j, StateRecord *ret) {
         s.since_usec = (uint64_t) jx_int64(j, "since", 0);
         *ret = s;
         s = (StateRecord) {};
+        return 0;
+}
+
+json_t *route_record_to_json(const RouteRecord *r) {
+        return json_pack("{s:s, s:s, s:s, s:i, s:I, s:s, s:s}",
+                         "app", r->app,
+                         "unit", r->unit,
+                         "host", r->host,
+                         "port", (int) r->port,
+                         "release", (json_int_t) r->release,
+                         "process", r->process,
+                         "machine", r->machine);
+}
+
+/* The unit must be an instance of the app, release and process the record names. */
+static int route_record_check_unit(const RouteRecord *rec) {
+        _cleanup_free_ char *app = NULL, *process = NULL;
+        unsigned release;
+        int r;
+
+        r = release_parse_instance_name(rec->unit, &app, &release, &process, NULL);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !streq(app, rec->app) || release != rec->release || !streq(process, rec->process))
+                return -EBADMSG;
+        return 0;
+}
+
+int route_record_from_json(const json_t *j, RouteRecord *ret) {
+        _cleanup_(route_record_done) RouteRecord rr = {};
+        json_t *port = json_object_get(j, "port"), *release = json_object_get(j, "release");
+        int r;
+
+        if (!json_is_object(j) || !machine_id_is_valid(jx_str(j, "machine")) || !json_is_integer(port) ||
+            json_integer_value(port) < 1 || json_integer_value(port) > 65535 || !json_is_integer(release) ||
+            json_integer_value(release) < 1 || json_integer_value(release) > UINT_MAX)
+                return -EBADMSG;
+        strcpy(rr.machine, jx_str(j, "machine"));
+        rr.port = (uint16_t) json_integer_value(port);
+        rr.release = (unsigned) json_integer_value(release);
+        if ((r = dup_required(j, "app", &rr.app)) < 0 ||
+            (r = dup_required(j, "unit", &rr.unit)) < 0 ||
+            (r = dup_required(j, "host", &rr.host)) < 0 ||
+            (r = dup_required(j, "process", &rr.process)) < 0)
+                return r;
+        if (isempty(rr.host))
+                return -EBADMSG;
+        r = route_record_check_unit(&rr);
+        if (r < 0)
+                return r;
+        *ret = rr;
+        rr = (RouteRecord) {};
         return 0;
 }

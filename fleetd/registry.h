@@ -83,9 +83,23 @@ typedef struct StateRecord {
         char *health;                 /* starting, passing, failing; NULL: the unit has no check */
 } StateRecord;
 
+/* routes/<app>/<unit>: where a healthy instance of an app serves, for routers (fleet-router)
+ * and hooks. Written by the agent of the instance's machine, bound to its machine lease, only
+ * while the instance is active and its health check (if it has one) passes. */
+typedef struct RouteRecord {
+        char *app;
+        char *unit;                   /* "<app>_v<N>.<process>@<i>.service" */
+        char *host;                   /* the machine's public address (MachineRecord.ip) */
+        uint16_t port;                /* the host port the agent assigned */
+        unsigned release;             /* N */
+        char *process;
+        char machine[MACHINE_ID_LEN + 1];
+} RouteRecord;
+
 void unit_record_done(UnitRecord *u);
 void schedule_record_done(ScheduleRecord *s);
 void state_record_done(StateRecord *s);
+void route_record_done(RouteRecord *r);
 
 /* to_json: NULL on OOM. from_json: -EBADMSG if the record is not what fleetd writes. */
 json_t *unit_record_to_json(const UnitRecord *u);
@@ -94,3 +108,8 @@ json_t *schedule_record_to_json(const ScheduleRecord *s);
 int schedule_record_from_json(const json_t *j, ScheduleRecord *ret);
 json_t *state_record_to_json(const StateRecord *s);
 int state_record_from_json(const json_t *j, StateRecord *ret);
+/* {"app","unit","host","port","release","process","machine"}. from_json also checks that unit is
+ * an instance name (release_parse_instance_name()) that agrees with app, release and process,
+ * that port is 1-65535 and host not empty: -EBADMSG otherwise. */
+json_t *route_record_to_json(const RouteRecord *r);
+int route_record_from_json(const json_t *j, RouteRecord *ret);

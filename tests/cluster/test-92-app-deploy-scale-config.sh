@@ -28,11 +28,17 @@ wait_until 60 five || fail "scale to 5 did not reach 5 healthy web instances: $(
 assert_exit 0 "scale web=2 worker=0" cl_fleetctl host1 scale hello web=2 worker=0
 two() { [ "$(app_instances hello web | wc -l)" = 2 ] && [ -z "$(app_instances hello worker)" ]; }
 wait_until 60 two || fail "scale down did not reach web=2 worker=0: $(app_instances hello)"
-running=0
-for i in 1 2 3; do
-        running=$((running + $(cl_exec "host$i" podman ps --format '{{.Names}}' | grep -c '^hello_v1.web-' || true)))
-done
-assert_eq 2 "$running" "web containers running in the hosts after scale down"
+# the containers stop after their routes are gone and route_drain_delay has passed
+web_containers() {
+        local i n=0 names
+        for i in 1 2 3; do
+                names=$(cl_exec "host$i" podman ps --format '{{.Names}}')
+                n=$((n + $(grep -c '^hello_v1.web-' <<<"$names" || true)))
+        done
+        echo "$n"
+}
+two_running() { [ "$(web_containers)" = 2 ]; }
+wait_until 20 two_running || fail "web containers running in the hosts after scale down: $(web_containers), expected 2"
 
 # config: a new release; the app sees the value exactly, however hostile
 value='hi $(id) `id` %n ${PORT} "q" '"'s'"' \ ; done'

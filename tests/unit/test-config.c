@@ -68,6 +68,8 @@ TEST(defaults) {
         ASSERT_INT(c->n_metadata, 0);
         ASSERT_INT(c->agent_ttl, 10 * USEC_PER_SEC);
         ASSERT_INT(c->engine_reconcile_interval, 60 * USEC_PER_SEC);
+        ASSERT_INT(c->route_drain_delay, 2 * USEC_PER_SEC);
+        ASSERT_STR(c->hooks_dir, "/etc/fleetd/hooks.d");
         ASSERT_STR(c->api_socket, "/run/fleetd/fleetd.sock");
         ASSERT_TRUE(!c->api_listen && !c->api_tls_cert && !c->api_tls_key && !c->api_client_ca);
         ASSERT_STR(c->machine_id_file, "/etc/machine-id");
@@ -89,7 +91,7 @@ TEST(keys_table) {
                 ASSERT_TRUE(r == 0 || r == -EINVAL);
                 ASSERT_TRUE(!err || !strstr(err, "unknown key"));
         }
-        ASSERT_INT(n, 20);
+        ASSERT_INT(n, 22);
 }
 
 TEST(full_file) {
@@ -603,6 +605,36 @@ TEST(values) {
         }
 }
 
+TEST(routes_and_hooks) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        ASSERT_INT(config_new(&c), 0);
+        /* 0 turns the drain delay off; at most 5m */
+        ASSERT_INT(config_set(c, "route_drain_delay", "0", "test", NULL), 0);
+        ASSERT_INT(c->route_drain_delay, 0);
+        ASSERT_INT(config_set(c, "route_drain_delay", "500ms", "test", NULL), 0);
+        ASSERT_INT(c->route_drain_delay, 500 * USEC_PER_MSEC);
+        ASSERT_INT(config_set(c, "route_drain_delay", "5m", "test", NULL), 0);
+        ASSERT_INT(config_set(c, "route_drain_delay", "5m1s", "fleetd.conf:4", &err), -EINVAL);
+        ASSERT_STR(err, "fleetd.conf:4: invalid value for route_drain_delay: '5m1s' (expected a duration from 0 "
+                        "to 5m, such as 2s)");
+        ASSERT_INT(c->route_drain_delay, 5 * 60 * USEC_PER_SEC);
+        ASSERT_INT(config_set(c, "route_drain_delay", "", "test", NULL), -EINVAL);
+        ASSERT_INT(config_set(c, "route_drain_delay", "-1s", "test", NULL), -EINVAL);
+
+        ASSERT_INT(config_set(c, "hooks_dir", "/srv/hooks", "test", NULL), 0);
+        ASSERT_STR(c->hooks_dir, "/srv/hooks");
+        ASSERT_INT(config_set(c, "hooks_dir", "hooks.d", "test", NULL), -EINVAL);
+        ASSERT_INT(config_set(c, "hooks_dir", "", "test", NULL), -EINVAL);
+        ASSERT_STR(c->hooks_dir, "/srv/hooks");
+
+        const char *env[] = { "FLEETD_ROUTE_DRAIN_DELAY=1s", "FLEETD_HOOKS_DIR=/run/hooks", NULL };
+        ASSERT_INT(config_apply_env(c, (char * const *) env, NULL), 0);
+        ASSERT_INT(c->route_drain_delay, USEC_PER_SEC);
+        ASSERT_STR(c->hooks_dir, "/run/hooks");
+}
+
 TEST(host_port) {
         _cleanup_free_ char *h1 = NULL, *h2 = NULL, *h3 = NULL;
         uint16_t port = 0;
@@ -755,7 +787,7 @@ TEST(example_file) {
                 n_keys++;
         }
         fclose(out);
-        ASSERT_INT(n_keys, 20);
+        ASSERT_INT(n_keys, 22);
         ASSERT_INT(temp_file_write(&t, uncommented), 0);
         free(uncommented);
 
@@ -767,6 +799,8 @@ TEST(example_file) {
         ASSERT_INT(d->etcd_request_timeout, c->etcd_request_timeout);
         ASSERT_INT(d->agent_ttl, c->agent_ttl);
         ASSERT_INT(d->engine_reconcile_interval, c->engine_reconcile_interval);
+        ASSERT_INT(d->route_drain_delay, c->route_drain_delay);
+        ASSERT_STR(d->hooks_dir, c->hooks_dir);
         ASSERT_STR(d->api_socket, c->api_socket);
         ASSERT_STR(d->machine_id_file, c->machine_id_file);
         ASSERT_STR(d->state_dir, c->state_dir);
@@ -796,6 +830,7 @@ TEST_MAIN(T(defaults),
           T(key_prefix),
           T(failed_set_keeps_old_value),
           T(values),
+          T(routes_and_hooks),
           T(host_port),
           T(verify),
           T(example_file))
