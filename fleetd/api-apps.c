@@ -664,3 +664,34 @@ int api_apps_destroy(ApiRequest *req, void *userdata) {
         EtcdTxn txn = { .success = ops, .n_success = ELEMENTSOF(ops) };
         return etcd_client_txn(m->etcd, &txn, on_app_deleted, req, NULL);
 }
+
+/* GET /v1/routes[?app=APP]: the published routes (routes/<app>/<unit>), as the agents wrote them. */
+static void on_routes(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
+        ApiRequest *req = userdata;
+        json_auto_t *list = json_array();
+
+        if (error < 0)
+                return reply_etcd(req, error);
+        for (size_t i = 0; list && i < result->n_kvs; i++) {
+                json_t *j = json_loads(result->kvs[i].value, 0, NULL);
+                if (json_is_object(j))
+                        json_array_append_new(list, j);
+                else
+                        json_decref(j);
+        }
+        json_auto_t *body = json_pack("{s:O}", "routes", list);
+        api_request_reply_json(req, 200, body);
+}
+
+int api_routes_list(ApiRequest *req, void *userdata) {
+        Manager *m = userdata;
+        const char *app = api_request_query(req, "app");
+        _cleanup_free_ char *key = NULL, *end = NULL, *sub = NULL;
+
+        if (app && !release_app_name_is_valid(app))
+                return api_request_reply_error(req, 400, "bad_request", "Invalid app name '%s'.", app);
+        if ((app && asprintf(&sub, "%s/", app) < 0) || prefix_args(m, "routes", sub ?: "", &key, &end) < 0)
+                return -ENOMEM;
+        EtcdRangeArgs args = { .key = key, .range_end = end };
+        return etcd_client_range(m->etcd, &args, on_routes, req, NULL);
+}

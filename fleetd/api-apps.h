@@ -14,3 +14,4 @@ int api_apps_releases(ApiRequest *req, void *userdata);
 int api_apps_rollback(ApiRequest *req, void *userdata);
 int api_apps_restart(ApiRequest *req, void *userdata);
 int api_apps_destroy(ApiRequest *req, void *userdata);
+int api_routes_list(ApiRequest *req, void *userdata);

@@ -589,5 +589,6 @@ const ApiRoute manager_api_routes[] = {
         { "GET", "/v1/apps/*/releases", api_apps_releases },
         { "POST", "/v1/apps/*/rollback", api_apps_rollback },
         { "POST", "/v1/apps/*/restart", api_apps_restart },
+        { "GET", "/v1/routes", api_routes_list },
         {}
 };

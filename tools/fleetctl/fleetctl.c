@@ -166,6 +166,11 @@ static const Verb verbs[] = {
           "--follow, prints new lines of every instance as they come, instances that start later\n"
           "included (the app is looked at again every 5s), until interrupted. Asks fleetd, not\n"
           "SSH." },
+        { "routes", group_apps, 0, 1, verb_routes, NULL, "[APP]", "List where apps' healthy instances are routed",
+          "Lists the routes the agents publish (of APP only, if given): for each healthy instance\n"
+          "of a process with a port, its address (host IP and assigned port), release and process.\n"
+          "fleet-router serves these as http://APP.DOMAIN/. A route is removed before its instance\n"
+          "stops and while its health check fails. With --json, prints them as fleetd sent them." },
         { "help", group_other, 0, 1, NULL, NULL, "[VERB]", "Show this help, or a verb's",
           "Shows fleetctl's help, or the usage and options of VERB." },
 };

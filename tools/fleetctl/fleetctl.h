@@ -102,6 +102,7 @@ int verb_deploy(Client *c, int argc, char **argv);
 /* verb-apps.c; options: app_wait_options (app-wait.h) for scale, config, rollback, restart */
 int verb_apps(Client *c, int argc, char **argv);
 int verb_ps(Client *c, int argc, char **argv);
+int verb_routes(Client *c, int argc, char **argv);
 int verb_scale(Client *c, int argc, char **argv);
 int verb_config(Client *c, int argc, char **argv);
 int verb_releases(Client *c, int argc, char **argv);

@@ -28,6 +28,8 @@
 # Every function returns non-zero with a message on stderr when it fails; none calls exit.
 
 CLUSTER_STATE_ROOT=${CLUSTER_STATE_ROOT:-/var/tmp/fleetd-cluster}
+# Apps are served by fleet-router as http://<app>.$CLUSTER_DOMAIN/ on the edge hosts.
+CLUSTER_DOMAIN=${CLUSTER_DOMAIN:-fleet.local}
 CLUSTER_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 # Units the machine's image enables that a test host must not start. Links to /dev/null in the
@@ -520,6 +522,33 @@ CONF
         if [ -n "${CLUSTER_FLEETD_CONF_EXTRA:-}" ]; then
                 printf '%s\n' "$CLUSTER_FLEETD_CONF_EXTRA" >>"$root/etc/fleetd/fleetd.conf"
         fi
+        # for fleet-router, when it runs here (examples/units/fleet-router.service on role=edge)
+        cat >"$root/etc/fleetd/fleet-router.conf" <<CONF
+# written by fleetd's tools/lib/cluster.sh for cluster '$CLUSTER_NAME'
+etcd_servers=$CLUSTER_ETCD_ENDPOINT
+domain=$CLUSTER_DOMAIN
+CONF
+}
+
+# cluster_start_router HOST_I: submits and starts fleet-router and its nginx as global fleet units
+# (examples/units/, on every machine with role=edge), through host I's fleetctl, and waits until
+# every edge host's nginx answers (404 for an unknown name).
+cluster_start_router() {
+        local i=${1:?cluster_start_router I} u e deadline
+        cluster_host_exec "$i" mkdir -p /root/units
+        for u in fleet-router.service fleet-nginx.service; do
+                cluster_host_exec "$i" tee "/root/units/$u" <"$CLUSTER_REPO/examples/units/$u" >/dev/null || return 1
+        done
+        cluster_host_exec "$i" /usr/local/bin/fleetctl start /root/units/fleet-router.service \
+                /root/units/fleet-nginx.service >/dev/null || { cluster__err "starting the router units failed"; return 1; }
+        for ((e = 1; e <= CLUSTER_NHOSTS; e++)); do
+                [ "$(cluster_host_role "$e")" = edge ] || continue
+                deadline=$((SECONDS + 60))
+                until [ "$(curl -s -o /dev/null -w '%{http_code}' -m 2 "http://$(cluster_host_ip "$e")/")" = 404 ]; do
+                        [ $SECONDS -lt $deadline ] || { cluster__err "host$e: nginx does not answer on port 80"; return 1; }
+                        sleep 0.3
+                done
+        done
 }
 
 # --- TLS for fleetd's TCP API (api_listen): one CA per cluster, one certificate per host ---
