@@ -3,8 +3,9 @@
 # systemd host booted with systemd-nspawn, fleetd from BUILD_DIR in it, one etcd), torn down on
 # every exit path, and small helpers. Source it from bench/*.sh after `set -euo pipefail`.
 #
-#   bench_cluster_up TAG       check the machine, build, boot a 1-host cluster named TAG<pid>,
-#                              wait until its fleetd is registered and the engine leader
+#   bench_cluster_up TAG [NHOSTS]  check the machine, build, boot a cluster of NHOSTS hosts
+#                              (default 1) named TAG<pid>, wait until host1's fleetd runs, an
+#                              engine leader is elected and all NHOSTS machines are registered
 #   bench_fleetd_pid I         fleetd's PID in host I, as this machine sees it (/proc here)
 #   bench_etcd_pid             the cluster's etcd PID
 #   bench_header TITLE         a markdown title with date, machine, load and fleetd's commit
@@ -59,9 +60,9 @@ bench_build() {
         fi
 }
 
-# bench_cluster_up TAG: everything a benchmark needs, up and settled.
+# bench_cluster_up TAG [NHOSTS]: everything a benchmark needs, up and settled.
 bench_cluster_up() {
-        local tag=${1:?bench_cluster_up TAG} reason i
+        local tag=${1:?bench_cluster_up TAG} nhosts=${2:-1} reason i
         reason=$(cluster_check_env) || bench_die "$reason"
         bench_build
         # 13 characters at most: the tag, the PID
@@ -75,10 +76,10 @@ bench_cluster_up() {
 
         export CLUSTER_BUILD_DIR=$BUILD_DIR
         export CLUSTER_AGENT_TTL=${CLUSTER_AGENT_TTL:-10s}
-        echo "${bench_prog:-bench}: booting cluster $bench_name (1 host, fleetd from $BUILD_DIR)..." >&2
+        echo "${bench_prog:-bench}: booting cluster $bench_name ($nhosts host(s), fleetd from $BUILD_DIR)..." >&2
         cluster_init "$bench_name" >>"$bench_log" 2>&1 || bench_die "cluster_init failed (see $bench_log)"
         cluster_set_owner $$ >>"$bench_log" 2>&1 || true
-        cluster_up 1 >>"$bench_log" 2>&1 || bench_die "cluster_up failed (see $bench_log)"
+        cluster_up "$nhosts" >>"$bench_log" 2>&1 || bench_die "cluster_up failed (see $bench_log)"
         cluster_load "$bench_name"
 
         # fleetd registered, and the engine leader
@@ -90,6 +91,12 @@ bench_cluster_up() {
                 sleep 0.1
         done
         [ $i -lt 300 ] || bench_die "fleetd in host1 did not become the engine leader within 30 s (see $bench_log)"
+        # more hosts: every one of them registered under machines/
+        for ((i = 0; nhosts > 1 && i < 300; i++)); do
+                [ "$(cluster_etcdctl get /fleetd/machines/ --prefix --keys-only 2>/dev/null | grep -c .)" -ge "$nhosts" ] && break
+                sleep 0.1
+        done
+        [ $i -lt 300 ] || bench_die "not all $nhosts machines registered within 30 s (see $bench_log)"
         sleep 2     # let the boot's own activity settle
         bench_load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 }
