@@ -51,8 +51,8 @@ bench_build() {
         if [ ! -f "$BUILD_DIR/build.ninja" ]; then
                 meson setup "$BUILD_DIR" "$bench_repo" >/dev/null || bench_die "meson setup $BUILD_DIR failed"
         fi
-        if ! ninja -C "$BUILD_DIR" fleetd/fleetd tools/fleetctl bench/bench-schedule-etcd >"$BUILD_DIR/bench-build.log" 2>&1; then
-                for t in fleetd/fleetd tools/fleetctl bench/bench-schedule-etcd; do
+        if ! ninja -C "$BUILD_DIR" fleetd/fleetd tools/fleetctl tools/fleet-router bench/bench-schedule-etcd >"$BUILD_DIR/bench-build.log" 2>&1; then
+                for t in fleetd/fleetd tools/fleetctl tools/fleet-router bench/bench-schedule-etcd; do
                         [ -x "$BUILD_DIR/$t" ] || bench_die "the build in $BUILD_DIR failed and $t is missing (see $BUILD_DIR/bench-build.log)"
                 done
                 bench_build_note="the build failed at run time (see $BUILD_DIR/bench-build.log); measured the binaries of $(date -r "$BUILD_DIR/fleetd/fleetd" -Is)"
