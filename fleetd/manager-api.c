@@ -160,6 +160,8 @@ static void on_unit_written(EtcdClient *c, int error, const EtcdResult *result, 
                                         p->name);
                 return;
         }
+        /* the next list through this fleetd waits until the units/ watch has seen this */
+        list_cache_note_write(p->m->list_cache, result->revision);
         log_unit_info(p->name, "Unit %s %s, desired state %s.", p->name, p->exists ? "updated" : "submitted",
                       unit_desired_state_to_string(p->record.desired));
         json_auto_t *j = unit_summary_json(&p->record, false);
@@ -378,14 +380,23 @@ static int get_unit(ApiRequest *req, void *userdata) {
         return etcd_client_range(m->etcd, &args, on_unit_get, req, NULL);
 }
 
+/* One DELETE /v1/units/<name> in flight. */
+typedef struct UnitDelete {
+        Manager *m;
+        ApiRequest *req;
+} UnitDelete;
+
 static void on_unit_deleted(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
-        ApiRequest *req = userdata;
+        _cleanup_free_ UnitDelete *d = userdata;
+        ApiRequest *req = d->req;
 
         if (error < 0)
                 reply_etcd_error(req, error);
         else if (result->deleted == 0)
                 api_request_reply_error(req, 404, "not_found", "No unit %s.", api_request_arg(req, 0));
         else {
+                /* the next list through this fleetd waits until the units/ watch has seen this */
+                list_cache_note_write(d->m->list_cache, result->revision);
                 log_unit_info(api_request_arg(req, 0), "Unit %s destroyed.", api_request_arg(req, 0));
                 json_auto_t *j = json_pack("{s:s}", "destroyed", api_request_arg(req, 0));
                 api_request_reply_json(req, 200, j);
@@ -399,140 +410,85 @@ static int delete_unit(ApiRequest *req, void *userdata) {
         if (!unit_name_is_valid(name, UNIT_NAME_ANY))
                 return api_request_reply_error(req, 404, "not_found", "No unit %s.", name);
         _cleanup_free_ char *key = registry_key(m->config->etcd_key_prefix, "units", name, NULL);
-        if (!key)
+        _cleanup_free_ UnitDelete *d = calloc(1, sizeof(*d));
+        if (!key || !d)
                 return -ENOMEM;
-        return etcd_client_delete(m->etcd, key, NULL, on_unit_deleted, req, NULL);
+        *d = (UnitDelete) { .m = m, .req = req };
+        int r = etcd_client_delete(m->etcd, key, NULL, on_unit_deleted, d, NULL);
+        if (r < 0)
+                return r;
+        TAKE_PTR(d);
+        return 0;
 }
 
-/* GET /v1/units[?limit=N&from=NAME]: units/ (a page), then schedule/ keys only to learn each
- * unit's target machine: two range calls whatever the number of units. */
-typedef struct UnitList {
-        Manager *m;
-        ApiRequest *req;
-        json_t *units;                /* name -> unit object */
-        int64_t limit;
-        char *next;                   /* the first name of the next page */
-} UnitList;
+/* GET /v1/units[?limit=N&from=NAME]: a page of the list cache (list-cache.h), which the first
+ * list loads and watches keep current; no etcd read per request. */
 
-static void unit_list_free(UnitList *l) {
-        if (!l)
-                return;
-        json_decref(l->units);
-        free(l->next);
-        free(l);
+static void reply_list_error(ApiRequest *req, int error) {
+        if (error == -ENOMEM)
+                api_request_reply_error(req, 500, "internal", "Out of memory.");
+        else
+                reply_etcd_error(req, error);
 }
 
-static void on_list_schedule(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
-        UnitList *l = userdata;
-        _cleanup_free_ char *sched = registry_key(l->m->config->etcd_key_prefix, "schedule", "", NULL);
-
-        if (error < 0) {
-                reply_etcd_error(l->req, error);
-                return unit_list_free(l);
-        }
-        for (size_t i = 0; sched && i < result->n_kvs; i++) {
-                /* schedule/<machine>/<name> */
-                const char *rest = startswith(result->kvs[i].key, sched), *slash = rest ? strchr(rest, '/') : NULL;
-                json_t *u = slash ? json_object_get(l->units, slash + 1) : NULL;
-                if (!u)
-                        continue;
-                json_t *machines = json_object_get(u, "machines");
-                json_array_append_new(machines, json_stringn(rest, slash - rest));
-        }
-
-        json_auto_t *list = json_array();
-        const char *k;
-        json_t *v;
-        json_object_foreach(l->units, k, v) {
-                size_t n = json_array_size(json_object_get(v, "machines"));
-                const char *ds = jx_str(v, "desiredState");
-                /* what the engine has made of it: the desired state once placed, else inactive */
-                json_object_set_new(v, "currentState", json_string(n > 0 ? ds : "inactive"));
-                json_array_append(list, v);
-        }
-        json_auto_t *body = json_pack("{s:O, s:s*}", "units", list, "next", l->next);
-        api_request_reply_json(l->req, 200, body);
-        unit_list_free(l);
+static void reply_list(ApiRequest *req, json_t *body) {
+        if (!body)
+                api_request_reply_error(req, 500, "internal", "Out of memory.");
+        else
+                api_request_reply_json(req, 200, body);
 }
 
-static void on_list_units(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
-        UnitList *l = userdata;
-
-        if (error < 0) {
-                reply_etcd_error(l->req, error);
-                return unit_list_free(l);
-        }
-        /* One more than the page was asked for: if it came, it names the next page. */
-        size_t n = MIN(result->n_kvs, (size_t) l->limit);
-        if (result->n_kvs > n) {
-                const char *name = strrchr(result->kvs[n].key, '/');
-                l->next = name ? strdup(name + 1) : NULL;
-        }
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_(unit_record_done) UnitRecord u = {};
-                json_auto_t *raw = json_loads(result->kvs[i].value, 0, NULL);
-                if (unit_record_from_json(raw, &u) < 0)
-                        continue;
-                json_t *j = unit_summary_json(&u, false);
-                if (j)
-                        json_object_set_new(j, "machines", json_array());
-                json_object_set_new(l->units, u.name, j);
-        }
-
-        _cleanup_free_ char *key = registry_key(l->m->config->etcd_key_prefix, "schedule", "", NULL);
-        _cleanup_free_ char *end = key ? etcd_prefix_end(key) : NULL;
-        EtcdRangeArgs args = { .key = key, .range_end = end, .keys_only = true };
-        int r = end ? etcd_client_range(l->m->etcd, &args, on_list_schedule, l, NULL) : -ENOMEM;
-        if (r < 0) {
-                reply_etcd_error(l->req, r);
-                unit_list_free(l);
-        }
-}
-
-static int parse_limit(ApiRequest *req, int64_t *ret) {
-        const char *s = api_request_query(req, "limit");
+/* limit= of GET /v1/units: 1 to UNITS_PAGE_MAX, UNITS_PAGE_DEFAULT if absent; -EINVAL if not. */
+static int limit_parse(const char *s, int64_t *ret) {
         char *end;
 
-        *ret = UNITS_PAGE_DEFAULT;
-        if (!s)
+        if (!s) {
+                *ret = UNITS_PAGE_DEFAULT;
                 return 0;
+        }
         errno = 0;
         long long n = strtoll(s, &end, 10);
         if (errno || end == s || *end || n < 1 || n > UNITS_PAGE_MAX)
-                return api_request_reply_error(req, 400, "bad_request", "limit must be a number from 1 to %d.",
-                                               UNITS_PAGE_MAX), -EINVAL;
+                return -EINVAL;
         *ret = n;
         return 0;
 }
 
+static void reply_units_page(ApiRequest *req, const ListData *d) {
+        int64_t limit = UNITS_PAGE_DEFAULT;
+
+        (void) limit_parse(api_request_query(req, "limit"), &limit);  /* checked in get_units() */
+        json_auto_t *body = list_data_units_page(d, api_request_query(req, "from"), (size_t) limit);
+        reply_list(req, body);
+}
+
+static void on_units_cached(ListCache *c, int error, const ListData *d, void *userdata) {
+        if (error < 0)
+                reply_list_error(userdata, error);
+        else
+                reply_units_page(userdata, d);
+}
+
 static int get_units(ApiRequest *req, void *userdata) {
         Manager *m = userdata;
-        const char *from = api_request_query(req, "from");
+        const ListData *d;
         int64_t limit;
 
-        if (parse_limit(req, &limit) < 0)
-                return 0;
-        UnitList *l = calloc(1, sizeof(*l));
-        if (!l || !(l->units = json_object())) {
-                unit_list_free(l);
-                return -ENOMEM;
-        }
-        l->m = m;
-        l->req = req;
-        l->limit = limit;
-
-        _cleanup_free_ char *prefix = registry_key(m->config->etcd_key_prefix, "units", "", NULL);
-        _cleanup_free_ char *start = prefix ? registry_key(prefix, from ?: "", NULL) : NULL;
-        _cleanup_free_ char *end = prefix ? etcd_prefix_end(prefix) : NULL;
-        EtcdRangeArgs args = { .key = start, .range_end = end, .limit = limit + 1 };
-        int r = end && start ? etcd_client_range(m->etcd, &args, on_list_units, l, NULL) : -ENOMEM;
+        if (limit_parse(api_request_query(req, "limit"), &limit) < 0)
+                return api_request_reply_error(req, 400, "bad_request", "limit must be a number from 1 to %d.",
+                                               UNITS_PAGE_MAX);
+        /* own writes: a unit just PUT or DELETEd through this fleetd shows in its next list */
+        int r = list_cache_get(m->list_cache, true, on_units_cached, req, &d);
         if (r < 0)
-                unit_list_free(l);
-        return r;
+                return r;
+        if (r > 0)
+                reply_units_page(req, d);
+        return 0;
 }
 
 /* GET /v1/state[?machine=ID][&unit=NAME]: what the agents report, one record per unit and
- * machine (a global unit has one per machine). */
+ * machine (a global unit has one per machine). From the list cache; one unit's states straight
+ * from etcd while the cache is idle (on_state()). */
 static void on_state(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
         ApiRequest *req = userdata;
         const char *machine = api_request_query(req, "machine"), *unit = api_request_query(req, "unit");
@@ -555,13 +511,41 @@ static void on_state(EtcdClient *c, int error, const EtcdResult *result, void *u
         api_request_reply_json(req, 200, body);
 }
 
+static void reply_states(ApiRequest *req, const ListData *d) {
+        json_auto_t *body = list_data_states(d, api_request_query(req, "machine"), api_request_query(req, "unit"));
+        reply_list(req, body);
+}
+
+static void on_states_cached(ListCache *c, int error, const ListData *d, void *userdata) {
+        if (error < 0)
+                reply_list_error(userdata, error);
+        else
+                reply_states(userdata, d);
+}
+
 static int get_state(ApiRequest *req, void *userdata) {
         Manager *m = userdata;
         const char *unit = api_request_query(req, "unit");
+        const ListData *d;
+        int r;
 
-        /* state/<name>/<machine-id>: one unit's states are a prefix too */
-        _cleanup_free_ char *key = unit ? registry_key(m->config->etcd_key_prefix, "state", unit, "", NULL)
-                                        : registry_key(m->config->etcd_key_prefix, "state", "", NULL);
+        if (!unit) {
+                r = list_cache_get(m->list_cache, false, on_states_cached, req, &d);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        reply_states(req, d);
+                return 0;
+        }
+        /* One unit's states (fleetctl polls them while it waits for a unit): from the cache while it
+         * is loaded, else a prefix range, which is cheap and leaves an idle cache idle. */
+        d = list_cache_peek(m->list_cache);
+        if (d) {
+                reply_states(req, d);
+                return 0;
+        }
+        /* state/<name>/<machine-id>: one unit's states are a prefix */
+        _cleanup_free_ char *key = registry_key(m->config->etcd_key_prefix, "state", unit, "", NULL);
         _cleanup_free_ char *end = key ? etcd_prefix_end(key) : NULL;
         if (!end)
                 return -ENOMEM;

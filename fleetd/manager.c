@@ -80,6 +80,12 @@ int manager_new(Config *config, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the etcd client: %m");
 
+        ListCacheOptions lo = { .prefix = config->etcd_key_prefix,
+                                .wait_timeout = config_etcd_request_timeout(config) };
+        r = list_cache_new(m->event, m->etcd, &lo, &m->list_cache);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the list cache: %m");
+
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -88,6 +94,8 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         api_server_free(m->api);
+        /* before the etcd client: it owns requests and watches of that client */
+        list_cache_free(m->list_cache);
         engine_free(m->engine);
         agent_free(m->agent);
         presence_free(m->presence);

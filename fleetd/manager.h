@@ -11,6 +11,7 @@
 #include "config.h"
 #include "engine.h"
 #include "etcd-client.h"
+#include "list-cache.h"
 #include "machine.h"
 #include "registry.h"
 
@@ -23,6 +24,7 @@ typedef struct Manager {
         Agent *agent;
         Engine *engine;
         ApiServer *api;
+        ListCache *list_cache;        /* what GET /v1/units and /v1/state answer from; idle until used */
 } Manager;
 
 /* Takes ownership of config. Reads the machine id, works out this machine's record and sets
