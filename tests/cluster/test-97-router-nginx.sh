@@ -44,6 +44,8 @@ under_load() {
         local pid=$!
         "$@" >/dev/null 2>&1
         local rc=$?
+        # instances stop after their routes went and route_drain_delay (2 s) passed: keep going
+        sleep 5
         touch "$stop"
         wait "$pid"
         return $rc
@@ -72,6 +74,12 @@ cname=$(sed 's/@/-/; s/\.service$//' <<<"$sick")     # unit-gen's container name
 cl_exec "$shost" podman exec "$cname" mv /www/index.html /www/away.html
 unrouted() { ! cl_fleetctl host1 routes hello 2>/dev/null | grep -q "$sick"; }
 wait_until $((20 + 3 * 2)) unrouted || fail "$sick is still routed after its health check began to fail"
+# the router reloads nginx within its batch delay and a reload: then no request reaches it
+ten_ok() {
+        local k
+        for k in $(seq 1 10); do [ "$(code "$name")" = 200 ] || return 1; done
+}
+wait_until 10 ten_ok || fail "requests through the router still fail 10 s after $sick left the routes"
 for _ in $(seq 1 20); do assert_eq 200 "$(code "$name")" "requests with $sick out of rotation"; done
 cl_exec "$shost" podman exec "$cname" mv /www/away.html /www/index.html
 rerouted() { cl_fleetctl host1 routes hello 2>/dev/null | grep -q "$sick"; }
