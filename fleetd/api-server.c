@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
 
+#include "basic/fileio.h"
 #include "api-server.h"
 #include "basic/strv.h"
 #include "config.h"
@@ -1171,30 +1172,7 @@ static int bind_tcp_socket(const char *listen_address, int *ret_fd) {
 
 /* Reads a PEM file (at most API_PEM_MAX bytes) as a string. */
 static int read_pem_file(const char *path, char **ret) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        _cleanup_free_ char *buf = NULL;
-        size_t n = 0;
-
-        if (fd < 0)
-                return -errno;
-        buf = malloc(API_PEM_MAX + 1);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t k = read(fd, buf + n, API_PEM_MAX + 1 - n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-                if (n > API_PEM_MAX)
-                        return -EFBIG;
-        }
-        buf[n] = '\0';
-        *ret = TAKE_PTR(buf);
-        return 0;
+        return read_file_limit(path, API_PEM_MAX, ret, NULL);
 }
 
 /* Private keys do not linger in freed memory. */

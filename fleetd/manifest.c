@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <yaml.h>
 
+#include "basic/fileio.h"
 #include "basic/strv.h"
 #include "manifest.h"
 
@@ -948,39 +949,7 @@ int manifest_parse(const char *text, size_t len, const char *filename, Release *
 }
 
 int manifest_read_text(const char *path, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-
-        /* One byte over the limit tells "exactly the limit" from "more"; one more for the NUL. */
-        buf = malloc(MANIFEST_SIZE_MAX + 2);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t k = read(fd, buf + size, MANIFEST_SIZE_MAX + 1 - size);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        break;
-                size += (size_t) k;
-                if (size > MANIFEST_SIZE_MAX)
-                        return -EFBIG;
-        }
-        buf[size] = 0;
-
-        char *t = realloc(buf, size + 1); /* give back what the file did not need */
-        if (t)
-                buf = t;
-        *ret = TAKE_PTR(buf);
-        if (ret_len)
-                *ret_len = size;
-        return 0;
+        return read_file_limit(path, MANIFEST_SIZE_MAX, ret, ret_len);
 }
 
 int manifest_load(const char *path, Release *ret, char **ret_error) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "basic/fileio.h"
 #include "basic/strv.h"
 #include "unit-file.h"
 
@@ -508,38 +509,7 @@ int unit_file_parse(const char *text, size_t len, const char *filename, UnitFile
 }
 
 int unit_file_read_text(const char *path, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0, allocated = 0;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-
-        for (;;) {
-                /* Room for one byte over the limit, to tell "exactly the limit" from "more". */
-                if (grow((void **) &buf, &allocated, MIN(size + 4096, UNIT_FILE_SIZE_MAX + 2), 1) < 0)
-                        return -ENOMEM;
-
-                ssize_t k = read(fd, buf + size, allocated - 1 - size);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        break;
-                size += k;
-                if (size > UNIT_FILE_SIZE_MAX)
-                        return -EFBIG;
-        }
-
-        if (grow((void **) &buf, &allocated, size + 1, 1) < 0)
-                return -ENOMEM;
-        buf[size] = 0;
-        *ret = TAKE_PTR(buf);
-        if (ret_len)
-                *ret_len = size;
-        return 0;
+        return read_file_limit(path, UNIT_FILE_SIZE_MAX, ret, ret_len);
 }
 
 int unit_file_load(const char *path, UnitFile **ret, char **ret_error) {
