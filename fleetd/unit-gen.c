@@ -422,6 +422,7 @@ static int gen_podman(Gen *g) {
             (r = argv_addf(&run, "--name=%s", g->name)) < 0 ||
             (r = argv_add(&run, "--replace", "--rm", "-d", "--sdnotify=conmon", "--init", "--pull=never",
                           "--network=host", NULL)) < 0 ||
+            (r = argv_addf(&run, "--label=" UNIT_GEN_LABEL "=%s", g->r->app)) < 0 ||
             (r = argv_add_env_names(g, &run, "--env=")) < 0 ||
             (p->memory_bytes && (r = argv_addf(&run, "--memory=%" PRIu64, p->memory_bytes)) < 0) ||
             (p->cpu_millis && (r = argv_add_cpus(&run, p->cpu_millis)) < 0) ||
@@ -445,6 +446,7 @@ static int gen_docker(Gen *g) {
         if ((r = argv_add(&run, UNIT_GEN_DOCKER, "run", "--rm", NULL)) < 0 ||
             (r = argv_addf(&run, "--name=%s", g->name)) < 0 ||
             (r = argv_add(&run, "--init", "--pull=never", "--network=host", NULL)) < 0 ||
+            (r = argv_addf(&run, "--label=" UNIT_GEN_LABEL "=%s", g->r->app)) < 0 ||
             (r = argv_add_env_names(g, &run, "--env=")) < 0 ||
             (p->memory_bytes && (r = argv_addf(&run, "--memory=%" PRIu64, p->memory_bytes)) < 0) ||
             (p->cpu_millis && (r = argv_add_cpus(&run, p->cpu_millis)) < 0) ||

@@ -109,6 +109,12 @@
  * Returns 0; -EINVAL for a release, process or instance that cannot become a unit (bad names,
  * version 0, instance 0, a runtime and image that do not fit, reserved or malformed config,
  * text that is not UTF-8, a line too long); -ENOMEM. */
+/* podman and docker containers carry the label UNIT_GEN_LABEL=<app>: after a power cut the
+ * containers of the instances that ran are left in the runtime's storage, and
+ * units/fleetd-cleanup.service removes the stopped ones with this label at boot, before fleetd
+ * starts (no fleetd unit exists then: /run is new). */
+#define UNIT_GEN_LABEL "io.fleetd.app"
+
 int unit_gen_instance(const Release *r, const ProcessType *p, unsigned instance, UnitFile **ret, char **ret_error);
 
 /* Whether every process type of r can be generated: what the API checks before it stores a

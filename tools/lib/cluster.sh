@@ -512,6 +512,7 @@ cluster_host_install_fleetd() {
         mkdir -p "$s/multi-user.target.wants" "$s/sockets.target.wants" "$root/etc/fleetd"
         ln -sfn /usr/local/lib/systemd/system/fleetd.socket "$s/sockets.target.wants/fleetd.socket"
         ln -sfn /usr/local/lib/systemd/system/fleetd.service "$s/multi-user.target.wants/fleetd.service"
+        ln -sfn /usr/local/lib/systemd/system/fleetd-cleanup.service "$s/multi-user.target.wants/fleetd-cleanup.service"
         cat >"$root/etc/fleetd/fleetd.conf" <<CONF
 # written by fleetd's tools/lib/cluster.sh for cluster '$CLUSTER_NAME'
 etcd_servers=$CLUSTER_ETCD_ENDPOINT
