@@ -92,7 +92,7 @@ static int free_ports(int *ret_a, int *ret_b) {
         return 0;
 }
 
-static size_t collect(char *p, size_t size, size_t n, void *userdata) {
+size_t etcd_runner_collect(char *p, size_t size, size_t n, void *userdata) {
         char **s = userdata;
         size_t old = *s ? strlen(*s) : 0;
         char *t = realloc(*s, old + size * n + 1);
@@ -123,7 +123,7 @@ static int http(const char *url, const char *body, const char *token, char **ret
         (void) curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
         (void) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
         (void) curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
-        (void) curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+        (void) curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, etcd_runner_collect);
         (void) curl_easy_setopt(e, CURLOPT_WRITEDATA, &answer);
         if (body)
                 (void) curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);

@@ -24,3 +24,6 @@ const char *etcd_runner_url(EtcdRunner *r);
  * under test. token, if set, is sent as the Authorization header. Returns the HTTP status or
  * a negative errno; the body in *ret_body (if not NULL). */
 int etcd_runner_post(EtcdRunner *r, const char *path, const char *body, const char *token, char **ret_body);
+
+/* A CURLOPT_WRITEFUNCTION that appends to the NUL-terminated string at *(char **) userdata. */
+size_t etcd_runner_collect(char *p, size_t size, size_t n, void *userdata);

@@ -347,19 +347,6 @@ int harness_route(const char *prefix, const char *app, unsigned i, unsigned port
         return 0;
 }
 
-static size_t collect(char *p, size_t size, size_t n, void *userdata) {
-        char **s = userdata;
-        size_t old = *s ? strlen(*s) : 0;
-        char *t = realloc(*s, old + size * n + 1);
-
-        if (!t)
-                return 0;
-        memcpy(t + old, p, size * n);
-        t[old + size * n] = 0;
-        *s = t;
-        return size * n;
-}
-
 int harness_http_get(int port, const char *host, char **ret_body) {
         _cleanup_free_ char *answer = NULL, *url = NULL, *header = NULL;
         struct curl_slist *headers = NULL;
@@ -379,7 +366,7 @@ int harness_http_get(int port, const char *host, char **ret_body) {
         (void) curl_easy_setopt(http_handle, CURLOPT_NOSIGNAL, 1L);
         (void) curl_easy_setopt(http_handle, CURLOPT_TIMEOUT_MS, 5000L);
         (void) curl_easy_setopt(http_handle, CURLOPT_HTTPHEADER, headers);
-        (void) curl_easy_setopt(http_handle, CURLOPT_WRITEFUNCTION, collect);
+        (void) curl_easy_setopt(http_handle, CURLOPT_WRITEFUNCTION, etcd_runner_collect);
         (void) curl_easy_setopt(http_handle, CURLOPT_WRITEDATA, &answer);
         (void) curl_easy_setopt(http_handle, CURLOPT_FRESH_CONNECT, http_fresh ? 1L : 0L);
         (void) curl_easy_setopt(http_handle, CURLOPT_FORBID_REUSE, http_fresh ? 1L : 0L);

@@ -189,6 +189,20 @@ static const struct option global_options[] = {
         {}
 };
 
+int parse_lines_arg(const char *arg, unsigned *ret) {
+        unsigned long n;
+        char *end;
+
+        errno = 0;
+        n = strtoul(arg, &end, 10);
+        if (errno != 0 || end == arg || *end || arg[0] == '-' || n > INT_MAX) {
+                fprintf(stderr, "fleetctl: --lines takes a number of lines, not '%s'.\n", arg);
+                return -EINVAL;
+        }
+        *ret = (unsigned) n;
+        return 0;
+}
+
 int print_json(const json_t *v) {
         if (json_dumpf(v, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY) < 0 || fputc('\n', stdout) == EOF ||
             fflush(stdout) != 0)

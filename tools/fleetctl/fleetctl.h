@@ -56,6 +56,8 @@ typedef int (*verb_func_t)(Client *c, int argc, char **argv);
 
 /* Prints v as indented JSON on stdout (--json). Returns 0 or -EIO. */
 int print_json(const json_t *v);
+/* --lines=N of journal and logs: a whole number up to INT_MAX, else a message and -EINVAL. */
+int parse_lines_arg(const char *arg, unsigned *ret);
 
 /* Prints "fleetctl: <message>" and where to read about verb (NULL: fleetctl itself) on stderr.
  * Returns -EINVAL (exit status 2). */

@@ -22,19 +22,9 @@ static const struct option journal_long[] = {
 };
 
 static int journal_parse(int c, const char *arg) {
-        unsigned long n;
-        char *end;
-
         switch (c) {
         case 'n':
-                errno = 0;
-                n = strtoul(arg, &end, 10);
-                if (errno != 0 || end == arg || *end || arg[0] == '-' || n > INT_MAX) {
-                        fprintf(stderr, "fleetctl: --lines takes a number of lines, not '%s'.\n", arg);
-                        return -EINVAL;
-                }
-                arg_lines = (unsigned) n;
-                return 0;
+                return parse_lines_arg(arg, &arg_lines);
         case 'f':
                 arg_follow = true;
                 return 0;
