@@ -51,11 +51,11 @@ bench_build() {
         if [ ! -f "$BUILD_DIR/build.ninja" ]; then
                 meson setup "$BUILD_DIR" "$bench_repo" >/dev/null || bench_die "meson setup $BUILD_DIR failed"
         fi
-        if ! ninja -C "$BUILD_DIR" fleetd/fleetd tools/fleetctl tools/fleet-router bench/bench-schedule-etcd >"$BUILD_DIR/bench-build.log" 2>&1; then
-                for t in fleetd/fleetd tools/fleetctl tools/fleet-router bench/bench-schedule-etcd; do
+        if ! ninja -C "$BUILD_DIR" src/fleetd/fleetd src/fleetctl/fleetctl src/fleet-router/fleet-router bench/bench-schedule-etcd >"$BUILD_DIR/bench-build.log" 2>&1; then
+                for t in src/fleetd/fleetd src/fleetctl/fleetctl src/fleet-router/fleet-router bench/bench-schedule-etcd; do
                         [ -x "$BUILD_DIR/$t" ] || bench_die "the build in $BUILD_DIR failed and $t is missing (see $BUILD_DIR/bench-build.log)"
                 done
-                bench_build_note="the build failed at run time (see $BUILD_DIR/bench-build.log); measured the binaries of $(date -r "$BUILD_DIR/fleetd/fleetd" -Is)"
+                bench_build_note="the build failed at run time (see $BUILD_DIR/bench-build.log); measured the binaries of $(date -r "$BUILD_DIR/src/fleetd/fleetd" -Is)"
                 echo "${bench_prog:-bench}: warning: $bench_build_note" >&2
         fi
 }
@@ -126,7 +126,7 @@ bench_header() {
                 rev="$rev + uncommitted changes"
         fi
         # the tree changes under uncommitted work: a checksum of the daemon's sources tells runs apart
-        rev="$rev, sources $(cat "$bench_repo"/fleetd/*.[ch] "$bench_repo"/fleetd/basic/*.[ch] | sha256sum | cut -c1-12)"
+        rev="$rev, sources $(cat "$bench_repo"/src/*/*.[ch] | sha256sum | cut -c1-12)"
         echo "## $1"
         echo
         echo "$(date -Is); machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2 / 1048576}' /proc/meminfo), $(uname -r);" \

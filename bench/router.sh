@@ -11,7 +11,7 @@
 #
 #   bench/router.sh [--routes=N] [--apps=N] [--changes=N] [--rate=N] [--window=SECONDS]
 #
-# BUILD_DIR (default build/) is built first (tools/fleet-router, bench/bench-router) and its
+# BUILD_DIR (default build/) is built first (src/fleet-router/fleet-router, bench/bench-router) and its
 # fleet-router is the one measured. BENCH_KEEP=1 leaves the logs in /tmp/bench-router-*.
 set -euo pipefail
 
@@ -32,12 +32,12 @@ die() {
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
         meson setup "$BUILD_DIR" "$repo" >/dev/null || die "meson setup $BUILD_DIR failed"
 fi
-ninja -C "$BUILD_DIR" tools/fleet-router bench/bench-router >"$BUILD_DIR/bench-router-build.log" 2>&1 ||
+ninja -C "$BUILD_DIR" src/fleet-router/fleet-router bench/bench-router >"$BUILD_DIR/bench-router-build.log" 2>&1 ||
         die "the build failed (see $BUILD_DIR/bench-router-build.log)"
 
 rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo "?")
 [ -z "$(git -C "$repo" status --porcelain 2>/dev/null | head -n1)" ] || rev="$rev + uncommitted changes"
-rev="$rev, router sources $(cat "$repo"/tools/fleet-router/*.[ch] | sha256sum | cut -c1-12)"
+rev="$rev, router sources $(cat "$repo"/src/fleet-router/*.[ch] | sha256sum | cut -c1-12)"
 echo "## fleet-router: change -> served, CPU and RSS (bench/router.sh)"
 echo
 echo "$(date -Is); machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2 / 1048576}' /proc/meminfo)," \
@@ -46,8 +46,8 @@ echo "$(date -Is); machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB",
 echo
 echo "### batch_delay 50ms (the default)"
 echo
-"$BUILD_DIR/bench/bench-router" "$@" "$BUILD_DIR/tools/fleet-router"
+"$BUILD_DIR/bench/bench-router" "$@" "$BUILD_DIR/src/fleet-router/fleet-router"
 echo
 echo "### batch_delay 0 (latency only)"
 echo
-"$BUILD_DIR/bench/bench-router" --latency-only --batch-delay=0 "$@" "$BUILD_DIR/tools/fleet-router"
+"$BUILD_DIR/bench/bench-router" --latency-only --batch-delay=0 "$@" "$BUILD_DIR/src/fleet-router/fleet-router"

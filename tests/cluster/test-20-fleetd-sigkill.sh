@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # SIGKILL to fleetd in host2: systemd restarts it (Restart=always), and the machine stays
-# listed the whole time (the restarted fleetd adopts its lease, see fleetd/machine.h).
+# listed the whole time (the restarted fleetd adopts its lease, see src/fleetd/machine.h).
 
 id=$(cl_machine_id host2)
 n=$(cl_nhosts)

@@ -140,7 +140,7 @@ static char *state_value(const char *name, const char *machine, const char *acti
 }
 
 /* ---- the reference: GET /v1/units and /v1/state as the handlers answered before the cache ----
- * (fleetd/manager-api.c before list-cache.c: a range of units/ with limit + 1, then every
+ * (src/fleetd/manager-api.c before list-cache.c: a range of units/ with limit + 1, then every
  * schedule/ key; a range of state/ or state/<unit>/; the same JSON built the same way) */
 
 typedef struct OldList {

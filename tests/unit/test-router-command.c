@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Child processes on the event loop (tools/fleet-router/command.h): exit status, output,
+/* Child processes on the event loop (src/fleet-router/command.h): exit status, output,
  * signals, timeouts, and freeing a command that still runs. Real /bin/sh children. */
 #include <signal.h>
 #include <stdio.h>

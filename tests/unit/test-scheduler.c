@@ -3,7 +3,7 @@
 #include <stdio.h>
 
 #include "basic/strv.h"
-#include "config.h"
+#include "metadata.h"
 #include "scheduler.h"
 #include "../tests.h"
 

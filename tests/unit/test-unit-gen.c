@@ -27,7 +27,7 @@
 
 #include "basic/strv.h"
 #include "basic/unit-escape.h"
-#include "engine.h"
+#include "unit-options.h"
 #include "release.h"
 #include "unit-file.h"
 #include "unit-gen.h"
@@ -974,10 +974,10 @@ static bool check_assertion(GoldenContext *g, const char *line) {
                 return !env_get(g->view.env, words[1]);
         if (streq(verb, "assert-engine") && n >= 2) {
                 _cleanup_(unit_file_freep) UnitFile *uf = NULL;
-                _cleanup_(engine_unit_options_done) EngineUnitOptions o = {};
+                _cleanup_(unit_options_done) UnitOptions o = {};
 
                 if (unit_file_parse(g->text, strlen(g->text), g->unit, &uf, NULL) < 0 ||
-                    engine_unit_options_parse(uf, &o) < 0)
+                    unit_options_parse(uf, &o) < 0)
                         return false;
                 return o.memory_bytes == strtoull(words[1], NULL, 10) &&
                        o.cpu_millis == strtoull(words[2], NULL, 10) &&

@@ -326,7 +326,7 @@ cluster_up() {
 
 cluster__check_build() {
         local f
-        for f in fleetd/fleetd tools/fleetctl tools/fleet-router units/fleetd.service; do
+        for f in src/fleetd/fleetd src/fleetctl/fleetctl src/fleet-router/fleet-router units/fleetd.service; do
                 if [ ! -e "$CLUSTER_BUILD_DIR/$f" ]; then
                         cluster__err "$CLUSTER_BUILD_DIR/$f is missing: build fleetd first (tools/build $CLUSTER_BUILD_DIR)"
                         return 1

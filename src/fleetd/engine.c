@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -18,7 +17,7 @@
 /* A unit as the leader sees it: the record, its parsed options, where it is scheduled. */
 typedef struct EngineUnit {
         UnitRecord record;
-        EngineUnitOptions options;
+        UnitOptions options;
         char *group;                  /* template name of an instance, for spreading */
 } EngineUnit;
 
@@ -67,79 +66,6 @@ struct Engine {
 static void engine_campaign(Engine *e);
 static void engine_reconcile_soon(Engine *e);
 
-/* --- options --- */
-
-void engine_unit_options_done(EngineUnitOptions *o) {
-        free(o->machine_id);
-        strv_free(o->machine_of);
-        strv_free(o->machine_metadata);
-        strv_free(o->conflicts);
-        strv_free(o->replaces);
-        *o = (EngineUnitOptions) {};
-}
-
-/* "512M", "1G", "1048576", "infinity" -> bytes (0 = none). */
-static uint64_t parse_bytes(const char *s) {
-        char *end;
-        if (!s || !isdigit((unsigned char) *s))
-                return 0;
-        unsigned long long n = strtoull(s, &end, 10);
-        switch (*end) {
-        case 'K': return n << 10;
-        case 'M': return n << 20;
-        case 'G': return n << 30;
-        case 'T': return n << 40;
-        case 0: return n;
-        default: return 0;
-        }
-}
-
-/* "50%" of one CPU -> 500 millis. */
-static uint64_t parse_cpu_quota(const char *s) {
-        char *end;
-        if (!s || !isdigit((unsigned char) *s))
-                return 0;
-        unsigned long long n = strtoull(s, &end, 10);
-        return streq(end, "%") ? n * 10 : 0;
-}
-
-int engine_unit_options_parse(const UnitFile *uf, EngineUnitOptions *ret) {
-        _cleanup_(engine_unit_options_done) EngineUnitOptions o = {};
-        const char *v;
-        int r;
-
-        if ((r = unit_file_get_all(uf, "X-Fleet", "MachineOf", &o.machine_of)) < 0 ||
-            (r = unit_file_get_all(uf, "X-Fleet", "MachineMetadata", &o.machine_metadata)) < 0 ||
-            (r = unit_file_get_all(uf, "X-Fleet", "Conflicts", &o.conflicts)) < 0 ||
-            (r = unit_file_get_all(uf, "X-Fleet", "Replaces", &o.replaces)) < 0)
-                return r;
-
-        /* fleet allowed several space-separated values in one MachineMetadata= line */
-        _cleanup_strv_free_ char **md = NULL;
-        STRV_FOREACH(m, o.machine_metadata) {
-                _cleanup_strv_free_ char **parts = NULL;
-                if ((r = strv_split(*m, " \t", &parts)) < 0)
-                        return r;
-                STRV_FOREACH(p, parts)
-                        if ((r = strv_extend(&md, *p)) < 0)
-                                return r;
-        }
-        strv_free(o.machine_metadata);
-        o.machine_metadata = TAKE_PTR(md);
-
-        v = unit_file_get(uf, "X-Fleet", "MachineID");
-        if (!isempty(v) && !(o.machine_id = strdup(v)))
-                return -ENOMEM;
-        v = unit_file_get(uf, "X-Fleet", "Global");
-        o.global = v && (streq(v, "true") || streq(v, "yes") || streq(v, "1") || streq(v, "on"));
-        o.memory_bytes = parse_bytes(unit_file_get(uf, "Service", "MemoryMax"));
-        o.cpu_millis = parse_cpu_quota(unit_file_get(uf, "Service", "CPUQuota"));
-
-        *ret = o;
-        o = (EngineUnitOptions) {};
-        return 0;
-}
-
 /* --- the leader's picture --- */
 
 static void engine_unit_free(void *p) {
@@ -147,7 +73,7 @@ static void engine_unit_free(void *p) {
         if (!u)
                 return;
         unit_record_done(&u->record);
-        engine_unit_options_done(&u->options);
+        unit_options_done(&u->options);
         free(u->group);
         free(u);
 }
@@ -188,7 +114,7 @@ static int unit_update(Engine *e, const char *value) {
                 return -ENOMEM;
         if (unit_record_from_json(j, &u->record) < 0 ||
             unit_file_parse(u->record.contents, strlen(u->record.contents), u->record.name, &uf, NULL) < 0 ||
-            engine_unit_options_parse(uf, &u->options) < 0)
+            unit_options_parse(uf, &u->options) < 0)
                 return -EBADMSG;
         if (unit_name_is_instance(u->record.name) && (r = unit_name_template_of(u->record.name, &u->group)) < 0)
                 return r;

@@ -64,7 +64,7 @@
 #include <stdint.h>
 
 #include "basic/macros.h"
-#include "config.h"
+#include "metadata.h"
 
 typedef struct SchedMachine {
         const char *id;

@@ -15,16 +15,6 @@
 #define INTERVAL_ACCURACY (10 * USEC_PER_MSEC)
 #define TIMEOUT_ACCURACY  (1 * USEC_PER_MSEC)
 
-static const char * const health_state_table[_HEALTH_STATE_MAX] = {
-        [HEALTH_STARTING] = "starting",
-        [HEALTH_PASSING] = "passing",
-        [HEALTH_FAILING] = "failing",
-};
-
-const char *health_state_to_string(HealthState s) {
-        return s >= 0 && s < _HEALTH_STATE_MAX ? health_state_table[s] : NULL;
-}
-
 /* --- the spec --- */
 
 void health_spec_done(HealthSpec *s) {

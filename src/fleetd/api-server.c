@@ -21,7 +21,7 @@
 #include "basic/fileio.h"
 #include "api-server.h"
 #include "basic/strv.h"
-#include "config.h"
+#include "basic/host-port.h"
 #include "log.h"
 
 #define API_BODY_MAX               ((size_t) 1024 * 1024)

@@ -16,7 +16,7 @@
 #include "etcd-client.h"
 #include "machine.h"
 #include "scheduler.h"
-#include "unit-file.h"
+#include "unit-options.h"
 
 typedef struct Engine Engine;
 
@@ -28,20 +28,3 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Engine *, engine_free);
 /* Presence registered again (maybe with a new lease): campaign again. */
 void engine_lease_changed(Engine *e);
 bool engine_is_leader(Engine *e);
-
-/* PURE: the scheduling options of a unit from its [X-Fleet] section and, for capacity, its
- * [Service] MemoryMax= and CPUQuota=. Fills u (strings owned by the caller through
- * engine_unit_options_done). Unknown [X-Fleet] keys are ignored, as fleet did. */
-typedef struct EngineUnitOptions {
-        char *machine_id;
-        char **machine_of;
-        char **machine_metadata;
-        char **conflicts;
-        char **replaces;
-        bool global;
-        uint64_t cpu_millis;
-        uint64_t memory_bytes;
-} EngineUnitOptions;
-
-int engine_unit_options_parse(const UnitFile *uf, EngineUnitOptions *ret);
-void engine_unit_options_done(EngineUnitOptions *o);

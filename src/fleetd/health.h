@@ -30,6 +30,7 @@
 
 #include "basic/macros.h"
 #include "basic/time-util.h"
+#include "health-state.h"
 #include "ports.h"
 
 #define HEALTH_INTERVAL_DEFAULT_USEC   ((usec_t) 2 * USEC_PER_SEC)
@@ -43,17 +44,6 @@
 /* Longest HealthHTTP= path, and most bytes of an answer read to find its status line. */
 #define HEALTH_PATH_MAX                8192u
 #define HEALTH_STATUS_LINE_MAX         256u
-
-typedef enum HealthState {
-        HEALTH_STARTING,
-        HEALTH_PASSING,
-        HEALTH_FAILING,
-        _HEALTH_STATE_MAX,
-        _HEALTH_STATE_INVALID = -EINVAL,
-} HealthState;
-
-/* "starting", "passing", "failing"; NULL for anything else. */
-const char *health_state_to_string(HealthState s);
 
 typedef enum HealthKind {
         HEALTH_KIND_NONE,

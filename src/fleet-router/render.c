@@ -3,7 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "config.h"
+#include "basic/host-port.h"
 #include "render.h"
 
 #define PATH_MAX_RENDERED 1024

@@ -3,12 +3,6 @@
 
 #include "agent-plan.h"
 
-static const char * const desired_state_table[_UNIT_DESIRED_STATE_MAX] = {
-        [UNIT_INACTIVE] = "inactive",
-        [UNIT_LOADED] = "loaded",
-        [UNIT_LAUNCHED] = "launched",
-};
-
 static const char * const action_table[_AGENT_ACTION_MAX] = {
         [AGENT_STOP] = "stop",
         [AGENT_REMOVE] = "remove",
@@ -17,17 +11,6 @@ static const char * const action_table[_AGENT_ACTION_MAX] = {
         [AGENT_START] = "start",
         [AGENT_RESTART] = "restart",
 };
-
-const char *unit_desired_state_to_string(UnitDesiredState s) {
-        return s >= 0 && s < _UNIT_DESIRED_STATE_MAX ? desired_state_table[s] : NULL;
-}
-
-UnitDesiredState unit_desired_state_from_string(const char *s) {
-        for (UnitDesiredState i = 0; i < _UNIT_DESIRED_STATE_MAX; i++)
-                if (streq_ptr(s, desired_state_table[i]))
-                        return i;
-        return _UNIT_DESIRED_STATE_INVALID;
-}
 
 const char *agent_action_type_to_string(AgentActionType t) {
         return t < _AGENT_ACTION_MAX ? action_table[t] : NULL;

@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 #include "basic/macros.h"
-#include "agent-plan.h"
-#include "config.h"
+#include "unit-state.h"
+#include "metadata.h"
 
 #define MACHINE_ID_LEN 32
 

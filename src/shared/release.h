@@ -12,7 +12,7 @@
 
 #include "basic/macros.h"
 #include "basic/time-util.h"
-#include "config.h"
+#include "metadata.h"
 
 typedef enum Runtime {
         RUNTIME_PODMAN,               /* default */

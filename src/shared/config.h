@@ -16,12 +16,9 @@
 #include <stdint.h>
 
 #include "basic/macros.h"
+#include "basic/host-port.h"
 #include "basic/time-util.h"
-
-typedef struct MetadataPair {
-        char *key;
-        char *value;
-} MetadataPair;
+#include "metadata.h"
 
 typedef struct Config {
         char **etcd_servers;          /* default { "http://127.0.0.1:2379" } */
@@ -72,18 +69,6 @@ usec_t config_etcd_request_timeout(const Config *c);
 
 /* Checks the whole config (e.g. TLS listen needs cert and key). */
 int config_verify(const Config *c, char **ret_error);
-
-/* Parses "k=v,k2=v2" into pairs; keys must match [A-Za-z0-9_.-]+, values are non-empty and
- * contain neither ',' nor '='. Blanks around items, keys and values are dropped, and so are
- * empty items ("a=b,,c=d" is two pairs); a key given twice is an error. "" gives no pairs
- * (*ret = NULL, *ret_n = 0). Returns 0, -EINVAL or -ENOMEM. */
-int parse_metadata(const char *s, MetadataPair **ret, size_t *ret_n);
-void metadata_free(MetadataPair *m, size_t n);
-
-/* Parses api_listen's "host:port": host is an IPv4 address, a host name, or an IPv6 address
- * in brackets ("[::1]:8443"); port is 1-65535. *ret_host gets the host without brackets.
- * The same parser validates api_listen, so the API server can use it to bind. */
-int parse_host_port(const char *s, char **ret_host, uint16_t *ret_port);
 
 /* The list of known keys, NULL-terminated (for --help and for flag parsing). */
 extern const char * const config_keys[];

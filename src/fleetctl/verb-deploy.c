@@ -11,7 +11,7 @@
 #include "basic/json-util.h"
 #include "fleetctl.h"
 
-/* As fleetd's MANIFEST_SIZE_MAX (fleetd/manifest.h). */
+/* As fleetd's MANIFEST_SIZE_MAX (src/shared/manifest.h). */
 #define DEPLOY_MANIFEST_MAX ((size_t) 256 * 1024)
 
 static const char *arg_file = NULL;

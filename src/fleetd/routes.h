@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "health.h"
+#include "health-state.h"
 #include "registry.h"
 
 typedef enum RouteStatus {

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <syslog.h>
 
+#include "basic/string-util.h"
 #include "basic/strv.h"
 #include "config.h"
 
@@ -164,31 +165,6 @@ static inline void fclosep(FILE **f) {
                 fclose(*f);
 }
 
-static bool has_control_chars(const char *s) {
-        for (; *s; s++)
-                if ((unsigned char) *s < ' ' || *s == 0x7f)
-                        return true;
-        return false;
-}
-
-static bool has_blanks(const char *s) {
-        for (; *s; s++)
-                if (isspace((unsigned char) *s))
-                        return true;
-        return false;
-}
-
-/* A copy of s[0..n) without blanks at either end. */
-static char *strndup_trimmed(const char *s, size_t n) {
-        while (n > 0 && isspace((unsigned char) *s)) {
-                s++;
-                n--;
-        }
-        while (n > 0 && isspace((unsigned char) s[n - 1]))
-                n--;
-        return strndup(s, n);
-}
-
 /* s without one pair of double quotes around it, in place. fleet's sample config quoted
  * values (metadata="region=us-west"), so a fleet user's file keeps working. */
 static char *unquote(char *s) {
@@ -339,153 +315,7 @@ static int parse_log_level(const ConfigKey *k, const char *s, ConfigValue *ret) 
         return -EINVAL;
 }
 
-static bool metadata_key_is_valid(const char *s) {
-        if (isempty(s))
-                return false;
-        for (; *s; s++)
-                if (!isalnum((unsigned char) *s) && !strchr("_.-", *s))
-                        return false;
-        return true;
-}
 
-/* One "key=value" item into *ret; on failure *ret owns nothing. */
-static int metadata_pair_parse(const char *item, MetadataPair *ret) {
-        _cleanup_free_ char *key = NULL, *value = NULL;
-        const char *eq = strchr(item, '=');
-
-        if (!eq)
-                return -EINVAL;
-
-        key = strndup_trimmed(item, eq - item);
-        value = strndup_trimmed(eq + 1, strlen(eq + 1));
-        if (!key || !value)
-                return -ENOMEM;
-
-        if (!metadata_key_is_valid(key) || isempty(value) || strchr(value, '=') ||
-            has_control_chars(value))
-                return -EINVAL;
-
-        *ret = (MetadataPair) {
-                .key = TAKE_PTR(key),
-                .value = TAKE_PTR(value),
-        };
-        return 0;
-}
-
-static bool metadata_has_key(const MetadataPair *m, size_t n, const char *key) {
-        for (size_t i = 0; i < n; i++)
-                if (streq(m[i].key, key))
-                        return true;
-        return false;
-}
-
-int parse_metadata(const char *s, MetadataPair **ret, size_t *ret_n) {
-        _cleanup_strv_free_ char **items = NULL;
-        MetadataPair *pairs;
-        size_t n = 0;
-        int r;
-
-        r = strv_split(strempty(s), ",", &items);
-        if (r < 0)
-                return r;
-
-        pairs = calloc(strv_length(items) + 1, sizeof(MetadataPair));
-        if (!pairs)
-                return -ENOMEM;
-
-        for (char **i = items; *i; i++) {
-                r = metadata_pair_parse(*i, &pairs[n]);
-                if (r < 0)
-                        break;
-                n++;
-                if (metadata_has_key(pairs, n - 1, pairs[n - 1].key)) {
-                        r = -EINVAL;
-                        break;
-                }
-        }
-        if (r < 0) {
-                metadata_free(pairs, n);
-                return r;
-        }
-
-        if (n == 0) {
-                free(pairs);
-                pairs = NULL;
-        }
-        *ret = pairs;
-        *ret_n = n;
-        return 0;
-}
-
-void metadata_free(MetadataPair *m, size_t n) {
-        for (size_t i = 0; m && i < n; i++) {
-                free(m[i].key);
-                free(m[i].value);
-        }
-        free(m);
-}
-
-static int parse_port(const char *s, uint16_t *ret) {
-        unsigned long p = 0;
-        size_t n = strlen(s);
-
-        if (n == 0 || n > 5 || strspn(s, "0123456789") != n)
-                return -EINVAL;
-        for (; *s; s++)
-                p = p * 10 + (unsigned long) (*s - '0');
-        if (p < 1 || p > 65535)
-                return -EINVAL;
-        *ret = (uint16_t) p;
-        return 0;
-}
-
-static bool host_name_is_valid(const char *s) {
-        return !isempty(s) &&
-                strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == strlen(s);
-}
-
-int parse_host_port(const char *s, char **ret_host, uint16_t *ret_port) {
-        _cleanup_free_ char *host = NULL;
-        const char *port;
-        uint16_t p;
-
-        if (isempty(s))
-                return -EINVAL;
-
-        if (s[0] == '[') {
-                const char *close = strchr(s, ']');
-                struct in6_addr a;
-
-                if (!close || close[1] != ':')
-                        return -EINVAL;
-                host = strndup(s + 1, close - s - 1);
-                if (!host)
-                        return -ENOMEM;
-                if (inet_pton(AF_INET6, host, &a) != 1)
-                        return -EINVAL;
-                port = close + 2;
-        } else {
-                const char *colon = strrchr(s, ':');
-
-                if (!colon)
-                        return -EINVAL;
-                host = strndup(s, colon - s);
-                if (!host)
-                        return -ENOMEM;
-                /* IPv6 without brackets is ambiguous ("::1:80"), and a ':' is not part of
-                 * any host name. */
-                if (!host_name_is_valid(host))
-                        return -EINVAL;
-                port = colon + 1;
-        }
-
-        if (parse_port(port, &p) < 0)
-                return -EINVAL;
-
-        *ret_host = TAKE_PTR(host);
-        *ret_port = p;
-        return 0;
-}
 
 static const ConfigKey *config_key_find(const char *name) {
         for (size_t i = 0; i < N_CONFIG_KEYS; i++)

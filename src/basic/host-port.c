@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <arpa/inet.h>
+#include <stdint.h>
+
+#include "host-port.h"
+
+static int parse_port(const char *s, uint16_t *ret) {
+        unsigned long p = 0;
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 5 || strspn(s, "0123456789") != n)
+                return -EINVAL;
+        for (; *s; s++)
+                p = p * 10 + (unsigned long) (*s - '0');
+        if (p < 1 || p > 65535)
+                return -EINVAL;
+        *ret = (uint16_t) p;
+        return 0;
+}
+
+static bool host_name_is_valid(const char *s) {
+        return !isempty(s) &&
+                strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == strlen(s);
+}
+
+int parse_host_port(const char *s, char **ret_host, uint16_t *ret_port) {
+        _cleanup_free_ char *host = NULL;
+        const char *port;
+        uint16_t p;
+
+        if (isempty(s))
+                return -EINVAL;
+
+        if (s[0] == '[') {
+                const char *close = strchr(s, ']');
+                struct in6_addr a;
+
+                if (!close || close[1] != ':')
+                        return -EINVAL;
+                host = strndup(s + 1, close - s - 1);
+                if (!host)
+                        return -ENOMEM;
+                if (inet_pton(AF_INET6, host, &a) != 1)
+                        return -EINVAL;
+                port = close + 2;
+        } else {
+                const char *colon = strrchr(s, ':');
+
+                if (!colon)
+                        return -EINVAL;
+                host = strndup(s, colon - s);
+                if (!host)
+                        return -ENOMEM;
+                /* IPv6 without brackets is ambiguous ("::1:80"), and a ':' is not part of
+                 * any host name. */
+                if (!host_name_is_valid(host))
+                        return -EINVAL;
+                port = colon + 1;
+        }
+
+        if (parse_port(port, &p) < 0)
+                return -EINVAL;
+
+        *ret_host = TAKE_PTR(host);
+        *ret_port = p;
+        return 0;
+}

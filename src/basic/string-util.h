@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* Small string predicates and copies. PURE. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "macros.h"
+
+/* True if s has a byte below ' ' or DEL. */
+bool has_control_chars(const char *s);
+/* True if s has a blank (isspace()). */
+bool has_blanks(const char *s);
+/* A copy of s[0..n) without blanks at either end; NULL on OOM. */
+char *strndup_trimmed(const char *s, size_t n);
