@@ -13,6 +13,8 @@
 #   cl_etcd_machine_ids          machine ids under /fleetd/machines/ in etcd, one a line
 #   cl_in_etcd ID                0 if etcd has machines/ID, 1 if not, 2 if etcd cannot be asked
 #   cl_host_poweroff HOST, cl_host_boot HOST
+#   cl_boots HOST, cl_wait_rebooted HOST BOOTS [SECONDS]   a reboot from inside the host (the
+#                                harness boots it again on the same disk, as systemd-nspawn@ would)
 #   wait_until SECONDS CMD...    retry CMD (every 0.25 s) until it succeeds; 1 on timeout
 #   fail MSG, skip MSG, log MSG
 #   assert_eq EXPECTED SEEN WHAT, assert_contains TEXT PART WHAT, assert_not_contains TEXT PART WHAT,
@@ -102,6 +104,14 @@ cl_run() {
         CL_ERR=$(cat "$err")
         rm -f "$out" "$err"
         return 0
+}
+
+cl_boots() {
+        cluster_host_boots "$(cl_host_index "$1")"
+}
+
+cl_wait_rebooted() {
+        cluster_host_wait_rebooted "$(cl_host_index "$1")" "$2" "${3:-120}"
 }
 
 cl_machine_id() {

@@ -12,7 +12,7 @@
 #                             delete the bridge, remove the state; idempotent
 #   cluster_set_owner PID, cluster_reap_orphans   clusters of test runs that were killed
 # and per host (I = 1..N): cluster_host_create, cluster_host_boot, cluster_host_poweroff,
-# cluster_host_stop, cluster_host_exec, cluster_host_pid, cluster_host_ip, cluster_host_running;
+# cluster_host_stop, cluster_host_boots, cluster_host_wait_rebooted (a reboot from inside), cluster_host_exec, cluster_host_pid, cluster_host_ip, cluster_host_running;
 # etcd: cluster_etcd_start, cluster_etcd_stop, cluster_etcdctl; images: cluster_image_busybox,
 # cluster_image_hello;
 # TLS for fleetd's TCP API: cluster_make_ca, cluster_host_tls (called by cluster_host_install_fleetd).
@@ -672,19 +672,75 @@ cluster_host_start() {
         fi
         [ -d "$h/upper" ] || { cluster__err "host$i was never created"; return 1; }
         cluster__mount_root "$h" || return 1
-        echo "=== boot $(date -Is)" >>"$h/console.log"
+        rm -f "$h/halt" "$h/nspawn.pid"
         # -M is unique per cluster (it names the veth on the bridge); the hostname is hostI.
-        cluster__spawn "$h/nspawn.pid" "$h/console.log" systemd-nspawn -q -D "$h/root" \
+        # The supervisor boots the host again on the same disk when systemd inside reboots
+        # (systemd-nspawn exits 133 then), as systemd-nspawn@.service does with
+        # RestartForceExitStatus=133; any other exit ends it.
+        cluster__spawn "$h/supervisor.pid" "$h/console.log" bash -c "$CLUSTER__SUPERVISOR" "$h" \
+                systemd-nspawn -q -D "$h/root" \
                 --register=no --keep-unit --console=read-only \
                 --uuid="$(cat "$h/machine-id")" -M "$CLUSTER_NAME-host$i" --hostname="host$i" \
                 --network-bridge="$CLUSTER_BRIDGE" \
-                --bind="$h/storage:/var/lib/containers" -b
-        date +%s.%N >"$h/boot-started"
+                --bind="$h/storage:/var/lib/containers" -b || return 1
+        cluster__wait_nspawn "$h"
 }
 
-# cluster_host_wait_booted I [TIMEOUT]: waits until systemctl is-system-running says running or
-# degraded. A host still "starting" at the deadline whose basic.target is active counts as
-# booted (a unit under test that hangs in start-up is the test's business, not the boot's).
+# The host's supervisor (run by bash -c, $0 = the host's directory, "$@" = the nspawn command).
+# Each boot: the boot count goes up, boot-started gets the time, nspawn.pid the PID of that
+# boot's systemd-nspawn (with its start time, as cluster__spawn writes it).
+# shellcheck disable=SC2016 # expanded by the supervisor
+CLUSTER__SUPERVISOR='h=$0
+while :; do
+        echo "=== boot $(date -Is)"
+        echo $(( $(cat "$h/boots" 2>/dev/null || echo 0) + 1 )) >"$h/boots"
+        date +%s.%N >"$h/boot-started"
+        "$@" &
+        pid=$!
+        echo "$pid $(cut -d" " -f22 /proc/$pid/stat)" >"$h/nspawn.pid.tmp" && mv "$h/nspawn.pid.tmp" "$h/nspawn.pid"
+        wait "$pid"
+        rc=$?
+        echo "=== systemd-nspawn exited with status $rc $(date -Is)"
+        [ "$rc" = 133 ] && [ ! -e "$h/halt" ] || exit "$rc"
+done'
+
+# cluster__wait_nspawn H: waits until the supervisor of the host in H has started its nspawn.
+cluster__wait_nspawn() {
+        local h=$1 i
+        for ((i = 0; i < 100; i++)); do
+                cluster__pidfile_alive "$h/nspawn.pid" >/dev/null && return 0
+                cluster__pidfile_alive "$h/supervisor.pid" >/dev/null || break
+                sleep 0.05
+        done
+        cluster__err "$h: systemd-nspawn did not start (log: $h/console.log)"
+        return 1
+}
+
+# cluster_host_boots I: how many times host I has booted (1 after the first boot).
+cluster_host_boots() {
+        cat "$(cluster__host_dir "${1:?cluster_host_boots I}")/boots" 2>/dev/null || echo 0
+}
+
+# cluster_host_wait_rebooted I BOOTS [SECONDS]: waits until host I booted again after BOOTS
+# boots (systemd inside rebooted and the supervisor started it again) and is up.
+cluster_host_wait_rebooted() {
+        local i=${1:?cluster_host_wait_rebooted I BOOTS} boots=${2:?BOOTS} timeout=${3:-120} h deadline
+        h=$(cluster__host_dir "$i")
+        deadline=$((SECONDS + timeout))
+        while [ "$(cluster_host_boots "$i")" -le "$boots" ]; do
+                if [ $SECONDS -ge $deadline ]; then
+                        cluster__err "host$i did not reboot within ${timeout}s"
+                        return 1
+                fi
+                if ! cluster__pidfile_alive "$h/supervisor.pid" >/dev/null; then
+                        cluster__err "host$i stopped instead of rebooting (end of $h/console.log: $(tail -n 1 "$h/console.log"))"
+                        return 1
+                fi
+                sleep 0.2
+        done
+        cluster__wait_nspawn "$h" && cluster_host_wait_booted "$i" "$((deadline - SECONDS > 10 ? deadline - SECONDS : 10))"
+}
+
 cluster_host_wait_booted() {
         local i=${1:?cluster_host_wait_booted I} timeout=${2:-${CLUSTER_BOOT_TIMEOUT:-90}} h state=""
         local deadline pid t0 failed
@@ -752,6 +808,7 @@ cluster__host_umount() {
 cluster_host_poweroff() {
         local i=${1:?cluster_host_poweroff I} h pid
         h=$(cluster__host_dir "$i")
+        touch "$h/halt"           # no boot after this one, whatever nspawn exits with
         if pid=$(cluster_host_pid "$i" 2>/dev/null); then
                 kill -KILL "$pid" 2>/dev/null || true
         fi
@@ -760,14 +817,14 @@ cluster_host_poweroff() {
                 cluster__kill "$h/nspawn.pid" KILL
                 cluster__wait_gone "$h/nspawn.pid" 5 || { cluster__err "host$i: systemd-nspawn does not exit"; return 1; }
         fi
+        cluster__wait_gone "$h/supervisor.pid" 5 || cluster__kill "$h/supervisor.pid" KILL
         cluster__host_umount "$h"
 }
 
-# cluster_host_stop I [TIMEOUT]: a clean shutdown (SIGTERM to systemd-nspawn makes the host's
-# systemd power off); after TIMEOUT seconds (default 30) a power cut.
 cluster_host_stop() {
         local i=${1:?cluster_host_stop I} timeout=${2:-30} h
         h=$(cluster__host_dir "$i")
+        touch "$h/halt"
         cluster__kill "$h/nspawn.pid" TERM
         if ! cluster__wait_gone "$h/nspawn.pid" "$timeout"; then
                 cluster__msg "host$i did not shut down within ${timeout}s; cutting its power"
@@ -830,13 +887,15 @@ cluster_down() {
                 # Power cuts for all hosts first, so that they go down together.
                 for h in "$CLUSTER_DIR"/hosts/host*; do
                         [ -d "$h" ] || continue
+                        touch "$h/halt"
                         if pid=$(cluster_host_pid "${h##*/host}" 2>/dev/null); then
                                 kill -KILL "$pid" 2>/dev/null || true
                         fi
                 done
                 for h in "$CLUSTER_DIR"/hosts/host*; do
                         [ -d "$h" ] || continue
-                        if cluster__pidfile_alive "$h/nspawn.pid" >/dev/null; then
+                        if cluster__pidfile_alive "$h/nspawn.pid" >/dev/null ||
+                           cluster__pidfile_alive "$h/supervisor.pid" >/dev/null; then
                                 cluster_host_poweroff "${h##*/host}" || rc=1
                         fi
                         cluster__host_umount "$h" || rc=1
