@@ -8,7 +8,7 @@
 
 #include "basic/fileio.h"
 #include "basic/strv.h"
-#include "command.h"
+#include "child.h"
 #include "log.h"
 #include "reloader.h"
 
@@ -18,6 +18,8 @@
 #define CONFIG_SIZE_MAX ((size_t) 64 << 20)
 /* nginx's pid file and /proc/<pid>/comm */
 #define SMALL_FILE_MAX ((size_t) 4096)
+/* What is kept of the output of nginx -t and of the reload command, for the log. */
+#define COMMAND_OUTPUT_MAX ((size_t) 4096)
 
 typedef enum ReloaderState {
         RELOADER_IDLE,
@@ -34,7 +36,7 @@ struct Reloader {
         usec_t timeout;
 
         ReloaderState state;
-        Command *command;
+        Child *command;               /* nginx -t or the reload command */
         char *installed;              /* the output's text */
         char *refused;                /* the text nginx -t refused last: not tried again */
         char *candidate;              /* being validated */
@@ -103,6 +105,19 @@ static double command_ms(const Reloader *r) {
         return (double) (now_usec(CLOCK_MONOTONIC) - r->command_started) / (double) USEC_PER_MSEC;
 }
 
+/* Runs argv as a child: its stdin /dev/null, the environment ours, SIGKILL at the timeout. */
+static int reloader_run(Reloader *r, char * const *argv, child_done_t done) {
+        ChildOptions o = {
+                .argv = argv,
+                .timeout = r->timeout,
+                .max_bytes = COMMAND_OUTPUT_MAX,
+                .done = done,
+                .userdata = r,
+        };
+
+        return child_spawn(r->event, &o, &r->command);
+}
+
 /* --- the reload command --- */
 
 static void reloader_schedule_retry(Reloader *r) {
@@ -131,21 +146,21 @@ static void reloader_reload_done(Reloader *r, bool ok, const char *why, const ch
         reloader_schedule_retry(r);
 }
 
-static void on_reloaded(Command *c, const CommandResult *result, void *userdata) {
+static void on_reloaded(Child *c, const ChildResult *result, void *userdata) {
         Reloader *r = userdata;
         _cleanup_free_ char *why = NULL, *output = NULL;
         char how[96];
 
-        r->command = command_free(r->command);
+        r->command = child_free(r->command);
         r->state = RELOADER_IDLE;
-        if (!command_result_ok(result)) {
+        if (!child_result_ok(result)) {
                 output = strdup(result->output);
                 if (output)
                         flatten(output);
-                if (asprintf(&why, "%s %s", r->reload_command[0], command_result_describe(result, how, sizeof(how))) < 0)
+                if (asprintf(&why, "%s %s", r->reload_command[0], child_result_describe(result, how, sizeof(how))) < 0)
                         why = NULL;
         }
-        reloader_reload_done(r, command_result_ok(result), strna(why), output);
+        reloader_reload_done(r, child_result_ok(result), strna(why), output);
         reloader_next(r);
 }
 
@@ -189,7 +204,7 @@ static void reloader_start_reload(Reloader *r) {
                 reloader_reload_done(r, k >= 0, strna(why), NULL);
                 return;
         }
-        k = command_start(r->event, r->reload_command, r->timeout, on_reloaded, r, &r->command);
+        k = reloader_run(r, r->reload_command, on_reloaded);
         if (k < 0) {
                 if (asprintf(&why, "cannot run %s: %s", r->reload_command[0], strerror(-k)) < 0)
                         why = NULL;
@@ -234,22 +249,22 @@ static int reloader_install(Reloader *r) {
         return existed;
 }
 
-static void on_validated(Command *c, const CommandResult *result, void *userdata) {
+static void on_validated(Child *c, const ChildResult *result, void *userdata) {
         Reloader *r = userdata;
         char how[96];
         int k;
 
-        r->command = command_free(r->command);
+        r->command = child_free(r->command);
         r->state = RELOADER_IDLE;
         log_debug("%s -t took %.1f ms.", r->nginx_binary, command_ms(r));
 
-        if (!command_result_ok(result)) {
+        if (!child_result_ok(result)) {
                 _cleanup_free_ char *output = strdup(result->output);
 
                 if (output)
                         flatten(output);
                 log_error("nginx refused the new config (%s -t %s), keeping the old one: %s", r->nginx_binary,
-                          command_result_describe(result, how, sizeof(how)), strempty(output));
+                          child_result_describe(result, how, sizeof(how)), strempty(output));
                 r->stats.refusals++;
                 /* A config nginx rejected is not tried again; one it had no time to check is. */
                 if (result->exit_status > 0) {
@@ -308,7 +323,7 @@ static void reloader_start(Reloader *r, char *text) {
         argv[3] = (char *) "-c";
         argv[4] = r->temp_path;
         argv[5] = NULL;
-        k = command_start(r->event, argv, r->timeout, on_validated, r, &r->command);
+        k = reloader_run(r, argv, on_validated);
         if (k < 0) {
                 log_error_errno(k, "Failed to run %s -t: %m", r->nginx_binary);
                 r->stats.refusals++;
@@ -382,7 +397,7 @@ int reloader_new(sd_event *e, const ReloaderOptions *o, reloader_idle_t on_idle,
 Reloader *reloader_free(Reloader *r) {
         if (!r)
                 return NULL;
-        command_free(r->command);
+        child_free(r->command);
         reloader_drop_candidate(r);
         sd_event_source_disable_unref(r->idle_defer);
         sd_event_source_disable_unref(r->retry_timer);
