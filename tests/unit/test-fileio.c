@@ -256,7 +256,7 @@ TEST(full_and_read_only) {
         _cleanup_free_ char *names = NULL, *text = NULL, *big = NULL;
         size_t n = 1 << 20;
 
-        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
                 printf("(no mount namespace: %s; skipping the tmpfs cases)\n", strerror(errno));
                 return;
         }
