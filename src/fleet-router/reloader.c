@@ -6,8 +6,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "basic/fileio.h"
 #include "basic/strv.h"
-#include "command.h"
+#include "child.h"
 #include "log.h"
 #include "reloader.h"
 
@@ -15,7 +16,10 @@
 #define RELOAD_RETRY_MAX (30 * USEC_PER_SEC)
 /* A rendered config is about 500 bytes per app; this is far beyond any real one. */
 #define CONFIG_SIZE_MAX ((size_t) 64 << 20)
-#define TEMP_SUFFIX ".new-XXXXXX"
+/* nginx's pid file and /proc/<pid>/comm */
+#define SMALL_FILE_MAX ((size_t) 4096)
+/* What is kept of the output of nginx -t and of the reload command, for the log. */
+#define COMMAND_OUTPUT_MAX ((size_t) 4096)
 
 typedef enum ReloaderState {
         RELOADER_IDLE,
@@ -32,7 +36,7 @@ struct Reloader {
         usec_t timeout;
 
         ReloaderState state;
-        Command *command;
+        Child *command;               /* nginx -t or the reload command */
         char *installed;              /* the output's text */
         char *refused;                /* the text nginx -t refused last: not tried again */
         char *candidate;              /* being validated */
@@ -68,90 +72,11 @@ static void flatten(char *s) {
                         *p = ';';
 }
 
-/* The whole file, up to CONFIG_SIZE_MAX; st_size is not trusted (/proc files say 0). */
-static int read_file(const char *path, char **ret) {
-        _cleanup_free_ char *text = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        size_t size = 0, done = 0;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        for (;;) {
-                ssize_t n;
-
-                if (done + 1 >= size) {
-                        char *t;
-
-                        if (size >= CONFIG_SIZE_MAX)
-                                return -EFBIG;
-                        size = size ? size * 2 : 4096;
-                        t = realloc(text, size);
-                        if (!t)
-                                return -ENOMEM;
-                        text = t;
-                }
-                n = read(fd, text + done, size - done - 1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                done += (size_t) n;
-        }
-        text[done] = 0;
-        *ret = TAKE_PTR(text);
-        return 0;
-}
-
-static int write_all(int fd, const char *s, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(fd, s, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                s += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
-/* Writes text to a new temp file next to the output: 0644, synced, so that a rename makes
- * the complete file appear at once. */
-static int write_temp(const char *output, const char *text, char **ret_path) {
-        _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        int k;
-
-        if (asprintf(&path, "%s" TEMP_SUFFIX, output) < 0)
-                return -ENOMEM;
-        fd = mkostemp(path, O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        k = write_all(fd, text, strlen(text));
-        if (k >= 0 && fchmod(fd, 0644) < 0)
-                k = -errno;
-        if (k >= 0 && fsync(fd) < 0)
-                k = -errno;
-        if (k < 0) {
-                (void) unlink(path);
-                return k;
-        }
-        *ret_path = TAKE_PTR(path);
-        return 0;
-}
-
 static void remove_leftovers(const char *output) {
-        _cleanup_free_ char *pattern = NULL;
+        _cleanup_free_ char *pattern = write_file_temp_pattern(output);
         glob_t g = {};
 
-        if (asprintf(&pattern, "%s.new-??????", output) < 0)
-                return;
-        if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0)
+        if (pattern && glob(pattern, GLOB_NOSORT, NULL, &g) == 0)
                 for (size_t i = 0; i < g.gl_pathc; i++)
                         (void) unlink(g.gl_pathv[i]);
         globfree(&g);
@@ -178,6 +103,19 @@ static void reloader_drop_candidate(Reloader *r) {
 
 static double command_ms(const Reloader *r) {
         return (double) (now_usec(CLOCK_MONOTONIC) - r->command_started) / (double) USEC_PER_MSEC;
+}
+
+/* Runs argv as a child: its stdin /dev/null, the environment ours, SIGKILL at the timeout. */
+static int reloader_run(Reloader *r, char * const *argv, child_done_t done) {
+        ChildOptions o = {
+                .argv = argv,
+                .timeout = r->timeout,
+                .max_bytes = COMMAND_OUTPUT_MAX,
+                .done = done,
+                .userdata = r,
+        };
+
+        return child_spawn(r->event, &o, &r->command);
 }
 
 /* --- the reload command --- */
@@ -208,21 +146,21 @@ static void reloader_reload_done(Reloader *r, bool ok, const char *why, const ch
         reloader_schedule_retry(r);
 }
 
-static void on_reloaded(Command *c, const CommandResult *result, void *userdata) {
+static void on_reloaded(Child *c, const ChildResult *result, void *userdata) {
         Reloader *r = userdata;
         _cleanup_free_ char *why = NULL, *output = NULL;
         char how[96];
 
-        r->command = command_free(r->command);
+        r->command = child_free(r->command);
         r->state = RELOADER_IDLE;
-        if (!command_result_ok(result)) {
+        if (!child_result_ok(result)) {
                 output = strdup(result->output);
                 if (output)
                         flatten(output);
-                if (asprintf(&why, "%s %s", r->reload_command[0], command_result_describe(result, how, sizeof(how))) < 0)
+                if (asprintf(&why, "%s %s", r->reload_command[0], child_result_describe(result, how, sizeof(how))) < 0)
                         why = NULL;
         }
-        reloader_reload_done(r, command_result_ok(result), strna(why), output);
+        reloader_reload_done(r, child_result_ok(result), strna(why), output);
         reloader_next(r);
 }
 
@@ -235,7 +173,7 @@ static int signal_nginx(const char *pid_file, char **ret_why) {
         long pid;
         int k;
 
-        k = read_file(pid_file, &text);
+        k = read_file_limit(pid_file, SMALL_FILE_MAX, &text, NULL);
         if (k < 0)
                 return asprintf(ret_why, "cannot read %s (%s): is nginx running?", pid_file, strerror(-k)) < 0 ? -ENOMEM : k;
         errno = 0;
@@ -244,7 +182,7 @@ static int signal_nginx(const char *pid_file, char **ret_why) {
                 return asprintf(ret_why, "%s holds no pid", pid_file) < 0 ? -ENOMEM : -EBADMSG;
         if (asprintf(&comm_path, "/proc/%ld/comm", pid) < 0)
                 return -ENOMEM;
-        k = read_file(comm_path, &comm);
+        k = read_file_limit(comm_path, SMALL_FILE_MAX, &comm, NULL);
         if (k < 0 || !startswith(comm, "nginx"))
                 return asprintf(ret_why, "process %ld of %s is not nginx (any more)", pid, pid_file) < 0 ? -ENOMEM : -ESRCH;
         if (kill((pid_t) pid, SIGHUP) < 0) {
@@ -266,7 +204,7 @@ static void reloader_start_reload(Reloader *r) {
                 reloader_reload_done(r, k >= 0, strna(why), NULL);
                 return;
         }
-        k = command_start(r->event, r->reload_command, r->timeout, on_reloaded, r, &r->command);
+        k = reloader_run(r, r->reload_command, on_reloaded);
         if (k < 0) {
                 if (asprintf(&why, "cannot run %s: %s", r->reload_command[0], strerror(-k)) < 0)
                         why = NULL;
@@ -298,9 +236,10 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
  * with the old file (so it needs a reload), or a negative errno. */
 static int reloader_install(Reloader *r) {
         bool existed = access(r->output, F_OK) >= 0;
+        int k = write_file_commit(r->temp_path, r->output);
 
-        if (rename(r->temp_path, r->output) < 0)
-                return -errno;
+        if (k < 0)
+                return k;
         r->temp_path = mfree(r->temp_path);
         free(r->installed);
         r->installed = TAKE_PTR(r->candidate);
@@ -310,22 +249,22 @@ static int reloader_install(Reloader *r) {
         return existed;
 }
 
-static void on_validated(Command *c, const CommandResult *result, void *userdata) {
+static void on_validated(Child *c, const ChildResult *result, void *userdata) {
         Reloader *r = userdata;
         char how[96];
         int k;
 
-        r->command = command_free(r->command);
+        r->command = child_free(r->command);
         r->state = RELOADER_IDLE;
         log_debug("%s -t took %.1f ms.", r->nginx_binary, command_ms(r));
 
-        if (!command_result_ok(result)) {
+        if (!child_result_ok(result)) {
                 _cleanup_free_ char *output = strdup(result->output);
 
                 if (output)
                         flatten(output);
                 log_error("nginx refused the new config (%s -t %s), keeping the old one: %s", r->nginx_binary,
-                          command_result_describe(result, how, sizeof(how)), strempty(output));
+                          child_result_describe(result, how, sizeof(how)), strempty(output));
                 r->stats.refusals++;
                 /* A config nginx rejected is not tried again; one it had no time to check is. */
                 if (result->exit_status > 0) {
@@ -369,7 +308,7 @@ static void reloader_start(Reloader *r, char *text) {
                 return;
         }
 
-        k = write_temp(r->output, t, &r->temp_path);
+        k = write_file_temp(r->output, t, strlen(t), 0644, &r->temp_path);
         if (k < 0) {
                 log_error_errno(k, "Failed to write a temp file next to %s: %m", r->output);
                 r->stats.refusals++;
@@ -384,7 +323,7 @@ static void reloader_start(Reloader *r, char *text) {
         argv[3] = (char *) "-c";
         argv[4] = r->temp_path;
         argv[5] = NULL;
-        k = command_start(r->event, argv, r->timeout, on_validated, r, &r->command);
+        k = reloader_run(r, argv, on_validated);
         if (k < 0) {
                 log_error_errno(k, "Failed to run %s -t: %m", r->nginx_binary);
                 r->stats.refusals++;
@@ -447,7 +386,7 @@ int reloader_new(sd_event *e, const ReloaderOptions *o, reloader_idle_t on_idle,
         (void) sd_event_source_set_enabled(r->retry_timer, SD_EVENT_OFF);
 
         remove_leftovers(r->output);
-        k = read_file(r->output, &r->installed);
+        k = read_file_limit(r->output, CONFIG_SIZE_MAX, &r->installed, NULL);
         if (k < 0 && k != -ENOENT)
                 log_warning_errno(k, "Failed to read %s; it will be replaced: %m", r->output);
 
@@ -458,7 +397,7 @@ int reloader_new(sd_event *e, const ReloaderOptions *o, reloader_idle_t on_idle,
 Reloader *reloader_free(Reloader *r) {
         if (!r)
                 return NULL;
-        command_free(r->command);
+        child_free(r->command);
         reloader_drop_candidate(r);
         sd_event_source_disable_unref(r->idle_defer);
         sd_event_source_disable_unref(r->retry_timer);

@@ -3,8 +3,8 @@
 
 /* Puts a rendered nginx config in place, one at a time, on an sd-event loop:
  *   1. a text equal to the one installed last is dropped (nginx is not reloaded);
- *   2. otherwise it is written to a temp file next to the output and checked with
- *      `<nginx> -t -q -c <temp file>`;
+ *   2. otherwise it is written to a temp file next to the output (write_file_temp()) and
+ *      checked with `<nginx> -t -q -c <temp file>`;
  *   3. if nginx accepts it, the temp file is renamed over the output (atomic) and nginx is
  *      reloaded: by the reload command, or by default with SIGHUP to the master process in
  *      nginx's pid file (what `nginx -s reload` does, checked to be an nginx process); if

@@ -1,25 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <dirent.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
-#include <sys/epoll.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "basic/json-util.h"
 #include "basic/strv.h"
+#include "child.h"
 #include "hooks.h"
 #include "log.h"
 
 #define HOOK_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-/* Read per wake-up of a hook's output, so that a hook that writes without end cannot starve the
- * loop; and at most this much more once it exited (a child it left behind may keep writing). */
-#define OUTPUT_READ_MAX ((size_t) 64 * 1024)
-#define TIMER_ACCURACY (10 * USEC_PER_MSEC)
 
 /* --- pure parts --- */
 
@@ -105,16 +98,7 @@ struct HookRun {
         HookRun *next;                /* in the queue, or among the running */
         char *path, *name, *unit, *input;
         RouteEvent event;
-
-        pid_t pid;                    /* also its process group */
-        int out_fd;
-        sd_event_source *child, *output, *timer;
-        bool timed_out;
-
-        char line[HOOK_LOG_LINE_MAX + 1];
-        size_t line_len;
-        bool line_open;               /* bytes since the last newline */
-        bool line_cut;                /* the current line is longer than HOOK_LOG_LINE_MAX */
+        Child *child;                 /* while it runs */
         HookResult result;
 };
 
@@ -134,14 +118,11 @@ struct HookRunner {
 
 static void hook_runner_dispatch(HookRunner *r);
 
+/* Frees run; a hook that still runs gets SIGTERM and is left to finish on its own. */
 static HookRun *hook_run_free(HookRun *run) {
         if (!run)
                 return NULL;
-        sd_event_source_disable_unref(run->child);
-        sd_event_source_disable_unref(run->output);
-        sd_event_source_disable_unref(run->timer);
-        if (run->out_fd >= 0)
-                close(run->out_fd);
+        child_abandon(run->child, SIGTERM);
         free(run->path);
         free(run->name);
         free(run->unit);
@@ -157,7 +138,6 @@ static int hook_run_new(HookRunner *r, const char *name, RouteEvent event, const
         if (!run)
                 return -ENOMEM;
         run->runner = r;
-        run->out_fd = -EBADF;
         run->event = event;
         run->name = strdup(name);
         run->unit = strdup(unit);
@@ -171,79 +151,27 @@ static int hook_run_new(HookRunner *r, const char *name, RouteEvent event, const
         return 0;
 }
 
-/* --- output, logged line by line --- */
+/* --- what the runner logs --- */
 
-static void hook_run_end_line(HookRun *run) {
-        if (run->result.lines_logged < HOOK_LOG_LINES) {
-                run->line[run->line_len] = 0;
-                log_internal(LOG_INFO, 0, run->unit, "Hook %s: %s%s", run->name, run->line,
-                             run->line_cut ? " [...]" : "");
-                run->result.lines_logged++;
-                run->result.truncated = run->result.truncated || run->line_cut;
-        } else
-                run->result.lines_dropped++;
-        run->line_len = 0;
-        run->line_open = run->line_cut = false;
-}
-
-static void hook_run_take_output(HookRun *run, const char *buf, size_t n) {
-        while (n > 0) {
-                const char *nl = memchr(buf, '\n', n);
-                size_t k = nl ? (size_t) (nl - buf) : n;
-
-                /* Past the lines that are logged, only newlines are counted. */
-                if (run->result.lines_logged < HOOK_LOG_LINES) {
-                        size_t room = HOOK_LOG_LINE_MAX - run->line_len;
-                        memcpy(run->line + run->line_len, buf, MIN(k, room));
-                        run->line_len += MIN(k, room);
-                        run->line_cut = run->line_cut || k > room;
-                }
-                run->line_open = run->line_open || k > 0;
-                if (!nl)
-                        return;
-                hook_run_end_line(run);
-                buf = nl + 1;
-                n -= k + 1;
-        }
-}
-
-/* Reads up to max bytes of what is there; 1 at the end of the output (or on an error: nothing
- * more will be read), else 0. */
-static int hook_run_read(HookRun *run, size_t max) {
-        char buf[4096];
-
-        for (size_t total = 0; total < max;) {
-                ssize_t k = read(run->out_fd, buf, sizeof(buf));
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0 && errno == EAGAIN)
-                        return 0;
-                if (k <= 0)
-                        return 1;
-                hook_run_take_output(run, buf, (size_t) k);
-                total += (size_t) k;
-        }
-        return 0;
-}
-
-static void hook_run_close_output(HookRun *run) {
-        run->output = sd_event_source_disable_unref(run->output);
-        if (run->out_fd >= 0)
-                close(run->out_fd);
-        run->out_fd = -EBADF;
-        if (run->line_open)
-                hook_run_end_line(run);
-}
-
-static int on_hook_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static void on_hook_line(Child *c, const char *line, size_t len, bool cut, void *userdata) {
         HookRun *run = userdata;
 
-        if (hook_run_read(run, OUTPUT_READ_MAX) > 0)
-                hook_run_close_output(run);
-        return 0;
+        log_internal(LOG_INFO, 0, run->unit, "Hook %s: %.*s%s", run->name, (int) len, line, cut ? " [...]" : "");
 }
 
-/* --- the end of a run --- */
+static void on_hook_timeout(Child *c, int sig, void *userdata) {
+        HookRun *run = userdata;
+        HookRunner *r = run->runner;
+        char buf[32];
+
+        if (sig == SIGTERM)
+                log_internal(LOG_WARNING, 0, run->unit, "Hook %s (%s of %s) still runs after %s, sending SIGTERM.",
+                             run->name, route_event_to_string(run->event), run->unit,
+                             format_duration(buf, sizeof(buf), r->timeout));
+        else
+                log_internal(LOG_WARNING, 0, run->unit, "Hook %s did not exit %s after SIGTERM, sending SIGKILL.",
+                             run->name, format_duration(buf, sizeof(buf), r->kill_timeout));
+}
 
 static void hook_run_log_result(const HookRun *run) {
         const HookResult *res = &run->result;
@@ -266,6 +194,8 @@ static void hook_run_log_result(const HookRun *run) {
                              run->name, res->lines_dropped);
 }
 
+/* --- the end of a run --- */
+
 /* Takes run off the running list, reports it and frees it. */
 static void hook_run_end(HookRun *run) {
         HookRunner *r = run->runner;
@@ -285,134 +215,51 @@ static void hook_run_end(HookRun *run) {
         hook_run_free(run);
 }
 
-static int on_hook_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+static void on_hook_done(Child *c, const ChildResult *cr, void *userdata) {
         HookRun *run = userdata;
-
-        if (si->si_code == CLD_EXITED)
-                run->result.exit_status = si->si_status;
-        else
-                run->result.signal = si->si_status;
-        /* What it wrote before it exited; a child it left behind gets EPIPE from now on.
-         * sd-event reaps it after this callback. */
-        if (run->out_fd >= 0) {
-                hook_run_read(run, OUTPUT_READ_MAX);
-                hook_run_close_output(run);
-        }
         HookRunner *r = run->runner;
+
+        run->child = child_free(run->child);
+        run->result.exit_status = MAX(cr->exit_status, 0);
+        run->result.signal = cr->signal;
+        run->result.timed_out = cr->timed_out;
+        run->result.lines_logged = cr->lines;
+        run->result.lines_dropped = cr->lines_dropped;
+        run->result.truncated = cr->truncated;
         hook_run_end(run);
         hook_runner_dispatch(r);     /* a run of this hook, or one that waited for a slot */
-        return 0;
-}
-
-static int on_hook_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        HookRun *run = userdata;
-        HookRunner *r = run->runner;
-        char buf[32];
-
-        if (!run->timed_out) {
-                run->timed_out = run->result.timed_out = true;
-                log_internal(LOG_WARNING, 0, run->unit, "Hook %s (%s of %s) still runs after %s, sending SIGTERM.",
-                             run->name, route_event_to_string(run->event), run->unit,
-                             format_duration(buf, sizeof(buf), r->timeout));
-                (void) kill(-run->pid, SIGTERM);
-                sd_event_source_set_time_relative(s, r->kill_timeout);
-                sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
-                return 0;
-        }
-        log_internal(LOG_WARNING, 0, run->unit, "Hook %s did not exit %s after SIGTERM, sending SIGKILL.", run->name,
-                     format_duration(buf, sizeof(buf), r->kill_timeout));
-        (void) kill(-run->pid, SIGKILL);
-        return 0;
 }
 
 /* --- starting a run --- */
 
-static int hook_run_spawn(HookRun *run, int in_fd, int out_fd) {
-        char *argv[] = { run->path, (char *) route_event_to_string(run->event), NULL };
-        _cleanup_free_ char *event_env = NULL;
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        sigset_t none, all;
-        int r;
-
-        if (asprintf(&event_env, "FLEETD_EVENT=%s", argv[1]) < 0)
-                return -ENOMEM;
-        char *envp[] = { (char *) HOOK_PATH, event_env, NULL };
-
-        sigemptyset(&none);
-        sigfillset(&all);
-        r = posix_spawn_file_actions_init(&fa);
-        if (r != 0)
-                return -r;
-        r = posix_spawnattr_init(&attr);
-        if (r != 0) {
-                posix_spawn_file_actions_destroy(&fa);
-                return -r;
-        }
-        /* dup2() clears O_CLOEXEC on 0-2 only; every other descriptor is closed in the child. */
-        if ((r = posix_spawn_file_actions_adddup2(&fa, in_fd, STDIN_FILENO)) == 0 &&
-            (r = posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO)) == 0 &&
-            (r = posix_spawn_file_actions_adddup2(&fa, out_fd, STDERR_FILENO)) == 0 &&
-            (r = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) == 0 &&
-            (r = posix_spawn_file_actions_addchdir_np(&fa, "/")) == 0 &&
-            (r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                                         POSIX_SPAWN_SETPGROUP)) == 0 &&
-            (r = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
-            (r = posix_spawnattr_setsigdefault(&attr, &all)) == 0 &&
-            (r = posix_spawnattr_setpgroup(&attr, 0)) == 0)
-                r = posix_spawn(&run->pid, run->path, &fa, &attr, argv, envp);
-        posix_spawnattr_destroy(&attr);
-        posix_spawn_file_actions_destroy(&fa);
-        return -r;
-}
-
-/* The event goes into the pipe before the hook starts: it fits (hook_event_format() keeps it
- * within PIPE_BUF), and the hook reads it up to EOF. */
+/* The hook's argv and environment are ours; the child runner does the rest. The event fits
+ * into stdin at once (hook_event_format() keeps it within PIPE_BUF). */
 static int hook_run_start(HookRun *run) {
         HookRunner *r = run->runner;
-        _cleanup_close_ int in_read = -EBADF, in_write = -EBADF, out_write = -EBADF;
-        int in[2], out[2], k;
+        const char *what = route_event_to_string(run->event);
+        _cleanup_free_ char *event_env = NULL;
 
-        if (pipe2(in, O_CLOEXEC) < 0)
-                return -errno;
-        in_read = in[0];
-        in_write = in[1];
-        if (pipe2(out, O_CLOEXEC) < 0)
-                return -errno;
-        run->out_fd = out[0];
-        out_write = out[1];
-        if (fcntl(run->out_fd, F_SETFL, O_NONBLOCK) < 0)
-                return -errno;
-
-        size_t n = strlen(run->input);
-        ssize_t w = write(in_write, run->input, n);
-        if (w < 0)
-                return -errno;
-        if ((size_t) w != n)
-                return -EIO;
-        close(TAKE_FD(in_write));
-
-        k = hook_run_spawn(run, in_read, out_write);
-        if (k < 0)
-                return k;
-
-        /* From here on the child runs: it is watched whatever else fails. */
-        k = sd_event_add_child(r->event, &run->child, run->pid, WEXITED, on_hook_exit, run);
-        if (k < 0) {
-                /* Cannot be watched through the loop: do not leave it running unwatched (and never
-                 * wait for it here; it stays a zombie). */
-                (void) kill(-run->pid, SIGKILL);
-                return k;
-        }
-        (void) sd_event_source_set_priority(run->child, SD_EVENT_PRIORITY_NORMAL + 1);
-        if (sd_event_add_io(r->event, &run->output, run->out_fd, EPOLLIN, on_hook_output, run) < 0) {
-                /* Unlogged output is the lesser harm: the hook still runs and is reaped. */
-                close(TAKE_FD(run->out_fd));
-        }
-        if (sd_event_add_time_relative(r->event, &run->timer, CLOCK_MONOTONIC, r->timeout, TIMER_ACCURACY,
-                                       on_hook_timer, run) < 0)
-                log_internal(LOG_WARNING, 0, run->unit, "Hook %s runs without a timeout: no timer.", run->name);
-        return 0;
+        if (asprintf(&event_env, "FLEETD_EVENT=%s", what) < 0)
+                return -ENOMEM;
+        char *argv[] = { run->path, (char *) what, NULL };
+        char *envp[] = { (char *) HOOK_PATH, event_env, NULL };
+        ChildOptions o = {
+                .argv = argv,
+                .envp = envp,
+                .cwd = "/",
+                .input = run->input,
+                .input_len = strlen(run->input),
+                .timeout = r->timeout,
+                .kill_timeout = r->kill_timeout,
+                .max_lines = HOOK_LOG_LINES,
+                .max_line = HOOK_LOG_LINE_MAX,
+                .max_bytes = HOOK_LOG_LINES * (HOOK_LOG_LINE_MAX + 1),
+                .done = on_hook_done,
+                .on_line = on_hook_line,
+                .on_timeout = on_hook_timeout,
+                .userdata = run,
+        };
+        return child_spawn(r->event, &o, &run->child);
 }
 
 static bool hook_runner_is_running(const HookRunner *r, const char *name) {
@@ -522,8 +369,7 @@ HookRunner *hook_runner_free(HookRunner *r) {
         while (r->running) {
                 HookRun *run = r->running;
                 r->running = run->next;
-                (void) kill(-run->pid, SIGTERM);
-                hook_run_free(run);
+                hook_run_free(run);   /* SIGTERM to its group, not waited for */
         }
         sd_event_unref(r->event);
         free(r->dir);

@@ -22,7 +22,8 @@
  * blocked in every thread of the process.
  *
  * PURE: hook_name_is_valid(), hook_event_format(). hooks_list() reads a directory; the runner
- * does the rest and logs. */
+ * keeps the policy (queue, cap, one run per hook, argv, environment, limits) and logs; starting,
+ * feeding, reading, timing out and reaping a hook is src/shared/child.h's. */
 
 #include <stdbool.h>
 #include <stdint.h>

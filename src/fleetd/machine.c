@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "basic/fileio.h"
 #include "basic/json-util.h"
 #include "log.h"
 #include "machine.h"
@@ -236,15 +237,12 @@ static int64_t lease_file_read(const char *path) {
 }
 
 static void lease_file_write(Presence *p) {
-        _cleanup_free_ char *tmp = NULL;
         char buf[32];
-
-        if (asprintf(&tmp, "%s.tmp", p->lease_file) < 0)
-                return;
         int n = snprintf(buf, sizeof(buf), "%" PRIi64 "\n", p->lease_id);
-        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0 || write(fd, buf, n) != n || rename(tmp, p->lease_file) < 0)
-                log_debug_errno(-errno, "Failed to remember lease in %s: %m", p->lease_file);
+        int r = write_file_atomic(p->lease_file, buf, (size_t) n, 0600);
+
+        if (r < 0)
+                log_debug_errno(r, "Failed to remember lease in %s: %m", p->lease_file);
 }
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {

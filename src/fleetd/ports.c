@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "basic/fileio.h"
 #include "basic/strv.h"
 #include "ports.h"
 
@@ -105,30 +106,16 @@ static int env_path(const char *dir, const char *unit, const char *prefix, char 
 }
 
 int ports_write_file(const char *dir, const char *unit, uint16_t port) {
-        _cleanup_free_ char *path = NULL, *tmp = NULL;
+        _cleanup_free_ char *path = NULL;
         char text[ENV_FILE_MAX];
         int n, r;
 
-        if ((r = env_path(dir, unit, "", &path)) < 0 || (r = env_path(dir, unit, ".#", &tmp)) < 0)
+        if ((r = env_path(dir, unit, "", &path)) < 0)
                 return r;
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return -errno;
         n = snprintf(text, sizeof(text), "PORT=%u\n", (unsigned) port);
-
-        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0)
-                return -errno;
-        if (write(fd, text, n) != n) {
-                r = errno ? -errno : -EIO;
-                unlink(tmp);
-                return r;
-        }
-        if (rename(tmp, path) < 0) {
-                r = -errno;
-                unlink(tmp);
-                return r;
-        }
-        return 0;
+        return write_file_atomic(path, text, (size_t) n, 0644);
 }
 
 int ports_read_file(const char *dir, const char *unit, uint16_t *ret) {

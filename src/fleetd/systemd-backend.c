@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <systemd/sd-bus.h>
 
+#include "basic/fileio.h"
 #include "basic/strv.h"
 #include "log.h"
 #include "systemd-backend.h"
@@ -233,26 +234,14 @@ SystemdBackend *systemd_backend_free(SystemdBackend *b) {
 /* --- files --- */
 
 int systemd_backend_write_unit(SystemdBackend *b, const char *name, const char *contents) {
-        _cleanup_free_ char *path = NULL, *tmp = NULL, *link = NULL;
-        size_t len = strlen(contents);
+        _cleanup_free_ char *path = NULL, *link = NULL;
+        int r;
 
-        if (asprintf(&path, "%s/%s", b->units_dir, name) < 0 || asprintf(&tmp, "%s/.#%s", b->units_dir, name) < 0 ||
-            asprintf(&link, "%s/%s", b->link_dir, name) < 0)
+        if (asprintf(&path, "%s/%s", b->units_dir, name) < 0 || asprintf(&link, "%s/%s", b->link_dir, name) < 0)
                 return -ENOMEM;
-
-        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return -errno;
-        if (write(fd, contents, len) != (ssize_t) len) {
-                int r = errno ? -errno : -EIO;
-                unlink(tmp);
+        r = write_file_atomic(path, contents, strlen(contents), 0644);
+        if (r < 0)
                 return r;
-        }
-        if (rename(tmp, path) < 0) {
-                int r = -errno;
-                unlink(tmp);
-                return r;
-        }
 
         /* The link points at our file; replace whatever link was there (never a real file). */
         struct stat st;
