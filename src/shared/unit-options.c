@@ -76,7 +76,9 @@ void unit_options_done(UnitOptions *o) {
 
 /* What fleet's UnitNameInfo makes of a name, for the specifiers: the full name (%n), the name
  * before its last '.' (%N), the part of that before its first '@' (%p) and the part after it
- * (%i, "" for plain names and templates). */
+ * (%i, "" for plain names). For a template %i stays as it is: a template is never placed, and
+ * its values are checked as written, as fleet checked them at submit time; each instance is
+ * read with its own instance. */
 typedef struct NameParts {
         const char *full;
         char *name, *prefix, *instance;
@@ -102,7 +104,7 @@ static int name_parts_from(const char *full, NameParts *ret) {
                 return -ENOMEM;
         at = strchr(n.name, '@');
         n.prefix = at ? strndup(n.name, at - n.name) : strdup(n.name);
-        n.instance = strdup(at ? at + 1 : "");
+        n.instance = strdup(!at ? "" : at[1] ? at + 1 : "%i");
         if (!n.prefix || !n.instance)
                 return -ENOMEM;
         *ret = n;

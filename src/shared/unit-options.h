@@ -24,7 +24,8 @@
  *   - then, in each part, the specifiers %n (the unit's name), %N (without the type), %p (the
  *     part before '@') and %i (the instance) are expanded for the unit being read (name), so
  *     that the instances of one template get their own options. fleet expanded only these;
- *     any other '%' is left as it is, with a warning. Without a name nothing is expanded;
+ *     any other '%' is left as it is, with a warning. Without a name nothing is expanded, and
+ *     in a template %i stays (a template is never placed; its instances are read one by one);
  *   - MachineID: the first value wins, MachineID= before X-ConditionMachineID= before
  *     X-ConditionMachineBootID=;
  *   - MachineOf, Conflicts, Replaces: lists of unit names (Conflicts: fnmatch globs), several

@@ -69,8 +69,15 @@ static const Case cases[] = {
           .warnings = W("'%%' is left as it is") },
         { "a % at the end", "a@1.service", "MachineMetadata=x=5%", .metadata = "x=5%",
           .warnings = W("'%' is left as it is") },
-        { "template: %i is empty", "apache-discovery@.service", "MachineOf=apache@%i.service",
-          .machine_of = "apache@.service" },
+        { "template: %i stays", "apache-discovery@.service", "MachineOf=apache@%i.service\nMachineMetadata=host=%i",
+          .machine_of = "apache@%i.service", .metadata = "host=%i" },
+        { "template: the rest is expanded", "web@.service", "MachineMetadata=\"a=%n\" \"b=%N\" \"c=%p\"",
+          .metadata = "a=web@.service|b=web@|c=web" },
+        { "template: checked as written, as fleet did", "apache-discovery@.service",
+          "MachineOf=apache@%i.service\nConflicts=apache@*.service", .machine_of = "apache@%i.service",
+          .conflicts = "apache@*.service", .errors = W("MachineOf=apache@%i.service is matched by Conflicts=apache@*") },
+        { "template: MachineID=%i is a machine ID", "etcd@.service", "MachineID=%i\nGlobal=true",
+          .machine_id = "%i", .global = true, .errors = W("MachineID= cannot be used with Global=true") },
         { "no name: nothing expanded", NULL, "MachineOf=apache@%i.service", .machine_of = "apache@%i.service" },
 
         /* Deprecated spellings. */
