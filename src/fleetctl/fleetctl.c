@@ -68,6 +68,17 @@ static const Verb verbs[] = {
           "before anything is sent: if one is missing or not a valid unit file, nothing is\n"
           "submitted. A unit the cluster has with the same contents is left as it is; one with\n"
           "other contents is refused (destroy it first)." },
+        { "verify", group_units, 1, ARGS_MANY, verb_verify, &verify_options, "[--as NAME] FILE...",
+          "Check unit files as fleetd will read them, without fleetd",
+          "Reads each unit FILE as submit would and fleetd will, without asking fleetd: the file\n"
+          "and its name are checked, and its [X-Fleet] options read as fleet read them (quoted\n"
+          "values, %n %N %p %i expanded for the unit, deprecated spellings). Prints, per file,\n"
+          "what the engine will require (MachineID, MachineOf, MachineMetadata, Conflicts,\n"
+          "Replaces, Global) and, on stderr, every warning and error as FILE:LINE: what. With\n"
+          "--as NAME the file is read as unit NAME, an instance of the template FILE (--as\n"
+          "web@2.service for web@.service). With --json, prints one object per file and line:\n"
+          "{file, name, machineID, machineOf, machineMetadata {key: [values]}, conflicts,\n"
+          "replaces, global, warnings, errors}. The exit status is 1 if any file has errors." },
         { "load", group_units, 1, ARGS_MANY, verb_load, &wait_options, WAIT_USAGE "UNIT|FILE...",
           "Schedule units onto machines without starting them",
           "Sets each unit's desired state to loaded: the engine picks a machine, which loads it\n"

@@ -76,6 +76,10 @@ int verb_list_unit_files(Client *c, int argc, char **argv);
 /* verb-submit.c */
 int verb_submit(Client *c, int argc, char **argv);
 
+/* verb-verify.c; options: verify_options */
+extern const VerbOptions verify_options;
+int verb_verify(Client *c, int argc, char **argv);
+
 /* verb-start.c; options: wait_options (wait.h) */
 int verb_load(Client *c, int argc, char **argv);
 int verb_start(Client *c, int argc, char **argv);

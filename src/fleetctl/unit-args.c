@@ -4,9 +4,11 @@
 #include <stdio.h>
 
 #include "basic/json-util.h"
+#include "basic/strv.h"
 #include "unit-args.h"
 #include "unit-file.h"
 #include "unit-name.h"
+#include "unit-options.h"
 
 char *unit_name_mangle(const char *arg) {
         const char *base = strrchr(arg, '/'), *dot;
@@ -79,6 +81,25 @@ static int local_unit_read(const char *arg, const char *name, LocalUnit *u) {
         return u->path ? 0 : -ENOMEM;
 }
 
+void unit_options_print(const UnitOptions *o) {
+        STRV_FOREACH(w, o->warnings)
+                fprintf(stderr, "fleetctl: warning: %s\n", *w);
+        STRV_FOREACH(e, o->errors)
+                fprintf(stderr, "fleetctl: %s\n", *e);
+}
+
+/* The [X-Fleet] checks fleetd makes, here before anything is sent. */
+static int local_unit_check_options(const LocalUnit *u, const UnitFile *uf) {
+        _cleanup_(unit_options_done) UnitOptions o = {};
+        int r;
+
+        r = unit_options_parse(uf, u->name, u->path, &o);
+        if (r < 0)
+                return r;
+        unit_options_print(&o);
+        return o.errors[0] ? -EBADMSG : 0;
+}
+
 int local_unit_load(const char *arg, LocalUnit *ret) {
         _cleanup_(local_unit_done) LocalUnit u = {};
         _cleanup_(unit_file_freep) UnitFile *uf = NULL;
@@ -106,6 +127,9 @@ int local_unit_load(const char *arg, LocalUnit *ret) {
                 fprintf(stderr, "fleetctl: %s\n", why ?: "invalid unit file");
                 return -EBADMSG;
         }
+        r = local_unit_check_options(&u, uf);
+        if (r < 0)
+                return r;
         *ret = u;
         u = (LocalUnit) {};
         return 0;

@@ -12,6 +12,7 @@
 
 #include "basic/macros.h"
 #include "client.h"
+#include "unit-options.h"
 
 /* "dir/web" -> "web.service", "dir/web@1.service" -> "web@1.service": the base name, with
  * ".service" appended unless it already ends in a unit type, as fleet did. NULL on -ENOMEM. */
@@ -30,12 +31,17 @@ typedef struct LocalUnit {
 
 void local_unit_done(LocalUnit *u);
 
-/* Reads the unit file at arg: checks its name (a unit type fleet places), reads it and parses
- * it. For an instance (dir/web@1.service) whose file does not exist, the template's file next
- * to it (dir/web@.service) is read instead, as fleet did. Prints what is wrong, naming arg, and
- * returns -EBADMSG (missing, unreadable, too large, bad name or bad contents) or -ENOMEM;
- * 0 and *ret filled on success. Sends nothing anywhere. */
+/* Reads the unit file at arg: checks its name (a unit type fleet places), reads it, parses it
+ * and checks its [X-Fleet] options as fleetd will (unit-options.h, with the unit's name for
+ * the specifiers). For an instance (dir/web@1.service) whose file does not exist, the
+ * template's file next to it (dir/web@.service) is read instead, as fleet did. Prints what is
+ * wrong, naming arg or FILE:LINE, and the warnings; returns -EBADMSG (missing, unreadable, too
+ * large, bad name, bad contents, options fleet refuses) or -ENOMEM; 0 and *ret filled on
+ * success. Sends nothing anywhere. */
 int local_unit_load(const char *arg, LocalUnit *ret);
+
+/* Prints the warnings ("fleetctl: warning: FILE:LINE: ...") and errors of o on stderr. */
+void unit_options_print(const UnitOptions *o);
 
 /* Builds "/v1/units/<escaped name><suffix>" ("" or "/status", "/journal?lines=10"). NULL on
  * -ENOMEM. */

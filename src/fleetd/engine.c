@@ -114,7 +114,7 @@ static int unit_update(Engine *e, const char *value) {
                 return -ENOMEM;
         if (unit_record_from_json(j, &u->record) < 0 ||
             unit_file_parse(u->record.contents, strlen(u->record.contents), u->record.name, &uf, NULL) < 0 ||
-            unit_options_parse(uf, &u->options) < 0)
+            unit_options_parse(uf, u->record.name, NULL, &u->options) < 0)
                 return -EBADMSG;
         if (unit_name_is_instance(u->record.name) && (r = unit_name_template_of(u->record.name, &u->group)) < 0)
                 return r;

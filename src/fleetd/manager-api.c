@@ -9,8 +9,10 @@
 #include "basic/sha256.h"
 #include "log.h"
 #include "manager.h"
+#include "basic/strv.h"
 #include "unit-file.h"
 #include "unit-name.h"
+#include "unit-options.h"
 
 static int reply_etcd_error(ApiRequest *req, int error) {
         return api_request_reply_error(req, 503, "etcd_unavailable", "etcd did not answer: %s", strerror(-error));
@@ -125,6 +127,7 @@ typedef struct UnitPut {
         int64_t mod_revision;         /* of units/<name>, 0 if absent */
         UnitRecord record;
         bool exists;
+        json_t *warnings;             /* about the [X-Fleet] options, for the reply */
 } UnitPut;
 
 static void unit_put_free(UnitPut *p) {
@@ -134,6 +137,7 @@ static void unit_put_free(UnitPut *p) {
         free(p->key);
         free(p->contents);
         unit_record_done(&p->record);
+        json_decref(p->warnings);
         free(p);
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(UnitPut *, unit_put_free);
@@ -165,6 +169,8 @@ static void on_unit_written(EtcdClient *c, int error, const EtcdResult *result, 
         log_unit_info(p->name, "Unit %s %s, desired state %s.", p->name, p->exists ? "updated" : "submitted",
                       unit_desired_state_to_string(p->record.desired));
         json_auto_t *j = unit_summary_json(&p->record, false);
+        if (j && json_array_size(p->warnings) > 0)
+                (void) json_object_set(j, "warnings", p->warnings);
         api_request_reply_json(p->req, p->exists ? 200 : 201, j);
 }
 
@@ -221,6 +227,57 @@ static bool unit_put_merge(UnitPut *p, const UnitRecord *existing, const char *t
         return true;
 }
 
+/* The errors of o as one message, "; " between them; NULL if there are none or on -ENOMEM. */
+static char *options_errors_message(const UnitOptions *o) {
+        size_t n = 1;
+        char *m;
+
+        STRV_FOREACH(e, o->errors)
+                n += strlen(*e) + 2;
+        if (!o->errors[0] || !(m = calloc(1, n)))
+                return NULL;
+        STRV_FOREACH(e, o->errors) {
+                if (e != o->errors)
+                        strcat(m, "; ");
+                strcat(m, *e);
+        }
+        return m;
+}
+
+/* fleet's checks of the [X-Fleet] options (unit-options.h), for the unit as p->name, so that an
+ * instance made from its template is checked with its own specifiers. Keeps the warnings for
+ * the reply; replies 400 bad_unit_options (every error, with its line) and returns false when
+ * fleet would have refused the unit. */
+static bool unit_put_check_options(UnitPut *p, const UnitFile *uf) {
+        _cleanup_(unit_options_done) UnitOptions o = {};
+        _cleanup_free_ char *errors = NULL;
+
+        if (unit_options_parse(uf, p->name, p->name, &o) < 0)
+                return api_request_reply_error(p->req, 500, "internal", "Out of memory."), false;
+        if (o.errors[0]) {
+                errors = options_errors_message(&o);
+                return api_request_reply_error(p->req, 400, "bad_unit_options", "%s", strna(errors)), false;
+        }
+        if (!p->warnings && !(p->warnings = json_array()))
+                return api_request_reply_error(p->req, 500, "internal", "Out of memory."), false;
+        STRV_FOREACH(w, o.warnings)
+                if (json_array_append_new(p->warnings, json_string(*w)) < 0)
+                        return api_request_reply_error(p->req, 500, "internal", "Out of memory."), false;
+        return true;
+}
+
+/* An instance made from its template's contents: its options as the instance reads them. */
+static bool unit_put_check_template(UnitPut *p, const char *contents) {
+        _cleanup_(unit_file_freep) UnitFile *uf = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        if (unit_file_parse(contents, strlen(contents), p->name, &uf, &err) < 0)
+                return api_request_reply_error(p->req, 400, "bad_unit_file", "Template of %s: %s", p->name,
+                                               err ?: "invalid unit file"),
+                       false;
+        return unit_put_check_options(p, uf);
+}
+
 static void on_template_read(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
         UnitPut *p = userdata;
         _cleanup_(unit_record_done) UnitRecord tmpl = {};
@@ -234,6 +291,8 @@ static void on_template_read(EtcdClient *c, int error, const EtcdResult *result,
                 if (unit_record_from_json(j, &tmpl) < 0)
                         log_warning("Ignoring malformed unit record at %s.", result->kvs[0].key);
         }
+        if (tmpl.contents && !unit_put_check_template(p, tmpl.contents))
+                return unit_put_free(p);
         if (!unit_put_merge(p, NULL, tmpl.contents))
                 return unit_put_free(p);
         unit_put_write(p);
@@ -309,6 +368,8 @@ static bool unit_put_parse_body(UnitPut *p) {
                 if (unit_file_parse(json_string_value(c), json_string_length(c), p->name, &uf, &err) < 0)
                         return api_request_reply_error(p->req, 400, "bad_unit_file", "%s", err ?: "invalid unit file"),
                                false;
+                if (!unit_put_check_options(p, uf))
+                        return false;
                 p->contents = strdup(json_string_value(c));
         }
         if (unit_name_is_template(p->name) && p->desired > UNIT_INACTIVE)

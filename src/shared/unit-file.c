@@ -18,6 +18,7 @@ typedef enum LineKind {
         LINE_OTHER,  /* blank line or comment */
         LINE_HEADER, /* [Section] */
         LINE_ENTRY,  /* Key=Value */
+        LINE_IGNORED, /* text before the first header, skipped as systemd and fleet skip it */
 } LineKind;
 
 /* One logical line: a physical line, or several joined by trailing backslashes (with the
@@ -386,12 +387,13 @@ static int parse_entry(Parser *p, const char *s, size_t n, size_t raw_start, uns
         _cleanup_free_ char *key = NULL, *value = NULL;
         const char *eq = memchr(s, '=', n);
 
+        /* Before the first header systemd ignores assignments (with a warning) and fleet's parser
+         * skipped any text: keep it as it is, for unit_file_ignored_line(). */
+        if (p->uf->n_sections == 1)
+                return add_line(p, LINE_IGNORED, raw_start, line, open, NULL, NULL);
         if (!eq)
                 return parse_error(p, -EBADMSG, line, column,
                                    "expected a [Section] header, Key=Value or a comment, got '%s'", echo(p, s, n));
-        if (p->uf->n_sections == 1)
-                return parse_error(p, -EBADMSG, line, column, "'%s' comes before the first [Section] header",
-                                   echo(p, s, n));
 
         size_t kn = eq - s;
         while (kn > 0 && is_blank(s[kn - 1]))
@@ -583,6 +585,46 @@ bool unit_file_has_section(const UnitFile *uf, const char *section) {
                 if (section_is(&uf->sections[i], section))
                         return true;
         return false;
+}
+
+unsigned unit_file_ignored_line(const UnitFile *uf) {
+        const Section *preamble = &uf->sections[0];
+
+        for (size_t j = 0; j < preamble->n_lines; j++)
+                if (preamble->lines[j].kind == LINE_IGNORED)
+                        return preamble->lines[j].line;
+        return 0;
+}
+
+/* The first physical line of l longer than max bytes (line end not counted): its number, or 0. */
+static unsigned line_find_long(const Line *l, size_t max, size_t *ret_len) {
+        unsigned k = 0;
+
+        for (const char *s = l->raw; *s; k++) {
+                size_t n = strcspn(s, "\n");
+                size_t len = n > 0 && s[n - 1] == '\r' ? n - 1 : n;
+
+                if (len > max) {
+                        *ret_len = len;
+                        return l->line + k;
+                }
+                s += n + (s[n] == '\n');
+        }
+        return 0;
+}
+
+unsigned unit_file_long_line(const UnitFile *uf, size_t max, size_t *ret_len) {
+        size_t unused;
+
+        for (size_t i = 0; i < uf->n_sections; i++)
+                for (size_t j = 0; j < uf->sections[i].n_lines; j++) {
+                        const Line *l = &uf->sections[i].lines[j];
+                        unsigned found = l->line > 0 ? line_find_long(l, max, ret_len ?: &unused) : 0;
+
+                        if (found > 0)
+                                return found;
+                }
+        return 0;
 }
 
 const char *unit_file_get(const UnitFile *uf, const char *section, const char *key) {

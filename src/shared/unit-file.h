@@ -26,11 +26,14 @@
  *   - line ends are LF or CRLF, both kept as they are; a lone CR, a NUL byte or invalid UTF-8 is
  *     refused (the text ends up in etcd as a JSON string). A UTF-8 byte order mark at the start is
  *     kept and ignored;
- *   - a missing final newline is kept.
- * Where systemd only warns and skips a line, fleetd refuses the file: an assignment before the
- * first header, a line that is neither a comment, a header nor "Key=Value", an empty key, a
- * header without its closing ']' or with an empty name or one of: control characters, quotes,
- * '\', '[' or ']'. */
+ *   - a missing final newline is kept;
+ *   - text before the first header that is not a comment or a header is kept in the text but
+ *     ignored (systemd ignores such assignments with a warning, fleet's parser skipped any
+ *     text there); unit_file_ignored_line() says where it starts.
+ * Where systemd only warns and skips a line, fleetd refuses the file: a line after the first
+ * header that is neither a comment, a header nor "Key=Value", an empty key, a header without
+ * its closing ']' or with an empty name or one of: control characters, quotes, '\', '[' or ']'
+ * (docs/fleet-compat.md compares this with fleet's parser). */
 
 /* Longest text accepted, and longest line, continuation lines included (systemd's own limit is
  * 1 MiB per line; unit files fleetd handles are far below both). */
@@ -70,6 +73,13 @@ void unit_file_hash(const UnitFile *uf, char ret[SHA256_HEX_SIZE]);
 
 /* Whether at least one [section] header exists (even with no entries). */
 bool unit_file_has_section(const UnitFile *uf, const char *section);
+/* The line of the first text before the first [Section] header that is neither blank nor a
+ * comment (ignored, see above), 0 if there is none or uf was not parsed. */
+unsigned unit_file_ignored_line(const UnitFile *uf);
+/* The first line of the parsed text (a physical line: continuation lines count one by one;
+ * lines added since are not looked at) longer than max bytes, line end not counted: its number,
+ * and its length in *ret_len (optional); 0 if there is none. */
+unsigned unit_file_long_line(const UnitFile *uf, size_t max, size_t *ret_len);
 /* The value of the last assignment of key in section (which may be "" for a reset), or NULL if
  * there is none. The string belongs to uf and lives until uf is next changed. */
 const char *unit_file_get(const UnitFile *uf, const char *section, const char *key);

@@ -218,7 +218,7 @@ mkdir -p "$TMP/units/sub" "$TMP/units/adir"
 cd "$TMP/units" || exit 1
 printf '[Service]\nExecStart=/bin/true\n' >hello.service
 printf '[Unit]\nDescription=Web %%i\n\n[Service]\nExecStart=/bin/sleep 1000\n' >web@.service
-printf 'ExecStart=/bin/x\n' >bad.service
+printf '[Service]\nExecStart /bin/x\n' >bad.service
 printf '[Service]\nExecStart=/bin/true\n' >'bad name.service'
 printf '[Mount]\nWhat=/dev/sda\n' >data.mount
 printf '[Service]\nExecStart=/bin/false\n' >sub/hello.service
@@ -256,7 +256,7 @@ runf submit hello.service missing.service bad.service 'bad name.service' data.mo
 expect_rc 1
 expect_out ""
 expect_err "fleetctl: missing.service: No such file or directory.
-fleetctl: bad.service:1:1: 'ExecStart=/bin/x' comes before the first [Section] header
+fleetctl: bad.service:2:1: expected a [Section] header, Key=Value or a comment, got 'ExecStart /bin/x'
 fleetctl: bad name.service: unit name 'bad name.service' contains ' ' at position 4; allowed: letters, digits, ':', '-', '_', '.', '\\', '@'.
 fleetctl: data.mount: unit name 'data.mount' is a .mount unit; fleet places only .service, .socket, .timer, .path and .target units.
 fleetctl: sub/web@1.service: no such file, nor a template sub/web@.service next to it.

@@ -633,7 +633,7 @@ TEST(errors_without_message_and_inline) {
         UnitFile *uf = NULL;
         _cleanup_free_ char *e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL;
 
-        ASSERT_INT(unit_file_parse("Key=v\n", 6, "x.service", &uf, NULL), -EBADMSG);
+        ASSERT_INT(unit_file_parse("[Unit]\nKey\n", 11, "x.service", &uf, NULL), -EBADMSG);
         ASSERT_TRUE(!uf);
         ASSERT_INT(unit_file_parse("[Unit]\nfoo\n", 11, NULL, &uf, &e1), -EBADMSG);
         ASSERT_STR(e1, "<input>:2:1: expected a [Section] header, Key=Value or a comment, got 'foo'");
@@ -654,6 +654,40 @@ TEST(errors_without_message_and_inline) {
         ASSERT_TRUE(!e3);
         ASSERT_STR(unit_file_get(uf, "Unit", "A"), "1");
         uf = unit_file_free(uf);
+}
+
+/* Text before the first header: kept, printed, ignored by lookups, and pointed at. */
+TEST(text_before_the_first_header) {
+        const char *text = "# comment\n\nDescription=x\nno equals sign \\\n  continued\n[Unit]\nDescription=y\n";
+        _cleanup_unit_file_free_ UnitFile *uf = parse_string(text), *plain = parse_string("# c\n[Unit]\nA=1\n");
+        _cleanup_free_ char *printed = NULL;
+
+        ASSERT_TRUE(uf);
+        ASSERT_INT(unit_file_ignored_line(uf), 3);
+        ASSERT_STR(unit_file_get(uf, "Unit", "Description"), "y");
+        ASSERT_VALUES(uf, "Unit", "Description", "y");
+        ASSERT_INT(unit_file_print(uf, &printed), 0);
+        ASSERT_STR(printed, text);
+        ASSERT_TRUE(reparses_same(uf));
+        ASSERT_INT(unit_file_add(uf, "Service", "ExecStart", "/bin/true"), 0);
+        ASSERT_TRUE(reparses_same(uf));
+        ASSERT_INT(unit_file_ignored_line(plain), 0);
+}
+
+TEST(long_line) {
+        _cleanup_unit_file_free_ UnitFile *uf = parse_string("[Unit]\nA=123456\r\nB=1 \\\n# c\n123456789\nC=1\n");
+        size_t len = 0;
+
+        ASSERT_TRUE(uf);
+        ASSERT_INT(unit_file_long_line(uf, 7, &len), 2);
+        ASSERT_INT(len, 8);
+        /* A continuation line counts on its own, with its number. */
+        ASSERT_INT(unit_file_long_line(uf, 8, &len), 5);
+        ASSERT_INT(len, 9);
+        ASSERT_INT(unit_file_long_line(uf, 9, NULL), 0);
+        /* Lines added since are not looked at. */
+        ASSERT_INT(unit_file_add(uf, "Unit", "Added", "a much longer line than the others"), 0);
+        ASSERT_INT(unit_file_long_line(uf, 9, NULL), 0);
 }
 
 TEST(load) {
@@ -739,6 +773,8 @@ int main(int argc, char *argv[]) {
                 T(hash),
                 T(limits),
                 T(errors_without_message_and_inline),
+                T(text_before_the_first_header),
+                T(long_line),
                 T(load),
                 T(read_limit),
         };

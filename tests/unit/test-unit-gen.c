@@ -977,7 +977,7 @@ static bool check_assertion(GoldenContext *g, const char *line) {
                 _cleanup_(unit_options_done) UnitOptions o = {};
 
                 if (unit_file_parse(g->text, strlen(g->text), g->unit, &uf, NULL) < 0 ||
-                    unit_options_parse(uf, &o) < 0)
+                    unit_options_parse(uf, g->unit, NULL, &o) < 0)
                         return false;
                 return o.memory_bytes == strtoull(words[1], NULL, 10) &&
                        o.cpu_millis == strtoull(words[2], NULL, 10) &&
