@@ -261,20 +261,6 @@ static const Release *release_get(AppController *c, const char *app, unsigned ve
 
 /* --- planning one app --- */
 
-static InstanceHealth instance_health(AppController *c, const char *unit, const ProcessType *p) {
-        const StateRecord *s = hashmap_get(c->states, unit);
-        bool checked = p && p->health.enabled && p->port > 0;
-
-        if (!s)
-                return INSTANCE_STARTING;
-        if (streq_ptr(s->active, "failed") || streq_ptr(s->sub, "auto-restart") ||
-            (checked && streq_ptr(s->health, "failing")))
-                return INSTANCE_FAILED;
-        if (streq_ptr(s->active, "active") && (!checked || streq_ptr(s->health, "passing")))
-                return INSTANCE_HEALTHY;
-        return INSTANCE_STARTING;
-}
-
 typedef struct Ops {
         EtcdOp ops[128];
         char *strings[256];
@@ -294,14 +280,30 @@ static char *ops_keep(Ops *o, char *s) {
         return NULL;
 }
 
-static int ops_add(Ops *o, EtcdOpType type, char *key, char *value) {
-        if (o->n_ops >= ELEMENTSOF(o->ops) - 4)
+/* Ops for instances stop RESERVED_OPS short of the end: the room left is for the app record
+ * and a rollback release (ops_add_reserved()), so a step that is cut short still records
+ * how far it got. */
+#define RESERVED_OPS 4
+
+static int ops_add_within(Ops *o, size_t limit, EtcdOpType type, char *key, char *value) {
+        if (o->n_ops >= limit) {
+                free(key);
+                free(value);
                 return -E2BIG;
+        }
         key = ops_keep(o, key);
         if (!key || (value && !ops_keep(o, value)))
                 return -ENOMEM;
         o->ops[o->n_ops++] = (EtcdOp) { .type = type, .key = key, .value = value };
         return 0;
+}
+
+static int ops_add(Ops *o, EtcdOpType type, char *key, char *value) {
+        return ops_add_within(o, ELEMENTSOF(o->ops) - RESERVED_OPS, type, key, value);
+}
+
+static int ops_add_reserved(Ops *o, EtcdOpType type, char *key, char *value) {
+        return ops_add_within(o, ELEMENTSOF(o->ops), type, key, value);
 }
 
 static int op_create_instance(AppController *c, Ops *o, const Release *rel, const char *process, unsigned index) {
@@ -327,126 +329,122 @@ static int op_create_instance(AppController *c, Ops *o, const Release *rel, cons
         return ops_add(o, ETCD_OP_PUT, registry_key(c->prefix, "units", name, NULL), j ? jx_dumps(j) : NULL);
 }
 
-/* A release copying `from` as the next version, for an automatic rollback. */
-static int op_rollback_release(AppController *c, Ops *o, AppRecord *rec, const Release *from, const char *why) {
+/* The new release rec says to roll back to (rec->release), a copy of from; cause from
+ * app_rollout_advance(). */
+static int op_rollback_release(AppController *c, Ops *o, const AppRecord *rec, const Release *from,
+                               const char *cause) {
         _cleanup_(release_done) Release copy = {};
         char num[16];
         int r = release_copy(from, &copy);
         if (r < 0)
                 return r;
-        copy.version = rec->latest + 1;
+        copy.version = rec->release;
         copy.created_usec = now_usec(CLOCK_REALTIME);
-        free(copy.cause);
-        if (asprintf(&copy.cause, "automatic rollback to v%u: v%u %s", from->version, rec->release, why) < 0)
-                return -ENOMEM;
-        snprintf(num, sizeof(num), "v%u", copy.version);
-        json_auto_t *j = release_to_json(&copy);
-        r = ops_add(o, ETCD_OP_PUT, registry_key(c->prefix, "releases", rec->name, num, NULL), j ? jx_dumps(j) : NULL);
+        r = free_and_strdup(&copy.cause, cause);
         if (r < 0)
                 return r;
+        snprintf(num, sizeof(num), "v%u", copy.version);
+        json_auto_t *j = release_to_json(&copy);
+        return ops_add_reserved(o, ETCD_OP_PUT, registry_key(c->prefix, "releases", rec->name, num, NULL),
+                                j ? jx_dumps(j) : NULL);
+}
 
-        free(rec->message);
-        if (asprintf(&rec->message, "v%u %s; rolling back to v%u (a copy of v%u)", rec->release, why, copy.version,
-                     from->version) < 0)
-                rec->message = NULL;
-        log_warning("App %s: %s.", rec->name, strna(rec->message));
-        rec->rollback_of = rec->release;
-        rec->rollout_from = rec->release;
-        rec->release = rec->latest = copy.version;
-        rec->rollout = ROLLOUT_ROLLING;
-        return 0;
+/* Each process type of rel with its scale: the app record's, else the release's default. */
+static AppProcessTarget *controller_targets(const AppEntry *a, const Release *rel) {
+        AppProcessTarget *procs = calloc(rel->n_processes + 1, sizeof(*procs));
+
+        for (size_t k = 0; procs && k < rel->n_processes; k++) {
+                const AppScale *s = app_record_scale(&a->rec, rel->processes[k].name);
+                procs[k] = (AppProcessTarget) { rel->processes[k].name, s ? s->scale : rel->processes[k].scale,
+                                                s ? s->restart_below : 0 };
+        }
+        return procs;
+}
+
+/* The app's instances as they are, pointing into the controller's maps. */
+static AppInstance *controller_instances(AppController *c, const AppEntry *a, const Release *rel, size_t *ret_n) {
+        AppInstance *inst = calloc(hashmap_size(c->instances) + 1, sizeof(*inst));
+        size_t n = 0, i = 0;
+        const char *unit;
+        void *v;
+
+        while (inst && hashmap_iterate(c->instances, &i, &unit, &v)) {
+                Instance *in = v;
+                if (!streq(in->app, a->rec.name))
+                        continue;
+                /* the health check of an older release's process is not known here: the target's stands in */
+                const ProcessType *p = release_find_process(rel, in->process);
+                inst[n++] = (AppInstance) { unit, in->release, in->process, in->index,
+                                            app_instance_health(hashmap_get(c->states, unit), p), in->created };
+        }
+        *ret_n = n;
+        return inst;
+}
+
+/* The plan's instance ops, then the app record when anything changed (or any op is written). */
+static int controller_ops(AppController *c, const AppEntry *a, const Release *rel, const AppPlan *plan,
+                          AppRecord *rec, Ops *o) {
+        int r = 0;
+
+        for (size_t k = 0; r >= 0 && k < plan->n_creates; k++)
+                r = op_create_instance(c, o, rel, plan->creates[k].process, plan->creates[k].index);
+        for (size_t k = 0; r >= 0 && k < plan->n_removes; k++)
+                r = ops_add(o, ETCD_OP_DELETE, registry_key(c->prefix, "units", plan->removes[k], NULL), NULL);
+        if (r < 0 && r != -E2BIG)
+                return r;     /* -E2BIG: the rest comes in the next step */
+
+        json_auto_t *old_j = app_record_to_json(&a->rec);
+        json_auto_t *new_j = app_record_to_json(rec);
+        if (!old_j || !new_j)
+                return -ENOMEM;
+        if (o->n_ops == 0 && json_equal(old_j, new_j))
+                return 0;
+        rec->updated_usec = now_usec(CLOCK_REALTIME);
+        json_decref(new_j);
+        new_j = app_record_to_json(rec);
+        return ops_add_reserved(o, ETCD_OP_PUT, registry_key(c->prefix, "apps", rec->name, NULL),
+                                new_j ? jx_dumps(new_j) : NULL);
 }
 
 /* Works out the next step for one app into ops (and the app record to write). Returns 0 with
  * no ops when there is nothing to do or it must wait (a release being read). */
 static int controller_plan_app(AppController *c, AppEntry *a, Ops *o) {
-        AppRecord rec = {};
-        const Release *rel = a->rec.release > 0 ? release_get(c, a->rec.name, a->rec.release) : NULL;
+        const Release *rel = a->rec.release > 0 ? release_get(c, a->rec.name, a->rec.release) : NULL, *prev = NULL;
+        _cleanup_(app_record_done) AppRecord rec = {};
+        _cleanup_(app_plan_done) AppPlan plan = {};
+        _cleanup_free_ char *cause = NULL;
+        size_t n;
         int r;
 
         if (!rel)
                 return 0;
-        _cleanup_free_ AppProcessTarget *procs = calloc(rel->n_processes + 1, sizeof(*procs));
-        _cleanup_free_ AppInstance *inst = calloc(hashmap_size(c->instances) + 1, sizeof(*inst));
-        size_t n = 0, i = 0;
-        const char *unit;
-        void *v;
+        _cleanup_free_ AppProcessTarget *procs = controller_targets(a, rel);
+        _cleanup_free_ AppInstance *inst = controller_instances(c, a, rel, &n);
         if (!procs || !inst)
                 return -ENOMEM;
-        for (size_t k = 0; k < rel->n_processes; k++) {
-                const AppScale *s = app_record_scale(&a->rec, rel->processes[k].name);
-                procs[k] = (AppProcessTarget) { rel->processes[k].name, s ? s->scale : rel->processes[k].scale,
-                                                s ? s->restart_below : 0 };
-        }
-        while (hashmap_iterate(c->instances, &i, &unit, &v)) {
-                Instance *in = v;
-                if (!streq(in->app, a->rec.name))
-                        continue;
-                const Release *ir = in->release == rel->version ? rel : NULL;
-                const ProcessType *p = release_find_process(ir ?: rel, in->process);
-                inst[n++] = (AppInstance) { unit, in->release, in->process, in->index,
-                                            instance_health(c, unit, p), in->created };
-        }
-
         AppTarget t = { .release = rel->version, .processes = procs, .n_processes = rel->n_processes,
                         .max_surge = rel->max_surge, .max_unavailable = rel->max_unavailable,
                         .next_index = MAX(a->rec.next_index, 1u), .now = now_usec(CLOCK_REALTIME),
                         .deadline = c->deadline };
-        _cleanup_(app_plan_done) AppPlan plan = {};
         r = app_plan(&t, inst, n, &plan);
         if (r < 0)
                 return r;
 
-        r = app_record_copy(&a->rec, &rec);
+        AppRolloutStep step = app_rollout_step(&a->rec, &plan);
+        if (step == APP_ROLLOUT_ROLL_BACK && !(prev = release_get(c, a->rec.name, a->rec.rollout_from)))
+                return 0;     /* the release to go back to is being read */
+        r = app_rollout_advance(&a->rec, &t, &plan, step, &rec, &cause);
         if (r < 0)
                 return r;
-        rec.next_index = t.next_index + plan.n_creates;
-
-        if (plan.failed && rec.rollout == ROLLOUT_ROLLING) {
-                const Release *prev = rec.rollout_from > 0 && !rec.rollback_of
-                                              ? release_get(c, rec.name, rec.rollout_from) : NULL;
-                _cleanup_free_ char *why = NULL;
-                if (asprintf(&why, "failed: %s", strna(plan.reason)) < 0)
-                        why = NULL;
-                if (prev)
-                        r = op_rollback_release(c, o, &rec, prev, strna(why));
-                else if (rec.rollout_from > 0 && !rec.rollback_of) {
-                        app_record_done(&rec);
-                        return 0;     /* the release to go back to is being read */
-                } else {
-                        rec.rollout = ROLLOUT_FAILED;
-                        free(rec.message);
-                        if (asprintf(&rec.message, "v%u %s; nothing to roll back to", rec.release, strna(why)) < 0)
-                                rec.message = NULL;
-                }
-        } else if (plan.done && rec.rollout == ROLLOUT_ROLLING) {
-                rec.rollout = rec.rollback_of ? ROLLOUT_FAILED : ROLLOUT_DONE;
-                if (!rec.rollback_of) {
-                        free(rec.message);
-                        if (asprintf(&rec.message, "v%u is running", rec.release) < 0)
-                                rec.message = NULL;
-                }
+        if (step == APP_ROLLOUT_ROLL_BACK) {
+                log_warning("App %s: %s.", rec.name, strna(rec.message));
+                r = op_rollback_release(c, o, &rec, prev, cause);
+                if (r < 0)
+                        return r;
+        } else if (step == APP_ROLLOUT_DONE)
                 log_info("App %s: rollout of v%u %s.", rec.name, rec.release,
                          rec.rollback_of ? "finished (an automatic rollback)" : "done");
-        }
-
-        for (size_t k = 0; r >= 0 && k < plan.n_creates; k++)
-                r = op_create_instance(c, o, rel, plan.creates[k].process, plan.creates[k].index);
-        for (size_t k = 0; r >= 0 && k < plan.n_removes; k++)
-                r = ops_add(o, ETCD_OP_DELETE, registry_key(c->prefix, "units", plan.removes[k], NULL), NULL);
-
-        json_auto_t *old_j = app_record_to_json(&a->rec);
-        json_auto_t *new_j = r >= 0 ? (rec.updated_usec = a->rec.updated_usec, app_record_to_json(&rec)) : NULL;
-        if (r >= 0 && (o->n_ops > 0 || !json_equal(old_j, new_j))) {
-                rec.updated_usec = now_usec(CLOCK_REALTIME);
-                json_decref(new_j);
-                new_j = app_record_to_json(&rec);
-                r = ops_add(o, ETCD_OP_PUT, registry_key(c->prefix, "apps", rec.name, NULL), new_j ? jx_dumps(new_j) : NULL);
-        }
-        app_record_done(&rec);
-        if (r == -E2BIG)
-                r = 0;        /* the rest comes in the next step */
-        return r;
+        return controller_ops(c, a, rel, &plan, &rec, o);
 }
 
 static void on_written(EtcdClient *e, int error, const EtcdResult *result, void *userdata) {
