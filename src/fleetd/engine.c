@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -6,6 +7,7 @@
 #include "basic/hashmap.h"
 #include "basic/json-util.h"
 #include "basic/strv.h"
+#include "engine-plan.h"
 #include "engine.h"
 #include "log.h"
 #include "registry.h"
@@ -353,57 +355,35 @@ static int diff_put(Engine *e, Diff *d, const char *machine, const EngineUnit *u
         return diff_add(d, ETCD_OP_PUT, registry_key(e->prefix, "schedule", machine, u->record.name, NULL), value);
 }
 
-static bool in_targets(const SchedPlacement *p, const char *machine) {
-        if (!p)
-                return false;
-        if (p->status == SCHED_PLACED)
-                return streq(p->machine_id, machine);
-        for (size_t i = 0; p->status == SCHED_GLOBAL && i < p->n_machine_ids; i++)
-                if (streq(p->machine_ids[i], machine))
-                        return true;
-        return false;
+/* schedule/ as the leader knows it, borrowing from e->scheduled, in key order. */
+static EngineEntry *engine_entries(Engine *e, size_t *ret_n) {
+        size_t n = hashmap_size(e->scheduled);
+        _cleanup_free_ const char **keys = hashmap_sorted_keys(e->scheduled);
+        EngineEntry *entries = keys ? calloc(n + 1, sizeof(EngineEntry)) : NULL;
+
+        for (size_t i = 0; entries && i < n; i++) {
+                const Scheduled *s = hashmap_get(e->scheduled, keys[i]);
+                entries[i] = (EngineEntry) { s->machine, s->name, s->hash, s->desired };
+        }
+        *ret_n = n;
+        return entries;
 }
 
-/* The ops that take schedule/ from what it is to what the plan says. placements is indexed
- * like names (the units planned); units not planned (inactive, gone) lose every entry. */
-static int engine_diff(Engine *e, const char **names, const SchedPlacement *placements, size_t n, Diff *d) {
-        Hashmap *by_name = hashmap_new(NULL);
-        size_t i = 0;
-        void *v;
+/* The etcd ops of the diff's changes. */
+static int engine_diff_ops(Engine *e, const EngineDiff *diff, Diff *d) {
         int r = 0;
 
-        if (!by_name)
-                return -ENOMEM;
-        for (size_t k = 0; k < n && r >= 0; k++)
-                r = hashmap_put(by_name, names[k], (void *) &placements[k]);
-
-        /* entries to remove or update */
-        while (r >= 0 && hashmap_iterate(e->scheduled, &i, NULL, &v)) {
-                Scheduled *s = v;
-                const SchedPlacement *p = hashmap_get(by_name, s->name);
-                EngineUnit *u = hashmap_get(e->units, s->name);
-                if (!in_targets(p, s->machine))
-                        r = diff_add(d, ETCD_OP_DELETE, registry_key(e->prefix, "schedule", s->machine, s->name, NULL),
+        for (size_t i = 0; r >= 0 && i < diff->n_changes; i++) {
+                const EngineChange *c = diff->changes + i;
+                if (c->type == ENGINE_CHANGE_DELETE) {
+                        r = diff_add(d, ETCD_OP_DELETE, registry_key(e->prefix, "schedule", c->machine, c->name, NULL),
                                      NULL);
-                else if (!streq(s->hash, u->record.hash) || s->desired != u->record.desired)
-                        r = diff_put(e, d, s->machine, u);
-        }
-        /* entries to add */
-        for (size_t k = 0; k < n && r >= 0; k++) {
-                const SchedPlacement *p = &placements[k];
-                const char *one[1];
-                const char **targets = p->status == SCHED_GLOBAL ? p->machine_ids : one;
-                size_t nt = p->status == SCHED_GLOBAL ? p->n_machine_ids : p->status == SCHED_PLACED;
-                one[0] = p->machine_id;
-                for (size_t t = 0; t < nt && r >= 0; t++) {
-                        _cleanup_free_ char *skey = NULL;
-                        if (asprintf(&skey, "%s/%s", targets[t], names[k]) < 0)
-                                r = -ENOMEM;
-                        else if (!hashmap_get(e->scheduled, skey))
-                                r = diff_put(e, d, targets[t], hashmap_get(e->units, names[k]));
+                        continue;
                 }
+                const EngineUnit *u = hashmap_get(e->units, c->name);
+                assert(u);    /* a PUT is only for a unit planned, and every planned unit is in e->units */
+                r = diff_put(e, d, c->machine, u);
         }
-        hashmap_free(by_name);
         return r;
 }
 
@@ -476,54 +456,78 @@ static void engine_write_next(Engine *e) {
         e->in_flight = n;
 }
 
-static int engine_plan(Engine *e, Diff *d) {
-        size_t nm = hashmap_size(e->machines), nu = hashmap_size(e->units), k = 0, i = 0;
-        _cleanup_free_ const char **mids = hashmap_sorted_keys(e->machines);
-        _cleanup_free_ const char **uids = hashmap_sorted_keys(e->units);
-        _cleanup_free_ SchedMachine *machines = calloc(nm + 1, sizeof(SchedMachine));
-        _cleanup_free_ SchedUnit *units = calloc(nu + 1, sizeof(SchedUnit));
-        _cleanup_free_ const char **names = calloc(nu + 1, sizeof(char *));
-        _cleanup_(sched_plan_freep) SchedPlan *plan = NULL;
-        Hashmap *current = hashmap_new(NULL);
-        void *v;
-        int r;
+static SchedMachine *engine_sched_machines(Engine *e, size_t *ret_n) {
+        size_t n = hashmap_size(e->machines);
+        _cleanup_free_ const char **ids = hashmap_sorted_keys(e->machines);
+        SchedMachine *machines = ids ? calloc(n + 1, sizeof(SchedMachine)) : NULL;
 
-        if (!mids || !uids || !machines || !units || !names || !current) {
-                hashmap_free(current);
-                return -ENOMEM;
-        }
-        for (size_t m = 0; m < nm; m++) {
-                MachineRecord *rec = hashmap_get(e->machines, mids[m]);
+        for (size_t m = 0; machines && m < n; m++) {
+                const MachineRecord *rec = hashmap_get(e->machines, ids[m]);
                 machines[m] = (SchedMachine) { rec->id, rec->metadata, rec->n_metadata, rec->state == MACHINE_DRAINING,
                                                rec->cpu_millis, rec->memory_bytes };
         }
-        /* current machine of each unit scheduled on exactly one (global units: on many) */
-        while (hashmap_iterate(e->scheduled, &i, NULL, &v)) {
-                Scheduled *s = v;
-                hashmap_put(current, s->name, hashmap_get(current, s->name) ? (void *) "" : s->machine);
+        *ret_n = n;
+        return machines;
+}
+
+/* The units to plan (not inactive, not templates), by name: their names into names, in order. */
+static size_t engine_planned_names(Engine *e, const char **uids, const char **names) {
+        size_t k = 0;
+
+        for (size_t u = 0; uids[u]; u++) {
+                const EngineUnit *eu = hashmap_get(e->units, uids[u]);
+                if (eu->record.desired != UNIT_INACTIVE && !unit_name_is_template(uids[u]))
+                        names[k++] = uids[u];
         }
-        for (size_t u = 0; u < nu; u++) {
-                EngineUnit *eu = hashmap_get(e->units, uids[u]);
-                const char *cur = hashmap_get(current, uids[u]);
-                if (eu->record.desired == UNIT_INACTIVE || unit_name_is_template(uids[u]))
-                        continue;
-                units[k] = (SchedUnit) {
-                        .name = uids[u], .machine_id = eu->options.machine_id, .machine_of = eu->options.machine_of,
-                        .machine_metadata = eu->options.machine_metadata, .conflicts = eu->options.conflicts,
-                        .replaces = eu->options.replaces, .global = eu->options.global,
-                        .cpu_millis = eu->options.cpu_millis, .memory_bytes = eu->options.memory_bytes,
-                        .current_machine = isempty(cur) ? NULL : cur, .group = eu->group,
-                };
-                names[k++] = uids[u];
-        }
+        return k;
+}
+
+static SchedUnit engine_sched_unit(const EngineUnit *eu, const char *name, const char *current) {
+        return (SchedUnit) {
+                .name = name, .machine_id = eu->options.machine_id, .machine_of = eu->options.machine_of,
+                .machine_metadata = eu->options.machine_metadata, .conflicts = eu->options.conflicts,
+                .replaces = eu->options.replaces, .global = eu->options.global,
+                .cpu_millis = eu->options.cpu_millis, .memory_bytes = eu->options.memory_bytes,
+                .current_machine = current, .group = eu->group,
+        };
+}
+
+/* The diff between the scheduler's plan and schedule/, as etcd ops into d. */
+static int engine_plan(Engine *e, Diff *d) {
+        size_t nm, ne, nu = hashmap_size(e->units), k;
+        _cleanup_free_ SchedMachine *machines = engine_sched_machines(e, &nm);
+        _cleanup_free_ EngineEntry *entries = engine_entries(e, &ne);
+        _cleanup_free_ const char **uids = hashmap_sorted_keys(e->units);
+        _cleanup_free_ const char **names = calloc(nu + 1, sizeof(char *));
+        _cleanup_free_ const char **current = calloc(nu + 1, sizeof(char *));
+        _cleanup_free_ SchedUnit *units = calloc(nu + 1, sizeof(SchedUnit));
+        _cleanup_free_ EngineTarget *targets = calloc(nu + 1, sizeof(EngineTarget));
+        _cleanup_(sched_plan_freep) SchedPlan *plan = NULL;
+        _cleanup_(engine_diff_done) EngineDiff diff = {};
+        int r;
+
+        if (!machines || !entries || !uids || !names || !current || !units || !targets)
+                return -ENOMEM;
+        k = engine_planned_names(e, uids, names);
+        /* a unit's current machine must not get lost: the scheduler would move it */
+        r = engine_current_machines(entries, ne, names, k, current);
+        if (r < 0)
+                return r;
+        for (size_t u = 0; u < k; u++)
+                units[u] = engine_sched_unit(hashmap_get(e->units, names[u]), names[u], current[u]);
         r = sched_plan_compute(machines, nm, units, k, &plan);
-        if (r >= 0)
-                r = engine_diff(e, names, plan->placements, k, d);
-        for (size_t u = 0; r >= 0 && u < k; u++)
+        if (r < 0)
+                return r;
+        for (size_t u = 0; u < k; u++) {
+                const EngineUnit *eu = hashmap_get(e->units, names[u]);
+                targets[u] = (EngineTarget) { names[u], eu->record.hash, eu->record.desired, &plan->placements[u] };
                 if (plan->placements[u].status == SCHED_UNSCHEDULABLE)
                         log_debug("Cannot place %s: %s", names[u], plan->placements[u].reason);
-        hashmap_free(current);
-        return r;
+        }
+        r = engine_diff(entries, ne, targets, k, &diff);
+        if (r < 0)
+                return r;
+        return engine_diff_ops(e, &diff, d);
 }
 
 static int on_reconcile(sd_event_source *s, void *userdata) {
