@@ -127,27 +127,40 @@ static int unit_update(Engine *e, const char *value) {
         return 0;
 }
 
-static void unit_update_logged(Engine *e, const char *key, const char *value) {
+/* A record the leader cannot use is ignored (logged); -ENOMEM means the picture lost one that it
+ * needs (see engine_picture_lost()). */
+static int unit_update_logged(Engine *e, const char *key, const char *value) {
         int r = unit_update(e, value);
+        if (r == -ENOMEM)
+                return r;
         if (r < 0)
                 log_warning_errno(r, "Ignoring unit record %s: %m", key);
         else if (e->apps) {
                 EngineUnit *u = hashmap_get(e->units, key_tail(key));
                 app_controller_unit_changed(e->apps, key_tail(key), u ? &u->record : NULL);
         }
+        return 0;
 }
 
-static void machine_update(Engine *e, const char *key, const char *value) {
-        MachineRecord *m = calloc(1, sizeof(*m));
+static int machine_update(Engine *e, const char *key, const char *value) {
+        _cleanup_free_ MachineRecord *m = calloc(1, sizeof(*m));
         json_auto_t *j = json_loads(value, 0, NULL);
 
-        if (!m || machine_record_from_json(j, m) < 0 || hashmap_put(e->machines, m->id, m) < 0) {
+        if (!m)
+                return -ENOMEM;
+        if (machine_record_from_json(j, m) < 0) {
                 log_warning("Ignoring machine record %s.", key);
-                machine_record_free(m);
+                return 0;
         }
+        if (hashmap_put(e->machines, m->id, m) < 0) {
+                machine_record_done(m);
+                return -ENOMEM;
+        }
+        TAKE_PTR(m);
+        return 0;
 }
 
-static void scheduled_update(Engine *e, const char *key, const char *value) {
+static int scheduled_update(Engine *e, const char *key, const char *value) {
         _cleanup_free_ char *sched = registry_key(e->prefix, "schedule", "", NULL);
         const char *rest = sched ? startswith(key, sched) : NULL;
         const char *slash = rest ? strchr(rest, '/') : NULL;
@@ -155,14 +168,24 @@ static void scheduled_update(Engine *e, const char *key, const char *value) {
         json_auto_t *j = json_loads(value, 0, NULL);
         Scheduled *s;
 
-        if (!slash || schedule_record_from_json(j, &rec) < 0 || !(s = calloc(1, sizeof(*s))))
-                return;
+        if (!sched)
+                return -ENOMEM;
+        if (!slash || schedule_record_from_json(j, &rec) < 0) {
+                log_warning("Ignoring malformed schedule entry %s.", key);
+                return 0;
+        }
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
         s->machine = strndup(rest, slash - rest);
         s->name = strdup(slash + 1);
         s->hash = TAKE_PTR(rec.hash);
         s->desired = rec.desired;
-        if (!s->machine || !s->name || !s->hash || hashmap_put(e->scheduled, rest, s) < 0)
+        if (!s->machine || !s->name || !s->hash || hashmap_put(e->scheduled, rest, s) < 0) {
                 scheduled_free(s);
+                return -ENOMEM;
+        }
+        return 0;
 }
 
 typedef struct Diff {
@@ -203,6 +226,24 @@ static void engine_step_down(Engine *e, const char *why) {
         hashmap_clear(e->scheduled);
 }
 
+/* Leads again a second later, if the leader key is still ours: with a fresh load. */
+static void engine_campaign_later(Engine *e) {
+        int r = sd_event_source_set_time_relative(e->campaign_retry, USEC_PER_SEC);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(e->campaign_retry, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error_errno(r, "Failed to arm the campaign timer, campaigning on the next reconcile: %m");
+}
+
+/* The leader's picture lost a record it could not keep (out of memory). Planning on it would
+ * move units whose schedule entry it lost, or stop units whose record it lost: it steps down
+ * and leads again with a fresh load. */
+static void engine_picture_lost(Engine *e, int error, const char *key) {
+        log_error_errno(error, "Failed to keep %s in the engine leader's picture, loading everything again: %m", key);
+        engine_step_down(e, "its picture of the cluster is incomplete");
+        engine_campaign_later(e);
+}
+
 static int prefix_range(Engine *e, const char *what, char **ret_key, char **ret_end) {
         *ret_key = registry_key(e->prefix, what, "", NULL);
         *ret_end = *ret_key ? etcd_prefix_end(*ret_key) : NULL;
@@ -236,6 +277,25 @@ static int engine_start_apps(Engine *e) {
         return 0;
 }
 
+/* units/, machines/ and schedule/ from the load's txn. A negative errno: the picture was lost and
+ * the engine starts over. */
+static int engine_load_records(Engine *e, const EtcdResult *result) {
+        static int (* const update[])(Engine *, const char *, const char *) = {
+                unit_update_logged, machine_update, scheduled_update,
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(update); k++)
+                for (size_t i = 0; i < result->responses[k].n_kvs; i++) {
+                        const EtcdKv *kv = &result->responses[k].kvs[i];
+                        int r = update[k](e, kv->key, kv->value);
+                        if (r < 0) {
+                                engine_picture_lost(e, r, kv->key);
+                                return r;
+                        }
+                }
+        return 0;
+}
+
 static void on_loaded(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
         Engine *e = userdata;
         _cleanup_free_ char *uk = NULL, *ue = NULL, *mk = NULL, *me = NULL;
@@ -248,24 +308,23 @@ static void on_loaded(EtcdClient *c, int error, const EtcdResult *result, void *
                 engine_campaign(e);
                 return;
         }
-        for (size_t i = 0; i < result->responses[0].n_kvs; i++)
-                unit_update_logged(e, result->responses[0].kvs[i].key, result->responses[0].kvs[i].value);
-        for (size_t i = 0; i < result->responses[1].n_kvs; i++)
-                machine_update(e, result->responses[1].kvs[i].key, result->responses[1].kvs[i].value);
-        for (size_t i = 0; i < result->responses[2].n_kvs; i++)
-                scheduled_update(e, result->responses[2].kvs[i].key, result->responses[2].kvs[i].value);
+        r = engine_load_records(e, result);
+        if (r < 0)
+                return;       /* started over */
 
         if ((r = prefix_range(e, "units", &uk, &ue)) < 0 || (r = prefix_range(e, "machines", &mk, &me)) < 0 ||
             (r = etcd_client_watch(e->etcd, uk, ue, result->revision + 1, on_units_events, e, &e->units_watch)) < 0 ||
             (r = etcd_client_watch(e->etcd, mk, me, result->revision + 1, on_machines_events, e,
                                    &e->machines_watch)) < 0) {
                 log_error_errno(r, "Failed to watch the cluster state: %m");
-                return engine_step_down(e, "could not watch");
+                engine_step_down(e, "could not watch");
+                return engine_campaign_later(e);
         }
         r = engine_start_apps(e);
         if (r < 0) {
                 log_error_errno(r, "Failed to start the app controller: %m");
-                return engine_step_down(e, "no app controller");
+                engine_step_down(e, "no app controller");
+                return engine_campaign_later(e);
         }
         e->loaded = true;
         log_info("Engine leader: %zu unit(s), %zu machine(s), %zu schedule entr%s.", hashmap_size(e->units),
@@ -277,8 +336,11 @@ static void engine_load(Engine *e) {
         _cleanup_free_ char *uk = NULL, *ue = NULL, *mk = NULL, *me = NULL, *sk = NULL, *se = NULL;
 
         if (prefix_range(e, "units", &uk, &ue) < 0 || prefix_range(e, "machines", &mk, &me) < 0 ||
-            prefix_range(e, "schedule", &sk, &se) < 0)
-                return (void) log_oom();
+            prefix_range(e, "schedule", &sk, &se) < 0) {
+                log_oom();
+                engine_step_down(e, "could not load the cluster state");
+                return engine_campaign_later(e);
+        }
         EtcdOp ops[] = {
                 { .type = ETCD_OP_RANGE, .key = uk, .range_end = ue },
                 { .type = ETCD_OP_RANGE, .key = mk, .range_end = me },
@@ -286,8 +348,12 @@ static void engine_load(Engine *e) {
         };
         EtcdTxn txn = { .success = ops, .n_success = ELEMENTSOF(ops) };
         int r = etcd_client_txn(e->etcd, &txn, on_loaded, e, &e->load);
-        if (r < 0)
+        if (r < 0) {
+                /* leading without a picture would leave the cluster unscheduled */
                 log_error_errno(r, "Failed to load the cluster state: %m");
+                engine_step_down(e, "could not load the cluster state");
+                engine_campaign_later(e);
+        }
 }
 
 static void on_units_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t n, void *userdata) {
@@ -298,9 +364,11 @@ static void on_units_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t
                 return engine_campaign(e);
         }
         for (size_t i = 0; i < n; i++)
-                if (ev[i].type == ETCD_EVENT_PUT)
-                        unit_update_logged(e, ev[i].kv.key, ev[i].kv.value);
-                else {
+                if (ev[i].type == ETCD_EVENT_PUT) {
+                        int r = unit_update_logged(e, ev[i].kv.key, ev[i].kv.value);
+                        if (r < 0)
+                                return engine_picture_lost(e, r, ev[i].kv.key);
+                } else {
                         engine_unit_free(hashmap_remove(e->units, key_tail(ev[i].kv.key)));
                         if (e->apps)
                                 app_controller_unit_changed(e->apps, key_tail(ev[i].kv.key), NULL);
@@ -316,9 +384,11 @@ static void on_machines_events(EtcdWatch *w, int error, const EtcdEvent *ev, siz
                 return engine_campaign(e);
         }
         for (size_t i = 0; i < n; i++)
-                if (ev[i].type == ETCD_EVENT_PUT)
-                        machine_update(e, ev[i].kv.key, ev[i].kv.value);
-                else {
+                if (ev[i].type == ETCD_EVENT_PUT) {
+                        int r = machine_update(e, ev[i].kv.key, ev[i].kv.value);
+                        if (r < 0)
+                                return engine_picture_lost(e, r, ev[i].kv.key);
+                } else {
                         log_info("Machine %s is gone; its units are placed again.", key_tail(ev[i].kv.key));
                         machine_record_free(hashmap_remove(e->machines, key_tail(ev[i].kv.key)));
                 }
@@ -389,16 +459,18 @@ static int engine_diff_ops(Engine *e, const EngineDiff *diff, Diff *d) {
 
 static void engine_write_next(Engine *e);
 
-/* Applies a written op to our picture of schedule/. */
-static void scheduled_apply(Engine *e, const EtcdOp *op) {
+/* Applies a written op to our picture of schedule/. 0 or -ENOMEM. */
+static int scheduled_apply(Engine *e, const EtcdOp *op) {
         _cleanup_free_ char *sched = registry_key(e->prefix, "schedule", "", NULL);
         const char *rest = sched ? startswith(op->key, sched) : NULL;
-        if (!rest)
-                return;
-        if (op->type == ETCD_OP_DELETE)
-                scheduled_free(hashmap_remove(e->scheduled, rest));
-        else
-                scheduled_update(e, op->key, op->value);
+
+        if (!sched)
+                return -ENOMEM;
+        assert(rest);         /* the engine writes nothing else */
+        if (op->type != ETCD_OP_DELETE)
+                return scheduled_update(e, op->key, op->value);
+        scheduled_free(hashmap_remove(e->scheduled, rest));
+        return 0;
 }
 
 static void engine_drop_diff(Engine *e) {
@@ -420,8 +492,11 @@ static void on_written(EtcdClient *c, int error, const EtcdResult *result, void 
                 engine_step_down(e, "the leader key is no longer ours");
                 return engine_campaign(e);
         } else {
-                for (size_t i = e->sent; i < e->sent + e->in_flight; i++)
-                        scheduled_apply(e, &e->ops[i]);
+                for (size_t i = e->sent; i < e->sent + e->in_flight; i++) {
+                        int r = scheduled_apply(e, &e->ops[i]);
+                        if (r < 0)
+                                return engine_picture_lost(e, r, e->ops[i].key);
+                }
                 e->sent += e->in_flight;
                 e->in_flight = 0;
         }
@@ -563,15 +638,19 @@ static int on_reconcile_time(sd_event_source *s, uint64_t usec, void *userdata) 
 }
 
 static void engine_reconcile_soon(Engine *e) {
-        if (!e->reconcile_defer &&
-            sd_event_add_time_relative(e->event, &e->reconcile_defer, CLOCK_MONOTONIC, RECONCILE_DELAY, 1,
-                                       on_reconcile_time, e) < 0)
-                return (void) log_oom();
-        int enabled;
-        if (sd_event_source_get_enabled(e->reconcile_defer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+        int enabled, r = 0;
+
+        if (!e->reconcile_defer)
+                r = sd_event_add_time_relative(e->event, &e->reconcile_defer, CLOCK_MONOTONIC, RECONCILE_DELAY, 1,
+                                               on_reconcile_time, e);
+        else if (sd_event_source_get_enabled(e->reconcile_defer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
                 return;       /* already due: changes coalesce into that pass */
-        sd_event_source_set_time_relative(e->reconcile_defer, RECONCILE_DELAY);
-        sd_event_source_set_enabled(e->reconcile_defer, SD_EVENT_ONESHOT);
+        else
+                r = sd_event_source_set_time_relative(e->reconcile_defer, RECONCILE_DELAY);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(e->reconcile_defer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error_errno(r, "Failed to arm the reconcile pass, leaving it to the periodic one: %m");
 }
 
 static int on_reconcile_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -579,7 +658,9 @@ static int on_reconcile_timer(sd_event_source *s, uint64_t usec, void *userdata)
         if (!e->leader && !e->leader_watch)
                 engine_campaign(e);
         engine_reconcile_soon(e);
-        sd_event_source_set_time_relative(s, e->reconcile_interval);
+        int r = sd_event_source_set_time_relative(s, e->reconcile_interval);
+        if (r < 0)
+                return log_error_errno(r, "Failed to re-arm the periodic reconcile: %m");
         return 0;
 }
 
@@ -612,9 +693,7 @@ static void on_campaign(EtcdClient *c, int error, const EtcdResult *result, void
         e->campaign = etcd_request_cancel(e->campaign);
         if (error < 0) {
                 log_debug_errno(error, "Campaign failed, trying again: %m");
-                sd_event_source_set_time_relative(e->campaign_retry, USEC_PER_SEC);
-                sd_event_source_set_enabled(e->campaign_retry, SD_EVENT_ONESHOT);
-                return;
+                return engine_campaign_later(e);
         }
 
         const EtcdKv *holder = result->n_responses > 0 && result->responses[0].n_kvs > 0 ? &result->responses[0].kvs[0]
@@ -651,20 +730,31 @@ static void engine_campaign(Engine *e) {
 }
 
 void engine_lease_changed(Engine *e) {
+        assert(e);
+
         if (e->leader && e->lease != presence_lease(e->presence))
                 engine_step_down(e, "the machine lease changed");
         engine_campaign(e);
 }
 
 bool engine_is_leader(Engine *e) {
+        assert(e);
         return e->leader;
 }
 
 int engine_new(sd_event *ev, EtcdClient *etcd, Presence *presence, const char *prefix, const char *machine_id,
                usec_t reconcile_interval, Engine **ret) {
-        _cleanup_(engine_freep) Engine *e = calloc(1, sizeof(Engine));
+        _cleanup_(engine_freep) Engine *e = NULL;
         int r;
 
+        assert(ev);
+        assert(etcd);
+        assert(presence);
+        assert(prefix);
+        assert(machine_id);
+        assert(ret);
+
+        e = calloc(1, sizeof(Engine));
         if (!e)
                 return -ENOMEM;
         e->event = sd_event_ref(ev);
@@ -682,13 +772,17 @@ int engine_new(sd_event *ev, EtcdClient *etcd, Presence *presence, const char *p
         r = sd_event_add_time_relative(ev, &e->campaign_retry, CLOCK_MONOTONIC, USEC_PER_SEC, 0, on_campaign_retry, e);
         if (r < 0)
                 return r;
-        sd_event_source_set_enabled(e->campaign_retry, SD_EVENT_OFF);
+        r = sd_event_source_set_enabled(e->campaign_retry, SD_EVENT_OFF);
+        if (r < 0)
+                return r;
         if (reconcile_interval > 0) {
                 r = sd_event_add_time_relative(ev, &e->reconcile_timer, CLOCK_MONOTONIC, reconcile_interval,
                                                USEC_PER_SEC, on_reconcile_timer, e);
                 if (r < 0)
                         return r;
-                sd_event_source_set_enabled(e->reconcile_timer, SD_EVENT_ON);
+                r = sd_event_source_set_enabled(e->reconcile_timer, SD_EVENT_ON);
+                if (r < 0)
+                        return r;
         }
         engine_campaign(e);
         *ret = TAKE_PTR(e);
