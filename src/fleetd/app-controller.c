@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -50,12 +51,14 @@ struct AppController {
         char *writing;                /* the app the write is for */
         sd_event_source *defer;
         sd_event_source *tick;
+        bool lost;                    /* the picture lost something: start over (on_defer) */
 
         app_controller_fenced_t on_fenced;
         void *fenced_userdata;
 };
 
 static void controller_schedule(AppController *c);
+static void controller_tick(AppController *c);
 
 static void instance_free(void *p) {
         Instance *i = p;
@@ -85,9 +88,19 @@ static void release_free_void(void *p) {
         release_free(p);
 }
 
+/* The picture lost a record or a change it could not keep (out of memory): planning on it could
+ * make instances twice or judge a healthy one failed. The engine starts over, from the loop
+ * (the caller may be inside the engine's own callbacks), with a fresh load. */
+static void controller_lost(AppController *c, int error, const char *what) {
+        if (!c->lost)
+                log_error_errno(error, "App controller could not keep %s, starting over: %m", what);
+        c->lost = true;
+        controller_schedule(c);
+}
+
 static void mark_dirty(AppController *c, const char *app) {
         if (hashmap_put(c->dirty, app, NULL) < 0)
-                log_oom();
+                return controller_lost(c, -ENOMEM, app);
         controller_schedule(c);
 }
 
@@ -101,8 +114,13 @@ static const char *key_after(const char *key, const char *prefix, const char *wh
 /* --- what the engine and the watches tell us --- */
 
 void app_controller_unit_changed(AppController *c, const char *name, const UnitRecord *u) {
-        Instance *old = hashmap_get(c->instances, name);
+        Instance *old;
+        int r;
 
+        assert(c);
+        assert(name);
+
+        old = hashmap_get(c->instances, name);
         if (old)
                 mark_dirty(c, old->app);
         if (!u || !u->app) {
@@ -110,40 +128,41 @@ void app_controller_unit_changed(AppController *c, const char *name, const UnitR
                 return;
         }
 
-        Instance *i = calloc(1, sizeof(*i));
         _cleanup_free_ char *app = NULL, *process = NULL;
         unsigned version, index;
-        if (!i || release_parse_instance_name(name, &app, &version, &process, &index) < 0 || !streq(app, u->app)) {
-                free(i);
-                return;
-        }
-        i->app = TAKE_PTR(app);
-        i->process = TAKE_PTR(process);
-        i->release = version;
-        i->index = index;
-        i->created = u->created_usec;
+        r = release_parse_instance_name(name, &app, &version, &process, &index);
+        if (r == -ENOMEM)
+                return controller_lost(c, r, name);
+        if (r < 0 || !streq(app, u->app))
+                return;       /* not an instance of the app it names: not the controller's */
+        Instance *i = calloc(1, sizeof(*i));
+        if (!i)
+                return controller_lost(c, -ENOMEM, name);
+        *i = (Instance) { .app = TAKE_PTR(app), .process = TAKE_PTR(process), .release = version, .index = index,
+                          .created = u->created_usec };
         if (hashmap_put(c->instances, name, i) < 0) {
                 instance_free(i);
-                return;
+                return controller_lost(c, -ENOMEM, name);
         }
         mark_dirty(c, i->app);
 }
 
 static void app_put(AppController *c, const EtcdKv *kv) {
-        AppEntry *a = calloc(1, sizeof(*a));
+        _cleanup_free_ AppEntry *a = calloc(1, sizeof(*a));
         json_auto_t *j = json_loads(kv->value, 0, NULL);
 
-        if (!a || app_record_from_json(j, &a->rec) < 0) {
+        if (!a)
+                return controller_lost(c, -ENOMEM, kv->key);
+        if (app_record_from_json(j, &a->rec) < 0) {
                 log_warning("Ignoring malformed app record %s.", kv->key);
-                free(a);
                 return;
         }
         a->mod_revision = kv->mod_revision;
         if (hashmap_put(c->apps, a->rec.name, a) < 0) {
-                app_entry_free(a);
-                return;
+                app_record_done(&a->rec);
+                return controller_lost(c, -ENOMEM, kv->key);
         }
-        mark_dirty(c, a->rec.name);
+        mark_dirty(c, TAKE_PTR(a)->rec.name);
 }
 
 /* state/<unit>/<machine> */
@@ -156,17 +175,24 @@ static void state_put(AppController *c, const EtcdKv *kv, bool deleted) {
         StateRecord *cur = unit ? hashmap_get(c->states, unit) : NULL;
 
         if (!unit)
-                return;
+                return controller_lost(c, -ENOMEM, kv->key);
         if (deleted) {
                 if (cur && streq(cur->machine, slash + 1))
                         state_free(hashmap_remove(c->states, unit));
         } else {
-                StateRecord *s = calloc(1, sizeof(*s));
+                _cleanup_free_ StateRecord *s = calloc(1, sizeof(*s));
                 json_auto_t *j = json_loads(kv->value, 0, NULL);
-                if (!s || state_record_from_json(j, s) < 0 || hashmap_put(c->states, unit, s) < 0) {
-                        state_free(s);
+                if (!s)
+                        return controller_lost(c, -ENOMEM, kv->key);
+                if (state_record_from_json(j, s) < 0) {
+                        log_warning("Ignoring malformed state record %s.", kv->key);
                         return;
                 }
+                if (hashmap_put(c->states, unit, s) < 0) {
+                        state_record_done(s);
+                        return controller_lost(c, -ENOMEM, kv->key);
+                }
+                TAKE_PTR(s);
         }
         if (i)
                 mark_dirty(c, i->app);
@@ -241,9 +267,11 @@ static void on_release(EtcdClient *e, int error, const EtcdResult *result, void 
 static const Release *release_get(AppController *c, const char *app, unsigned version) {
         char key[128], num[16];
         snprintf(key, sizeof(key), "%s/%u", app, version);
-        Release *r = hashmap_get(c->releases, key);
-        if (r || hashmap_get(c->fetching, key))
-                return r;
+        Release *rel = hashmap_get(c->releases, key);
+        int r;
+
+        if (rel || hashmap_get(c->fetching, key))
+                return rel;
 
         snprintf(num, sizeof(num), "v%u", version);
         _cleanup_free_ char *k = registry_key(c->prefix, "releases", app, num, NULL);
@@ -251,11 +279,16 @@ static const Release *release_get(AppController *c, const char *app, unsigned ve
         EtcdRangeArgs args = { .key = k };
         if (!k || !f || !(f->key = strdup(key)) || hashmap_put(c->fetching, key, f) < 0) {
                 fetch_free(f);
+                controller_lost(c, -ENOMEM, key);
                 return NULL;
         }
         f->c = c;
-        if (etcd_client_range(c->etcd, &args, on_release, f, &f->request) < 0)
+        r = etcd_client_range(c->etcd, &args, on_release, f, &f->request);
+        if (r < 0) {
+                /* asked again when the app is planned next */
+                log_warning_errno(r, "Failed to read release %s: %m", key);
                 fetch_free(hashmap_remove(c->fetching, key));
+        }
         return NULL;
 }
 
@@ -455,9 +488,9 @@ static void on_written(EtcdClient *e, int error, const EtcdResult *result, void 
         if (error < 0) {
                 /* try again with the next tick, not at once */
                 log_warning_errno(error, "Failed to write app %s's next step: %m", strna(app));
-                if (app)
-                        hashmap_put(c->dirty, app, NULL);
-                sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+                if (app && hashmap_put(c->dirty, app, NULL) < 0)
+                        return controller_lost(c, -ENOMEM, app);
+                controller_tick(c);
                 return;
         }
         if (!result->succeeded) {
@@ -485,6 +518,8 @@ static int controller_write(AppController *c, AppEntry *a, Ops *o) {
         EtcdTxn txn = { .compares = cmp, .n_compares = ELEMENTSOF(cmp), .success = o->ops, .n_success = o->n_ops,
                         .failure = &failure, .n_failure = 1 };
         c->writing = strdup(a->rec.name);
+        if (!c->writing)
+                return -ENOMEM;
         return etcd_client_txn(c->etcd, &txn, on_written, c, &c->write);
 }
 
@@ -494,19 +529,24 @@ static int on_defer(sd_event_source *s, void *userdata) {
         size_t i = 0;
         void *v;
 
+        if (c->lost) {
+                if (c->on_fenced)
+                        c->on_fenced(c, c->fenced_userdata);     /* frees c */
+                return 0;
+        }
         while (hashmap_iterate(c->apps, &i, NULL, &v))
                 rolling = rolling || ((AppEntry *) v)->rec.rollout == ROLLOUT_ROLLING;
         if (rolling)
-                sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+                controller_tick(c);
 
         while (c->loaded && !c->write && hashmap_size(c->dirty) > 0) {
                 const char *name;
                 i = 0;
-                hashmap_iterate(c->dirty, &i, &name, NULL);
+                (void) hashmap_iterate(c->dirty, &i, &name, NULL);
                 _cleanup_free_ char *app = strdup(name);
                 if (!app)
-                        return log_oom();
-                hashmap_remove(c->dirty, app);
+                        return log_oom();     /* the app stays dirty: the next pass plans it */
+                (void) hashmap_remove(c->dirty, app);
 
                 AppEntry *a = hashmap_get(c->apps, app);
                 Ops o = {};
@@ -514,6 +554,7 @@ static int on_defer(sd_event_source *s, void *userdata) {
                 if (r >= 0 && o.n_ops > 0)
                         r = controller_write(c, a, &o);
                 if (r < 0)
+                        /* planned again on its next change, or the next tick while it rolls out */
                         log_warning_errno(r, "Failed to plan app %s: %m", app);
                 ops_done(&o);
         }
@@ -521,14 +562,23 @@ static int on_defer(sd_event_source *s, void *userdata) {
 }
 
 static void controller_schedule(AppController *c) {
-        if (c->defer)
-                sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
+        int r = c->defer ? sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT) : 0;
+        if (r < 0)
+                log_error_errno(r, "Failed to schedule the app controller's next pass: %m");
+}
+
+/* Plans again within ROLLOUT_TICK, also without events. */
+static void controller_tick(AppController *c) {
+        int r = sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+        if (r < 0)
+                log_error_errno(r, "Failed to start the rollout tick: %m");
 }
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         AppController *c = userdata;
         size_t i = 0;
         void *v;
+        int r;
 
         bool again = hashmap_size(c->dirty) > 0;
 
@@ -539,8 +589,11 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
                 }
         controller_schedule(c);
         /* at rest (nothing rolling, nothing to retry) the tick stops: no wake-ups */
-        sd_event_source_set_time_relative(s, ROLLOUT_TICK);
-        sd_event_source_set_enabled(s, again ? SD_EVENT_ON : SD_EVENT_OFF);
+        r = sd_event_source_set_time_relative(s, ROLLOUT_TICK);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s, again ? SD_EVENT_ON : SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "Failed to re-arm the rollout tick: %m");
         return 0;
 }
 
@@ -579,10 +632,16 @@ static void on_loaded(EtcdClient *e, int error, const EtcdResult *result, void *
 }
 
 int app_controller_new(sd_event *e, EtcdClient *etcd, const AppControllerOptions *o, AppController **ret) {
-        _cleanup_(app_controller_freep) AppController *c = calloc(1, sizeof(AppController));
+        _cleanup_(app_controller_freep) AppController *c = NULL;
         _cleanup_free_ char *ak = NULL, *ae = NULL, *sk = NULL, *se = NULL;
         int r;
 
+        assert(e);
+        assert(etcd);
+        assert(o);
+        assert(ret);
+
+        c = calloc(1, sizeof(AppController));
         if (!c)
                 return -ENOMEM;
         c->event = sd_event_ref(e);
@@ -603,13 +662,15 @@ int app_controller_new(sd_event *e, EtcdClient *etcd, const AppControllerOptions
                 return -ENOMEM;
 
         r = sd_event_add_defer(e, &c->defer, on_defer, c);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(c->defer, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time_relative(e, &c->tick, CLOCK_MONOTONIC, ROLLOUT_TICK, 10 * USEC_PER_MSEC,
+                                               on_tick, c);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(c->tick, SD_EVENT_OFF);
         if (r < 0)
                 return r;
-        sd_event_source_set_enabled(c->defer, SD_EVENT_OFF);
-        r = sd_event_add_time_relative(e, &c->tick, CLOCK_MONOTONIC, ROLLOUT_TICK, 10 * USEC_PER_MSEC, on_tick, c);
-        if (r < 0)
-                return r;
-        sd_event_source_set_enabled(c->tick, SD_EVENT_OFF);
 
         ak = registry_key(c->prefix, "apps", "", NULL);
         sk = registry_key(c->prefix, "state", "", NULL);
@@ -630,6 +691,7 @@ int app_controller_new(sd_event *e, EtcdClient *etcd, const AppControllerOptions
 }
 
 void app_controller_set_fenced_handler(AppController *c, app_controller_fenced_t cb, void *userdata) {
+        assert(c);
         c->on_fenced = cb;
         c->fenced_userdata = userdata;
 }
