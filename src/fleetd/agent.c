@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
@@ -184,7 +185,7 @@ static LocalUnit *local_get_or_add(Agent *a, const char *name) {
         }
         u->agent = a;
         u->instance = release_parse_instance_name(name, NULL, NULL, NULL, NULL) >= 0;
-        hashmap_remove(a->gone, name);
+        (void) hashmap_remove(a->gone, name);
         return u;
 }
 
@@ -499,7 +500,7 @@ static int publish_state_delete(Agent *a, int64_t lease) {
                 return -ENOMEM;
         }
         sent->state_delete = true;
-        hashmap_remove(a->gone, sent->name);
+        (void) hashmap_remove(a->gone, sent->name);
         EtcdCompare cmp = { .key = key, .target = ETCD_COMPARE_LEASE, .result = ETCD_EQUAL, .number = lease };
         EtcdOp op = { .type = ETCD_OP_DELETE, .key = key };
         EtcdTxn txn = { .compares = &cmp, .n_compares = 1, .success = &op, .n_success = 1 };
@@ -699,19 +700,21 @@ static int on_publish_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void agent_schedule_publish_after(Agent *a, usec_t delay) {
+        int enabled, r;
+
         if (a->publish_request)
                 return;       /* on_published re-arms */
         if (a->publish_timer) {
-                int enabled;
                 if (sd_event_source_get_enabled(a->publish_timer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
                         return;
-                sd_event_source_set_time_relative(a->publish_timer, delay);
-                sd_event_source_set_enabled(a->publish_timer, SD_EVENT_ONESHOT);
-                return;
-        }
-        if (sd_event_add_time_relative(a->event, &a->publish_timer, CLOCK_MONOTONIC, delay, USEC_PER_MSEC,
-                                       on_publish_timer, a) >= 0)
-                sd_event_source_set_enabled(a->publish_timer, SD_EVENT_ONESHOT);
+                r = sd_event_source_set_time_relative(a->publish_timer, delay);
+        } else
+                r = sd_event_add_time_relative(a->event, &a->publish_timer, CLOCK_MONOTONIC, delay, USEC_PER_MSEC,
+                                               on_publish_timer, a);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(a->publish_timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error_errno(r, "Failed to arm the publish timer, publishing on the next resync: %m");
 }
 
 static void agent_schedule_publish(Agent *a) {
@@ -721,6 +724,8 @@ static void agent_schedule_publish(Agent *a) {
 void agent_lease_changed(Agent *a) {
         size_t i = 0;
         void *v;
+
+        assert(a);
 
         while (hashmap_iterate(a->local, &i, NULL, &v)) {
                 LocalUnit *u = v;
@@ -782,7 +787,10 @@ static void step_files(Agent *a, const Step *s) {
                 if (u)
                         agent_keep_route(a, s->name, u);
                 local_unit_free(hashmap_remove(a->local, s->name));
-                hashmap_put(a->gone, s->name, NULL);
+                if (hashmap_put(a->gone, s->name, NULL) < 0)
+                        log_unit_warning_errno(s->name, -ENOMEM,
+                                               "Failed to note %s's state for deletion, it stays until this "
+                                               "machine's lease ends: %m", s->name);
                 log_unit_info(s->name, "Removed %s: no longer scheduled here.", s->name);
                 return;
         }
@@ -803,7 +811,9 @@ static void step_files(Agent *a, const Step *s) {
                 local_unit_configure(u, d->contents);
                 local_unit_reset_health(u);
                 (void) agent_assign_port(a, u);
-        }
+        } else
+                log_unit_warning_errno(s->name, -ENOMEM, "Failed to track %s, writing it again on the next plan: %m",
+                                       s->name);
 }
 
 static void step_job(Agent *a, const Step *s) {
@@ -861,7 +871,8 @@ static bool agent_routes_pending(Agent *a) {
 
 static void agent_unroute_done(Agent *a) {
         a->unrouting = false;
-        sd_event_source_set_enabled(a->unroute_timer, SD_EVENT_OFF);
+        /* disabling fails only in a forked child or once the loop has exited */
+        (void) sd_event_source_set_enabled(a->unroute_timer, SD_EVENT_OFF);
         if (a->pending > 0 && --a->pending == 0)
                 agent_advance(a);
 }
@@ -1070,13 +1081,16 @@ static int on_plan(sd_event_source *s, void *userdata) {
 }
 
 static void agent_schedule_plan(Agent *a) {
+        int r = 0;
+
         if (!a->schedule_loaded)
                 return;
-        if (!a->plan_defer) {
-                if (sd_event_add_defer(a->event, &a->plan_defer, on_plan, a) < 0)
-                        return (void) log_oom();
-        }
-        sd_event_source_set_enabled(a->plan_defer, SD_EVENT_ONESHOT);
+        if (!a->plan_defer)
+                r = sd_event_add_defer(a->event, &a->plan_defer, on_plan, a);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(a->plan_defer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error_errno(r, "Failed to schedule a plan, planning on the next resync: %m");
 }
 
 /* --- the schedule --- */
@@ -1099,6 +1113,16 @@ static int desired_put(Agent *a, const char *key, const char *value) {
         return hashmap_put(a->desired, name, copy);
 }
 
+/* A schedule entry could not be kept (out of memory): a plan without it would stop and remove a
+ * unit still scheduled here, and delete its route. Nothing is planned or routed on the schedule
+ * until it was read again whole. */
+static void agent_schedule_lost(Agent *a, int error, const char *key) {
+        log_error_errno(error, "Failed to keep schedule entry %s, reading the schedule again: %m", key);
+        a->schedule_loaded = false;
+        a->watch = etcd_watch_free(a->watch);
+        agent_load_schedule(a);
+}
+
 static void on_schedule_events(EtcdWatch *w, int error, const EtcdEvent *events, size_t n, void *userdata) {
         Agent *a = userdata;
 
@@ -1109,9 +1133,11 @@ static void on_schedule_events(EtcdWatch *w, int error, const EtcdEvent *events,
                 return;
         }
         for (size_t i = 0; i < n; i++) {
-                if (events[i].type == ETCD_EVENT_PUT)
-                        desired_put(a, events[i].kv.key, events[i].kv.value);
-                else {
+                if (events[i].type == ETCD_EVENT_PUT) {
+                        int r = desired_put(a, events[i].kv.key, events[i].kv.value);
+                        if (r < 0)
+                                return agent_schedule_lost(a, r, events[i].kv.key);
+                } else {
                         const char *name = startswith(events[i].kv.key, a->sched_prefix);
                         if (name)
                                 schedule_record_free(hashmap_remove(a->desired, name));
@@ -1131,8 +1157,11 @@ static void on_schedule_loaded(EtcdClient *c, int error, const EtcdResult *resul
                 return;
         }
         hashmap_clear(a->desired);
-        for (size_t i = 0; i < result->n_kvs; i++)
-                desired_put(a, result->kvs[i].key, result->kvs[i].value);
+        for (size_t i = 0; i < result->n_kvs; i++) {
+                r = desired_put(a, result->kvs[i].key, result->kvs[i].value);
+                if (r < 0)
+                        return agent_schedule_lost(a, r, result->kvs[i].key);
+        }
 
         a->watch = etcd_watch_free(a->watch);
         r = etcd_client_watch(a->etcd, a->sched_prefix, a->sched_end, result->revision + 1, on_schedule_events, a,
@@ -1162,7 +1191,9 @@ static int on_resync(sd_event_source *s, uint64_t usec, void *userdata) {
         if (!a->watch && !a->load_request)
                 agent_load_schedule(a);
         agent_schedule_plan(a);
-        sd_event_source_set_time_relative(s, a->resync_interval);
+        int r = sd_event_source_set_time_relative(s, a->resync_interval);
+        if (r < 0)
+                return log_error_errno(r, "Failed to re-arm the resync timer: %m");
         return 0;
 }
 
@@ -1251,6 +1282,12 @@ int agent_new(sd_event *e, EtcdClient *etcd, Presence *presence, const AgentOpti
         _cleanup_(agent_freep) Agent *a = NULL;
         int r;
 
+        assert(e);
+        assert(etcd);
+        assert(presence);
+        assert(o);
+        assert(ret);
+
         a = calloc(1, sizeof(*a));
         if (!a)
                 return -ENOMEM;
@@ -1295,7 +1332,9 @@ int agent_new(sd_event *e, EtcdClient *etcd, Presence *presence, const AgentOpti
                                                USEC_PER_SEC, on_resync, a);
                 if (r < 0)
                         return r;
-                sd_event_source_set_enabled(a->resync_timer, SD_EVENT_ON);
+                r = sd_event_source_set_enabled(a->resync_timer, SD_EVENT_ON);
+                if (r < 0)
+                        return r;
         }
         *ret = TAKE_PTR(a);
         return 0;
@@ -1333,5 +1372,6 @@ Agent *agent_free(Agent *a) {
 }
 
 SystemdBackend *agent_backend(Agent *a) {
+        assert(a);
         return a->backend;
 }

@@ -351,29 +351,44 @@ int api_remote_get_journal(ApiRequest *req, void *userdata) {
 
 /* ---- the local status ---- */
 
-static void status_local(UnitQuery *q) {
-        _cleanup_(unit_query_freep) UnitQuery *owned = q;
-        SystemdBackend *b = q->m->agent ? agent_backend(q->m->agent) : NULL;
-        _cleanup_free_ char *text = NULL;
+static void on_status_described(SystemdBackend *b, const char *unit, int error, json_t *properties,
+                                void *userdata) {
+        _cleanup_(unit_query_freep) UnitQuery *q = userdata;
         json_auto_t *j = NULL;
-        int r;
 
-        if (!b) {
-                api_request_reply_error(q->req, 503, "unavailable", "The agent is not running yet.");
+        if (error == -ECANCELED) {
+                api_request_reply_error(q->req, 503, "unavailable", "The agent stopped.");
                 return;
         }
-        r = systemd_backend_describe(b, q->name, &text);
-        if (r < 0) {
+        if (error < 0) {
                 api_request_reply_error(q->req, 500, "internal", "Failed to ask systemd about %s: %s", q->name,
-                                        strerror(-r));
+                                        strerror(-error));
                 return;
         }
-        j = json_loads(text, 0, NULL);
-        if (!json_is_object(j) || json_object_set_new(j, "machine", json_string(q->machine)) < 0) {
+        j = json_copy(properties);
+        if (!j || json_object_set_new(j, "machine", json_string(q->machine)) < 0) {
                 api_request_reply_error(q->req, 500, "internal", "Failed to build the status of %s.", q->name);
                 return;
         }
         api_request_reply_json(q->req, 200, j);
+}
+
+/* Answers from this machine's systemd, when its answer arrives. */
+static void status_local(UnitQuery *q) {
+        SystemdBackend *b = q->m->agent ? agent_backend(q->m->agent) : NULL;
+        int r;
+
+        if (!b) {
+                api_request_reply_error(q->req, 503, "unavailable", "The agent is not running yet.");
+                unit_query_free(q);
+                return;
+        }
+        r = systemd_backend_describe(b, q->name, on_status_described, q);
+        if (r < 0) {
+                api_request_reply_error(q->req, 500, "internal", "Failed to ask systemd about %s: %s", q->name,
+                                        strerror(-r));
+                unit_query_free(q);
+        }
 }
 
 /* ---- the local journal ---- */

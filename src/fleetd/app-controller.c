@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -50,12 +51,14 @@ struct AppController {
         char *writing;                /* the app the write is for */
         sd_event_source *defer;
         sd_event_source *tick;
+        bool lost;                    /* the picture lost something: start over (on_defer) */
 
         app_controller_fenced_t on_fenced;
         void *fenced_userdata;
 };
 
 static void controller_schedule(AppController *c);
+static void controller_tick(AppController *c);
 
 static void instance_free(void *p) {
         Instance *i = p;
@@ -85,9 +88,19 @@ static void release_free_void(void *p) {
         release_free(p);
 }
 
+/* The picture lost a record or a change it could not keep (out of memory): planning on it could
+ * make instances twice or judge a healthy one failed. The engine starts over, from the loop
+ * (the caller may be inside the engine's own callbacks), with a fresh load. */
+static void controller_lost(AppController *c, int error, const char *what) {
+        if (!c->lost)
+                log_error_errno(error, "App controller could not keep %s, starting over: %m", what);
+        c->lost = true;
+        controller_schedule(c);
+}
+
 static void mark_dirty(AppController *c, const char *app) {
         if (hashmap_put(c->dirty, app, NULL) < 0)
-                log_oom();
+                return controller_lost(c, -ENOMEM, app);
         controller_schedule(c);
 }
 
@@ -101,8 +114,13 @@ static const char *key_after(const char *key, const char *prefix, const char *wh
 /* --- what the engine and the watches tell us --- */
 
 void app_controller_unit_changed(AppController *c, const char *name, const UnitRecord *u) {
-        Instance *old = hashmap_get(c->instances, name);
+        Instance *old;
+        int r;
 
+        assert(c);
+        assert(name);
+
+        old = hashmap_get(c->instances, name);
         if (old)
                 mark_dirty(c, old->app);
         if (!u || !u->app) {
@@ -110,40 +128,41 @@ void app_controller_unit_changed(AppController *c, const char *name, const UnitR
                 return;
         }
 
-        Instance *i = calloc(1, sizeof(*i));
         _cleanup_free_ char *app = NULL, *process = NULL;
         unsigned version, index;
-        if (!i || release_parse_instance_name(name, &app, &version, &process, &index) < 0 || !streq(app, u->app)) {
-                free(i);
-                return;
-        }
-        i->app = TAKE_PTR(app);
-        i->process = TAKE_PTR(process);
-        i->release = version;
-        i->index = index;
-        i->created = u->created_usec;
+        r = release_parse_instance_name(name, &app, &version, &process, &index);
+        if (r == -ENOMEM)
+                return controller_lost(c, r, name);
+        if (r < 0 || !streq(app, u->app))
+                return;       /* not an instance of the app it names: not the controller's */
+        Instance *i = calloc(1, sizeof(*i));
+        if (!i)
+                return controller_lost(c, -ENOMEM, name);
+        *i = (Instance) { .app = TAKE_PTR(app), .process = TAKE_PTR(process), .release = version, .index = index,
+                          .created = u->created_usec };
         if (hashmap_put(c->instances, name, i) < 0) {
                 instance_free(i);
-                return;
+                return controller_lost(c, -ENOMEM, name);
         }
         mark_dirty(c, i->app);
 }
 
 static void app_put(AppController *c, const EtcdKv *kv) {
-        AppEntry *a = calloc(1, sizeof(*a));
+        _cleanup_free_ AppEntry *a = calloc(1, sizeof(*a));
         json_auto_t *j = json_loads(kv->value, 0, NULL);
 
-        if (!a || app_record_from_json(j, &a->rec) < 0) {
+        if (!a)
+                return controller_lost(c, -ENOMEM, kv->key);
+        if (app_record_from_json(j, &a->rec) < 0) {
                 log_warning("Ignoring malformed app record %s.", kv->key);
-                free(a);
                 return;
         }
         a->mod_revision = kv->mod_revision;
         if (hashmap_put(c->apps, a->rec.name, a) < 0) {
-                app_entry_free(a);
-                return;
+                app_record_done(&a->rec);
+                return controller_lost(c, -ENOMEM, kv->key);
         }
-        mark_dirty(c, a->rec.name);
+        mark_dirty(c, TAKE_PTR(a)->rec.name);
 }
 
 /* state/<unit>/<machine> */
@@ -156,17 +175,24 @@ static void state_put(AppController *c, const EtcdKv *kv, bool deleted) {
         StateRecord *cur = unit ? hashmap_get(c->states, unit) : NULL;
 
         if (!unit)
-                return;
+                return controller_lost(c, -ENOMEM, kv->key);
         if (deleted) {
                 if (cur && streq(cur->machine, slash + 1))
                         state_free(hashmap_remove(c->states, unit));
         } else {
-                StateRecord *s = calloc(1, sizeof(*s));
+                _cleanup_free_ StateRecord *s = calloc(1, sizeof(*s));
                 json_auto_t *j = json_loads(kv->value, 0, NULL);
-                if (!s || state_record_from_json(j, s) < 0 || hashmap_put(c->states, unit, s) < 0) {
-                        state_free(s);
+                if (!s)
+                        return controller_lost(c, -ENOMEM, kv->key);
+                if (state_record_from_json(j, s) < 0) {
+                        log_warning("Ignoring malformed state record %s.", kv->key);
                         return;
                 }
+                if (hashmap_put(c->states, unit, s) < 0) {
+                        state_record_done(s);
+                        return controller_lost(c, -ENOMEM, kv->key);
+                }
+                TAKE_PTR(s);
         }
         if (i)
                 mark_dirty(c, i->app);
@@ -241,9 +267,11 @@ static void on_release(EtcdClient *e, int error, const EtcdResult *result, void 
 static const Release *release_get(AppController *c, const char *app, unsigned version) {
         char key[128], num[16];
         snprintf(key, sizeof(key), "%s/%u", app, version);
-        Release *r = hashmap_get(c->releases, key);
-        if (r || hashmap_get(c->fetching, key))
-                return r;
+        Release *rel = hashmap_get(c->releases, key);
+        int r;
+
+        if (rel || hashmap_get(c->fetching, key))
+                return rel;
 
         snprintf(num, sizeof(num), "v%u", version);
         _cleanup_free_ char *k = registry_key(c->prefix, "releases", app, num, NULL);
@@ -251,29 +279,20 @@ static const Release *release_get(AppController *c, const char *app, unsigned ve
         EtcdRangeArgs args = { .key = k };
         if (!k || !f || !(f->key = strdup(key)) || hashmap_put(c->fetching, key, f) < 0) {
                 fetch_free(f);
+                controller_lost(c, -ENOMEM, key);
                 return NULL;
         }
         f->c = c;
-        if (etcd_client_range(c->etcd, &args, on_release, f, &f->request) < 0)
+        r = etcd_client_range(c->etcd, &args, on_release, f, &f->request);
+        if (r < 0) {
+                /* asked again when the app is planned next */
+                log_warning_errno(r, "Failed to read release %s: %m", key);
                 fetch_free(hashmap_remove(c->fetching, key));
+        }
         return NULL;
 }
 
 /* --- planning one app --- */
-
-static InstanceHealth instance_health(AppController *c, const char *unit, const ProcessType *p) {
-        const StateRecord *s = hashmap_get(c->states, unit);
-        bool checked = p && p->health.enabled && p->port > 0;
-
-        if (!s)
-                return INSTANCE_STARTING;
-        if (streq_ptr(s->active, "failed") || streq_ptr(s->sub, "auto-restart") ||
-            (checked && streq_ptr(s->health, "failing")))
-                return INSTANCE_FAILED;
-        if (streq_ptr(s->active, "active") && (!checked || streq_ptr(s->health, "passing")))
-                return INSTANCE_HEALTHY;
-        return INSTANCE_STARTING;
-}
 
 typedef struct Ops {
         EtcdOp ops[128];
@@ -294,14 +313,30 @@ static char *ops_keep(Ops *o, char *s) {
         return NULL;
 }
 
-static int ops_add(Ops *o, EtcdOpType type, char *key, char *value) {
-        if (o->n_ops >= ELEMENTSOF(o->ops) - 4)
+/* Ops for instances stop RESERVED_OPS short of the end: the room left is for the app record
+ * and a rollback release (ops_add_reserved()), so a step that is cut short still records
+ * how far it got. */
+#define RESERVED_OPS 4
+
+static int ops_add_within(Ops *o, size_t limit, EtcdOpType type, char *key, char *value) {
+        if (o->n_ops >= limit) {
+                free(key);
+                free(value);
                 return -E2BIG;
+        }
         key = ops_keep(o, key);
         if (!key || (value && !ops_keep(o, value)))
                 return -ENOMEM;
         o->ops[o->n_ops++] = (EtcdOp) { .type = type, .key = key, .value = value };
         return 0;
+}
+
+static int ops_add(Ops *o, EtcdOpType type, char *key, char *value) {
+        return ops_add_within(o, ELEMENTSOF(o->ops) - RESERVED_OPS, type, key, value);
+}
+
+static int ops_add_reserved(Ops *o, EtcdOpType type, char *key, char *value) {
+        return ops_add_within(o, ELEMENTSOF(o->ops), type, key, value);
 }
 
 static int op_create_instance(AppController *c, Ops *o, const Release *rel, const char *process, unsigned index) {
@@ -327,126 +362,122 @@ static int op_create_instance(AppController *c, Ops *o, const Release *rel, cons
         return ops_add(o, ETCD_OP_PUT, registry_key(c->prefix, "units", name, NULL), j ? jx_dumps(j) : NULL);
 }
 
-/* A release copying `from` as the next version, for an automatic rollback. */
-static int op_rollback_release(AppController *c, Ops *o, AppRecord *rec, const Release *from, const char *why) {
+/* The new release rec says to roll back to (rec->release), a copy of from; cause from
+ * app_rollout_advance(). */
+static int op_rollback_release(AppController *c, Ops *o, const AppRecord *rec, const Release *from,
+                               const char *cause) {
         _cleanup_(release_done) Release copy = {};
         char num[16];
         int r = release_copy(from, &copy);
         if (r < 0)
                 return r;
-        copy.version = rec->latest + 1;
+        copy.version = rec->release;
         copy.created_usec = now_usec(CLOCK_REALTIME);
-        free(copy.cause);
-        if (asprintf(&copy.cause, "automatic rollback to v%u: v%u %s", from->version, rec->release, why) < 0)
-                return -ENOMEM;
-        snprintf(num, sizeof(num), "v%u", copy.version);
-        json_auto_t *j = release_to_json(&copy);
-        r = ops_add(o, ETCD_OP_PUT, registry_key(c->prefix, "releases", rec->name, num, NULL), j ? jx_dumps(j) : NULL);
+        r = free_and_strdup(&copy.cause, cause);
         if (r < 0)
                 return r;
+        snprintf(num, sizeof(num), "v%u", copy.version);
+        json_auto_t *j = release_to_json(&copy);
+        return ops_add_reserved(o, ETCD_OP_PUT, registry_key(c->prefix, "releases", rec->name, num, NULL),
+                                j ? jx_dumps(j) : NULL);
+}
 
-        free(rec->message);
-        if (asprintf(&rec->message, "v%u %s; rolling back to v%u (a copy of v%u)", rec->release, why, copy.version,
-                     from->version) < 0)
-                rec->message = NULL;
-        log_warning("App %s: %s.", rec->name, strna(rec->message));
-        rec->rollback_of = rec->release;
-        rec->rollout_from = rec->release;
-        rec->release = rec->latest = copy.version;
-        rec->rollout = ROLLOUT_ROLLING;
-        return 0;
+/* Each process type of rel with its scale: the app record's, else the release's default. */
+static AppProcessTarget *controller_targets(const AppEntry *a, const Release *rel) {
+        AppProcessTarget *procs = calloc(rel->n_processes + 1, sizeof(*procs));
+
+        for (size_t k = 0; procs && k < rel->n_processes; k++) {
+                const AppScale *s = app_record_scale(&a->rec, rel->processes[k].name);
+                procs[k] = (AppProcessTarget) { rel->processes[k].name, s ? s->scale : rel->processes[k].scale,
+                                                s ? s->restart_below : 0 };
+        }
+        return procs;
+}
+
+/* The app's instances as they are, pointing into the controller's maps. */
+static AppInstance *controller_instances(AppController *c, const AppEntry *a, const Release *rel, size_t *ret_n) {
+        AppInstance *inst = calloc(hashmap_size(c->instances) + 1, sizeof(*inst));
+        size_t n = 0, i = 0;
+        const char *unit;
+        void *v;
+
+        while (inst && hashmap_iterate(c->instances, &i, &unit, &v)) {
+                Instance *in = v;
+                if (!streq(in->app, a->rec.name))
+                        continue;
+                /* the health check of an older release's process is not known here: the target's stands in */
+                const ProcessType *p = release_find_process(rel, in->process);
+                inst[n++] = (AppInstance) { unit, in->release, in->process, in->index,
+                                            app_instance_health(hashmap_get(c->states, unit), p), in->created };
+        }
+        *ret_n = n;
+        return inst;
+}
+
+/* The plan's instance ops, then the app record when anything changed (or any op is written). */
+static int controller_ops(AppController *c, const AppEntry *a, const Release *rel, const AppPlan *plan,
+                          AppRecord *rec, Ops *o) {
+        int r = 0;
+
+        for (size_t k = 0; r >= 0 && k < plan->n_creates; k++)
+                r = op_create_instance(c, o, rel, plan->creates[k].process, plan->creates[k].index);
+        for (size_t k = 0; r >= 0 && k < plan->n_removes; k++)
+                r = ops_add(o, ETCD_OP_DELETE, registry_key(c->prefix, "units", plan->removes[k], NULL), NULL);
+        if (r < 0 && r != -E2BIG)
+                return r;     /* -E2BIG: the rest comes in the next step */
+
+        json_auto_t *old_j = app_record_to_json(&a->rec);
+        json_auto_t *new_j = app_record_to_json(rec);
+        if (!old_j || !new_j)
+                return -ENOMEM;
+        if (o->n_ops == 0 && json_equal(old_j, new_j))
+                return 0;
+        rec->updated_usec = now_usec(CLOCK_REALTIME);
+        json_decref(new_j);
+        new_j = app_record_to_json(rec);
+        return ops_add_reserved(o, ETCD_OP_PUT, registry_key(c->prefix, "apps", rec->name, NULL),
+                                new_j ? jx_dumps(new_j) : NULL);
 }
 
 /* Works out the next step for one app into ops (and the app record to write). Returns 0 with
  * no ops when there is nothing to do or it must wait (a release being read). */
 static int controller_plan_app(AppController *c, AppEntry *a, Ops *o) {
-        AppRecord rec = {};
-        const Release *rel = a->rec.release > 0 ? release_get(c, a->rec.name, a->rec.release) : NULL;
+        const Release *rel = a->rec.release > 0 ? release_get(c, a->rec.name, a->rec.release) : NULL, *prev = NULL;
+        _cleanup_(app_record_done) AppRecord rec = {};
+        _cleanup_(app_plan_done) AppPlan plan = {};
+        _cleanup_free_ char *cause = NULL;
+        size_t n;
         int r;
 
         if (!rel)
                 return 0;
-        _cleanup_free_ AppProcessTarget *procs = calloc(rel->n_processes + 1, sizeof(*procs));
-        _cleanup_free_ AppInstance *inst = calloc(hashmap_size(c->instances) + 1, sizeof(*inst));
-        size_t n = 0, i = 0;
-        const char *unit;
-        void *v;
+        _cleanup_free_ AppProcessTarget *procs = controller_targets(a, rel);
+        _cleanup_free_ AppInstance *inst = controller_instances(c, a, rel, &n);
         if (!procs || !inst)
                 return -ENOMEM;
-        for (size_t k = 0; k < rel->n_processes; k++) {
-                const AppScale *s = app_record_scale(&a->rec, rel->processes[k].name);
-                procs[k] = (AppProcessTarget) { rel->processes[k].name, s ? s->scale : rel->processes[k].scale,
-                                                s ? s->restart_below : 0 };
-        }
-        while (hashmap_iterate(c->instances, &i, &unit, &v)) {
-                Instance *in = v;
-                if (!streq(in->app, a->rec.name))
-                        continue;
-                const Release *ir = in->release == rel->version ? rel : NULL;
-                const ProcessType *p = release_find_process(ir ?: rel, in->process);
-                inst[n++] = (AppInstance) { unit, in->release, in->process, in->index,
-                                            instance_health(c, unit, p), in->created };
-        }
-
         AppTarget t = { .release = rel->version, .processes = procs, .n_processes = rel->n_processes,
                         .max_surge = rel->max_surge, .max_unavailable = rel->max_unavailable,
                         .next_index = MAX(a->rec.next_index, 1u), .now = now_usec(CLOCK_REALTIME),
                         .deadline = c->deadline };
-        _cleanup_(app_plan_done) AppPlan plan = {};
         r = app_plan(&t, inst, n, &plan);
         if (r < 0)
                 return r;
 
-        r = app_record_copy(&a->rec, &rec);
+        AppRolloutStep step = app_rollout_step(&a->rec, &plan);
+        if (step == APP_ROLLOUT_ROLL_BACK && !(prev = release_get(c, a->rec.name, a->rec.rollout_from)))
+                return 0;     /* the release to go back to is being read */
+        r = app_rollout_advance(&a->rec, &t, &plan, step, &rec, &cause);
         if (r < 0)
                 return r;
-        rec.next_index = t.next_index + plan.n_creates;
-
-        if (plan.failed && rec.rollout == ROLLOUT_ROLLING) {
-                const Release *prev = rec.rollout_from > 0 && !rec.rollback_of
-                                              ? release_get(c, rec.name, rec.rollout_from) : NULL;
-                _cleanup_free_ char *why = NULL;
-                if (asprintf(&why, "failed: %s", strna(plan.reason)) < 0)
-                        why = NULL;
-                if (prev)
-                        r = op_rollback_release(c, o, &rec, prev, strna(why));
-                else if (rec.rollout_from > 0 && !rec.rollback_of) {
-                        app_record_done(&rec);
-                        return 0;     /* the release to go back to is being read */
-                } else {
-                        rec.rollout = ROLLOUT_FAILED;
-                        free(rec.message);
-                        if (asprintf(&rec.message, "v%u %s; nothing to roll back to", rec.release, strna(why)) < 0)
-                                rec.message = NULL;
-                }
-        } else if (plan.done && rec.rollout == ROLLOUT_ROLLING) {
-                rec.rollout = rec.rollback_of ? ROLLOUT_FAILED : ROLLOUT_DONE;
-                if (!rec.rollback_of) {
-                        free(rec.message);
-                        if (asprintf(&rec.message, "v%u is running", rec.release) < 0)
-                                rec.message = NULL;
-                }
+        if (step == APP_ROLLOUT_ROLL_BACK) {
+                log_warning("App %s: %s.", rec.name, strna(rec.message));
+                r = op_rollback_release(c, o, &rec, prev, cause);
+                if (r < 0)
+                        return r;
+        } else if (step == APP_ROLLOUT_DONE)
                 log_info("App %s: rollout of v%u %s.", rec.name, rec.release,
                          rec.rollback_of ? "finished (an automatic rollback)" : "done");
-        }
-
-        for (size_t k = 0; r >= 0 && k < plan.n_creates; k++)
-                r = op_create_instance(c, o, rel, plan.creates[k].process, plan.creates[k].index);
-        for (size_t k = 0; r >= 0 && k < plan.n_removes; k++)
-                r = ops_add(o, ETCD_OP_DELETE, registry_key(c->prefix, "units", plan.removes[k], NULL), NULL);
-
-        json_auto_t *old_j = app_record_to_json(&a->rec);
-        json_auto_t *new_j = r >= 0 ? (rec.updated_usec = a->rec.updated_usec, app_record_to_json(&rec)) : NULL;
-        if (r >= 0 && (o->n_ops > 0 || !json_equal(old_j, new_j))) {
-                rec.updated_usec = now_usec(CLOCK_REALTIME);
-                json_decref(new_j);
-                new_j = app_record_to_json(&rec);
-                r = ops_add(o, ETCD_OP_PUT, registry_key(c->prefix, "apps", rec.name, NULL), new_j ? jx_dumps(new_j) : NULL);
-        }
-        app_record_done(&rec);
-        if (r == -E2BIG)
-                r = 0;        /* the rest comes in the next step */
-        return r;
+        return controller_ops(c, a, rel, &plan, &rec, o);
 }
 
 static void on_written(EtcdClient *e, int error, const EtcdResult *result, void *userdata) {
@@ -457,9 +488,9 @@ static void on_written(EtcdClient *e, int error, const EtcdResult *result, void 
         if (error < 0) {
                 /* try again with the next tick, not at once */
                 log_warning_errno(error, "Failed to write app %s's next step: %m", strna(app));
-                if (app)
-                        hashmap_put(c->dirty, app, NULL);
-                sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+                if (app && hashmap_put(c->dirty, app, NULL) < 0)
+                        return controller_lost(c, -ENOMEM, app);
+                controller_tick(c);
                 return;
         }
         if (!result->succeeded) {
@@ -487,6 +518,8 @@ static int controller_write(AppController *c, AppEntry *a, Ops *o) {
         EtcdTxn txn = { .compares = cmp, .n_compares = ELEMENTSOF(cmp), .success = o->ops, .n_success = o->n_ops,
                         .failure = &failure, .n_failure = 1 };
         c->writing = strdup(a->rec.name);
+        if (!c->writing)
+                return -ENOMEM;
         return etcd_client_txn(c->etcd, &txn, on_written, c, &c->write);
 }
 
@@ -496,19 +529,24 @@ static int on_defer(sd_event_source *s, void *userdata) {
         size_t i = 0;
         void *v;
 
+        if (c->lost) {
+                if (c->on_fenced)
+                        c->on_fenced(c, c->fenced_userdata);     /* frees c */
+                return 0;
+        }
         while (hashmap_iterate(c->apps, &i, NULL, &v))
                 rolling = rolling || ((AppEntry *) v)->rec.rollout == ROLLOUT_ROLLING;
         if (rolling)
-                sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+                controller_tick(c);
 
         while (c->loaded && !c->write && hashmap_size(c->dirty) > 0) {
                 const char *name;
                 i = 0;
-                hashmap_iterate(c->dirty, &i, &name, NULL);
+                (void) hashmap_iterate(c->dirty, &i, &name, NULL);
                 _cleanup_free_ char *app = strdup(name);
                 if (!app)
-                        return log_oom();
-                hashmap_remove(c->dirty, app);
+                        return log_oom();     /* the app stays dirty: the next pass plans it */
+                (void) hashmap_remove(c->dirty, app);
 
                 AppEntry *a = hashmap_get(c->apps, app);
                 Ops o = {};
@@ -516,6 +554,7 @@ static int on_defer(sd_event_source *s, void *userdata) {
                 if (r >= 0 && o.n_ops > 0)
                         r = controller_write(c, a, &o);
                 if (r < 0)
+                        /* planned again on its next change, or the next tick while it rolls out */
                         log_warning_errno(r, "Failed to plan app %s: %m", app);
                 ops_done(&o);
         }
@@ -523,14 +562,23 @@ static int on_defer(sd_event_source *s, void *userdata) {
 }
 
 static void controller_schedule(AppController *c) {
-        if (c->defer)
-                sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
+        int r = c->defer ? sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT) : 0;
+        if (r < 0)
+                log_error_errno(r, "Failed to schedule the app controller's next pass: %m");
+}
+
+/* Plans again within ROLLOUT_TICK, also without events. */
+static void controller_tick(AppController *c) {
+        int r = sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+        if (r < 0)
+                log_error_errno(r, "Failed to start the rollout tick: %m");
 }
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         AppController *c = userdata;
         size_t i = 0;
         void *v;
+        int r;
 
         bool again = hashmap_size(c->dirty) > 0;
 
@@ -541,8 +589,11 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
                 }
         controller_schedule(c);
         /* at rest (nothing rolling, nothing to retry) the tick stops: no wake-ups */
-        sd_event_source_set_time_relative(s, ROLLOUT_TICK);
-        sd_event_source_set_enabled(s, again ? SD_EVENT_ON : SD_EVENT_OFF);
+        r = sd_event_source_set_time_relative(s, ROLLOUT_TICK);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s, again ? SD_EVENT_ON : SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "Failed to re-arm the rollout tick: %m");
         return 0;
 }
 
@@ -581,10 +632,16 @@ static void on_loaded(EtcdClient *e, int error, const EtcdResult *result, void *
 }
 
 int app_controller_new(sd_event *e, EtcdClient *etcd, const AppControllerOptions *o, AppController **ret) {
-        _cleanup_(app_controller_freep) AppController *c = calloc(1, sizeof(AppController));
+        _cleanup_(app_controller_freep) AppController *c = NULL;
         _cleanup_free_ char *ak = NULL, *ae = NULL, *sk = NULL, *se = NULL;
         int r;
 
+        assert(e);
+        assert(etcd);
+        assert(o);
+        assert(ret);
+
+        c = calloc(1, sizeof(AppController));
         if (!c)
                 return -ENOMEM;
         c->event = sd_event_ref(e);
@@ -605,13 +662,15 @@ int app_controller_new(sd_event *e, EtcdClient *etcd, const AppControllerOptions
                 return -ENOMEM;
 
         r = sd_event_add_defer(e, &c->defer, on_defer, c);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(c->defer, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time_relative(e, &c->tick, CLOCK_MONOTONIC, ROLLOUT_TICK, 10 * USEC_PER_MSEC,
+                                               on_tick, c);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(c->tick, SD_EVENT_OFF);
         if (r < 0)
                 return r;
-        sd_event_source_set_enabled(c->defer, SD_EVENT_OFF);
-        r = sd_event_add_time_relative(e, &c->tick, CLOCK_MONOTONIC, ROLLOUT_TICK, 10 * USEC_PER_MSEC, on_tick, c);
-        if (r < 0)
-                return r;
-        sd_event_source_set_enabled(c->tick, SD_EVENT_OFF);
 
         ak = registry_key(c->prefix, "apps", "", NULL);
         sk = registry_key(c->prefix, "state", "", NULL);
@@ -632,6 +691,7 @@ int app_controller_new(sd_event *e, EtcdClient *etcd, const AppControllerOptions
 }
 
 void app_controller_set_fenced_handler(AppController *c, app_controller_fenced_t cb, void *userdata) {
+        assert(c);
         c->on_fenced = cb;
         c->fenced_userdata = userdata;
 }

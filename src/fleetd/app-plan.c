@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -119,6 +121,10 @@ static void plan_process(const AppTarget *t, const AppProcessTarget *pt, const A
 
 int app_plan(const AppTarget *t, const AppInstance *inst, size_t n_inst, AppPlan *ret) {
         size_t total_scale = 0;
+
+        assert(t);
+        assert(inst || n_inst == 0);
+        assert(ret);
         for (size_t i = 0; i < t->n_processes; i++)
                 total_scale += t->processes[i].scale;
 
@@ -155,4 +161,105 @@ void app_plan_done(AppPlan *p) {
         free(p->removes);
         free(p->reason);
         *p = (AppPlan) {};
+}
+
+InstanceHealth app_instance_health(const StateRecord *s, const ProcessType *p) {
+        bool checked = p && p->health.enabled && p->port > 0;
+
+        if (!s)
+                return INSTANCE_STARTING;
+        if (streq_ptr(s->active, "failed") || streq_ptr(s->sub, "auto-restart") ||
+            (checked && streq_ptr(s->health, "failing")))
+                return INSTANCE_FAILED;
+        if (streq_ptr(s->active, "active") && (!checked || streq_ptr(s->health, "passing")))
+                return INSTANCE_HEALTHY;
+        return INSTANCE_STARTING;
+}
+
+AppRolloutStep app_rollout_step(const AppRecord *rec, const AppPlan *plan) {
+        assert(rec);
+        assert(plan);
+
+        if (rec->rollout != ROLLOUT_ROLLING)
+                return APP_ROLLOUT_KEEP;
+        if (plan->failed)
+                return rec->rollout_from > 0 && !rec->rollback_of ? APP_ROLLOUT_ROLL_BACK : APP_ROLLOUT_FAIL;
+        return plan->done ? APP_ROLLOUT_DONE : APP_ROLLOUT_KEEP;
+}
+
+/* Replaces the record's message; -ENOMEM leaves it as it was. */
+static int set_message(AppRecord *rec, const char *format, ...) _printf_(2, 3);
+static int set_message(AppRecord *rec, const char *format, ...) {
+        char *m;
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(&m, format, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        free(rec->message);
+        rec->message = m;
+        return 0;
+}
+
+/* why: "failed: <the plan's reason>". */
+static int rollout_roll_back(AppRecord *rec, const char *why, char **ret_cause) {
+        unsigned failed = rec->release, to = rec->latest + 1;
+        _cleanup_free_ char *cause = NULL;
+
+        if (asprintf(&cause, "automatic rollback to v%u: v%u %s", rec->rollout_from, failed, why) < 0)
+                return -ENOMEM;
+        if (set_message(rec, "v%u %s; rolling back to v%u (a copy of v%u)", failed, why, to, rec->rollout_from) < 0)
+                return -ENOMEM;
+        rec->rollback_of = failed;
+        rec->rollout_from = failed;
+        rec->release = rec->latest = to;
+        rec->rollout = ROLLOUT_ROLLING;
+        *ret_cause = TAKE_PTR(cause);
+        return 0;
+}
+
+static int rollout_move(AppRecord *rec, const AppPlan *plan, AppRolloutStep step, char **ret_cause) {
+        _cleanup_free_ char *why = NULL;
+
+        if (step == APP_ROLLOUT_KEEP)
+                return 0;
+        if (step == APP_ROLLOUT_DONE) {
+                rec->rollout = rec->rollback_of ? ROLLOUT_FAILED : ROLLOUT_DONE;
+                return rec->rollback_of ? 0 : set_message(rec, "v%u is running", rec->release);
+        }
+        assert(step == APP_ROLLOUT_ROLL_BACK || step == APP_ROLLOUT_FAIL);
+        if (asprintf(&why, "failed: %s", strna(plan->reason)) < 0)
+                return -ENOMEM;
+        if (step == APP_ROLLOUT_ROLL_BACK)
+                return rollout_roll_back(rec, why, ret_cause);
+        rec->rollout = ROLLOUT_FAILED;
+        return set_message(rec, "v%u %s; nothing to roll back to", rec->release, why);
+}
+
+int app_rollout_advance(const AppRecord *rec, const AppTarget *t, const AppPlan *plan, AppRolloutStep step,
+                        AppRecord *ret, char **ret_cause) {
+        _cleanup_(app_record_done) AppRecord next = {};
+        _cleanup_free_ char *cause = NULL;
+        int r;
+
+        assert(rec);
+        assert(t);
+        assert(plan);
+        assert(ret);
+        assert(ret_cause);
+
+        r = app_record_copy(rec, &next);
+        if (r < 0)
+                return r;
+        next.next_index = t->next_index + plan->n_creates;
+        r = rollout_move(&next, plan, step, &cause);
+        if (r < 0)
+                return r;
+        *ret = next;
+        next = (AppRecord) {};
+        *ret_cause = TAKE_PTR(cause);
+        return 0;
 }

@@ -19,7 +19,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "app-record.h"
 #include "basic/time-util.h"
+#include "registry.h"
+#include "release.h"
 
 typedef enum InstanceHealth {
         INSTANCE_STARTING,            /* no state yet, activating, or health not passing yet */
@@ -68,5 +71,43 @@ typedef struct AppPlan {
         bool done;                    /* every process has scale healthy new instances and no old ones */
 } AppPlan;
 
+/* The next step for an app's instances (the rules above): 0 and *ret (free with app_plan_done()),
+ * or -ENOMEM. */
 int app_plan(const AppTarget *t, const AppInstance *instances, size_t n_instances, AppPlan *ret);
 void app_plan_done(AppPlan *p);
+
+/* How healthy an instance is, from its last state record (NULL: none yet) and its process type
+ * in the release it runs (NULL: unknown). Its health check counts only when the process has one
+ * and a port: failed or restarting, or a failing check, is FAILED; active with a passing check
+ * (or no check) is HEALTHY; anything else is STARTING. */
+InstanceHealth app_instance_health(const StateRecord *s, const ProcessType *p);
+
+/* The rollout's state machine, one step per plan. While an app rolls out (ROLLOUT_ROLLING):
+ *   - a plan that failed rolls back to the release before the rollout (rollout_from) when
+ *     there is one and this rollout is not itself an automatic rollback: ROLL_BACK;
+ *   - else a failed plan ends the rollout as failed: FAIL;
+ *   - a plan that is done ends it: DONE (an automatic rollback that is done ends as failed,
+ *     since the release that was asked for is not running);
+ *   - anything else: KEEP.
+ * An app that does not roll out only ever KEEPs. */
+typedef enum AppRolloutStep {
+        APP_ROLLOUT_KEEP,
+        APP_ROLLOUT_ROLL_BACK,
+        APP_ROLLOUT_FAIL,
+        APP_ROLLOUT_DONE,
+} AppRolloutStep;
+
+AppRolloutStep app_rollout_step(const AppRecord *rec, const AppPlan *plan);
+
+/* The app record after one step: *ret is a copy of rec with next_index past the instances the
+ * plan creates (from t->next_index), moved on by step:
+ *   KEEP       nothing more;
+ *   ROLL_BACK  the target becomes release latest + 1 (to be made as a copy of rollout_from),
+ *              rollback_of and rollout_from name the release that failed, it keeps rolling, the
+ *              message says so; *ret_cause is the cause the new release records;
+ *   FAIL       failed, the message says why and that there is nothing to roll back to;
+ *   DONE       done with "vN is running", or failed (its message kept) after a rollback.
+ * *ret_cause is NULL for every step but ROLL_BACK. Outputs are written on success only: 0 or
+ * -ENOMEM. */
+int app_rollout_advance(const AppRecord *rec, const AppTarget *t, const AppPlan *plan, AppRolloutStep step,
+                        AppRecord *ret, char **ret_cause);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -6,6 +7,7 @@
 #include "basic/hashmap.h"
 #include "basic/json-util.h"
 #include "basic/strv.h"
+#include "engine-plan.h"
 #include "engine.h"
 #include "log.h"
 #include "registry.h"
@@ -125,27 +127,40 @@ static int unit_update(Engine *e, const char *value) {
         return 0;
 }
 
-static void unit_update_logged(Engine *e, const char *key, const char *value) {
+/* A record the leader cannot use is ignored (logged); -ENOMEM means the picture lost one that it
+ * needs (see engine_picture_lost()). */
+static int unit_update_logged(Engine *e, const char *key, const char *value) {
         int r = unit_update(e, value);
+        if (r == -ENOMEM)
+                return r;
         if (r < 0)
                 log_warning_errno(r, "Ignoring unit record %s: %m", key);
         else if (e->apps) {
                 EngineUnit *u = hashmap_get(e->units, key_tail(key));
                 app_controller_unit_changed(e->apps, key_tail(key), u ? &u->record : NULL);
         }
+        return 0;
 }
 
-static void machine_update(Engine *e, const char *key, const char *value) {
-        MachineRecord *m = calloc(1, sizeof(*m));
+static int machine_update(Engine *e, const char *key, const char *value) {
+        _cleanup_free_ MachineRecord *m = calloc(1, sizeof(*m));
         json_auto_t *j = json_loads(value, 0, NULL);
 
-        if (!m || machine_record_from_json(j, m) < 0 || hashmap_put(e->machines, m->id, m) < 0) {
+        if (!m)
+                return -ENOMEM;
+        if (machine_record_from_json(j, m) < 0) {
                 log_warning("Ignoring machine record %s.", key);
-                machine_record_free(m);
+                return 0;
         }
+        if (hashmap_put(e->machines, m->id, m) < 0) {
+                machine_record_done(m);
+                return -ENOMEM;
+        }
+        TAKE_PTR(m);
+        return 0;
 }
 
-static void scheduled_update(Engine *e, const char *key, const char *value) {
+static int scheduled_update(Engine *e, const char *key, const char *value) {
         _cleanup_free_ char *sched = registry_key(e->prefix, "schedule", "", NULL);
         const char *rest = sched ? startswith(key, sched) : NULL;
         const char *slash = rest ? strchr(rest, '/') : NULL;
@@ -153,14 +168,24 @@ static void scheduled_update(Engine *e, const char *key, const char *value) {
         json_auto_t *j = json_loads(value, 0, NULL);
         Scheduled *s;
 
-        if (!slash || schedule_record_from_json(j, &rec) < 0 || !(s = calloc(1, sizeof(*s))))
-                return;
+        if (!sched)
+                return -ENOMEM;
+        if (!slash || schedule_record_from_json(j, &rec) < 0) {
+                log_warning("Ignoring malformed schedule entry %s.", key);
+                return 0;
+        }
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
         s->machine = strndup(rest, slash - rest);
         s->name = strdup(slash + 1);
         s->hash = TAKE_PTR(rec.hash);
         s->desired = rec.desired;
-        if (!s->machine || !s->name || !s->hash || hashmap_put(e->scheduled, rest, s) < 0)
+        if (!s->machine || !s->name || !s->hash || hashmap_put(e->scheduled, rest, s) < 0) {
                 scheduled_free(s);
+                return -ENOMEM;
+        }
+        return 0;
 }
 
 typedef struct Diff {
@@ -201,6 +226,24 @@ static void engine_step_down(Engine *e, const char *why) {
         hashmap_clear(e->scheduled);
 }
 
+/* Leads again a second later, if the leader key is still ours: with a fresh load. */
+static void engine_campaign_later(Engine *e) {
+        int r = sd_event_source_set_time_relative(e->campaign_retry, USEC_PER_SEC);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(e->campaign_retry, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error_errno(r, "Failed to arm the campaign timer, campaigning on the next reconcile: %m");
+}
+
+/* The leader's picture lost a record it could not keep (out of memory). Planning on it would
+ * move units whose schedule entry it lost, or stop units whose record it lost: it steps down
+ * and leads again with a fresh load. */
+static void engine_picture_lost(Engine *e, int error, const char *key) {
+        log_error_errno(error, "Failed to keep %s in the engine leader's picture, loading everything again: %m", key);
+        engine_step_down(e, "its picture of the cluster is incomplete");
+        engine_campaign_later(e);
+}
+
 static int prefix_range(Engine *e, const char *what, char **ret_key, char **ret_end) {
         *ret_key = registry_key(e->prefix, what, "", NULL);
         *ret_end = *ret_key ? etcd_prefix_end(*ret_key) : NULL;
@@ -234,6 +277,25 @@ static int engine_start_apps(Engine *e) {
         return 0;
 }
 
+/* units/, machines/ and schedule/ from the load's txn. A negative errno: the picture was lost and
+ * the engine starts over. */
+static int engine_load_records(Engine *e, const EtcdResult *result) {
+        static int (* const update[])(Engine *, const char *, const char *) = {
+                unit_update_logged, machine_update, scheduled_update,
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(update); k++)
+                for (size_t i = 0; i < result->responses[k].n_kvs; i++) {
+                        const EtcdKv *kv = &result->responses[k].kvs[i];
+                        int r = update[k](e, kv->key, kv->value);
+                        if (r < 0) {
+                                engine_picture_lost(e, r, kv->key);
+                                return r;
+                        }
+                }
+        return 0;
+}
+
 static void on_loaded(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
         Engine *e = userdata;
         _cleanup_free_ char *uk = NULL, *ue = NULL, *mk = NULL, *me = NULL;
@@ -246,24 +308,23 @@ static void on_loaded(EtcdClient *c, int error, const EtcdResult *result, void *
                 engine_campaign(e);
                 return;
         }
-        for (size_t i = 0; i < result->responses[0].n_kvs; i++)
-                unit_update_logged(e, result->responses[0].kvs[i].key, result->responses[0].kvs[i].value);
-        for (size_t i = 0; i < result->responses[1].n_kvs; i++)
-                machine_update(e, result->responses[1].kvs[i].key, result->responses[1].kvs[i].value);
-        for (size_t i = 0; i < result->responses[2].n_kvs; i++)
-                scheduled_update(e, result->responses[2].kvs[i].key, result->responses[2].kvs[i].value);
+        r = engine_load_records(e, result);
+        if (r < 0)
+                return;       /* started over */
 
         if ((r = prefix_range(e, "units", &uk, &ue)) < 0 || (r = prefix_range(e, "machines", &mk, &me)) < 0 ||
             (r = etcd_client_watch(e->etcd, uk, ue, result->revision + 1, on_units_events, e, &e->units_watch)) < 0 ||
             (r = etcd_client_watch(e->etcd, mk, me, result->revision + 1, on_machines_events, e,
                                    &e->machines_watch)) < 0) {
                 log_error_errno(r, "Failed to watch the cluster state: %m");
-                return engine_step_down(e, "could not watch");
+                engine_step_down(e, "could not watch");
+                return engine_campaign_later(e);
         }
         r = engine_start_apps(e);
         if (r < 0) {
                 log_error_errno(r, "Failed to start the app controller: %m");
-                return engine_step_down(e, "no app controller");
+                engine_step_down(e, "no app controller");
+                return engine_campaign_later(e);
         }
         e->loaded = true;
         log_info("Engine leader: %zu unit(s), %zu machine(s), %zu schedule entr%s.", hashmap_size(e->units),
@@ -275,8 +336,11 @@ static void engine_load(Engine *e) {
         _cleanup_free_ char *uk = NULL, *ue = NULL, *mk = NULL, *me = NULL, *sk = NULL, *se = NULL;
 
         if (prefix_range(e, "units", &uk, &ue) < 0 || prefix_range(e, "machines", &mk, &me) < 0 ||
-            prefix_range(e, "schedule", &sk, &se) < 0)
-                return (void) log_oom();
+            prefix_range(e, "schedule", &sk, &se) < 0) {
+                log_oom();
+                engine_step_down(e, "could not load the cluster state");
+                return engine_campaign_later(e);
+        }
         EtcdOp ops[] = {
                 { .type = ETCD_OP_RANGE, .key = uk, .range_end = ue },
                 { .type = ETCD_OP_RANGE, .key = mk, .range_end = me },
@@ -284,8 +348,12 @@ static void engine_load(Engine *e) {
         };
         EtcdTxn txn = { .success = ops, .n_success = ELEMENTSOF(ops) };
         int r = etcd_client_txn(e->etcd, &txn, on_loaded, e, &e->load);
-        if (r < 0)
+        if (r < 0) {
+                /* leading without a picture would leave the cluster unscheduled */
                 log_error_errno(r, "Failed to load the cluster state: %m");
+                engine_step_down(e, "could not load the cluster state");
+                engine_campaign_later(e);
+        }
 }
 
 static void on_units_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t n, void *userdata) {
@@ -296,9 +364,11 @@ static void on_units_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t
                 return engine_campaign(e);
         }
         for (size_t i = 0; i < n; i++)
-                if (ev[i].type == ETCD_EVENT_PUT)
-                        unit_update_logged(e, ev[i].kv.key, ev[i].kv.value);
-                else {
+                if (ev[i].type == ETCD_EVENT_PUT) {
+                        int r = unit_update_logged(e, ev[i].kv.key, ev[i].kv.value);
+                        if (r < 0)
+                                return engine_picture_lost(e, r, ev[i].kv.key);
+                } else {
                         engine_unit_free(hashmap_remove(e->units, key_tail(ev[i].kv.key)));
                         if (e->apps)
                                 app_controller_unit_changed(e->apps, key_tail(ev[i].kv.key), NULL);
@@ -314,9 +384,11 @@ static void on_machines_events(EtcdWatch *w, int error, const EtcdEvent *ev, siz
                 return engine_campaign(e);
         }
         for (size_t i = 0; i < n; i++)
-                if (ev[i].type == ETCD_EVENT_PUT)
-                        machine_update(e, ev[i].kv.key, ev[i].kv.value);
-                else {
+                if (ev[i].type == ETCD_EVENT_PUT) {
+                        int r = machine_update(e, ev[i].kv.key, ev[i].kv.value);
+                        if (r < 0)
+                                return engine_picture_lost(e, r, ev[i].kv.key);
+                } else {
                         log_info("Machine %s is gone; its units are placed again.", key_tail(ev[i].kv.key));
                         machine_record_free(hashmap_remove(e->machines, key_tail(ev[i].kv.key)));
                 }
@@ -353,72 +425,52 @@ static int diff_put(Engine *e, Diff *d, const char *machine, const EngineUnit *u
         return diff_add(d, ETCD_OP_PUT, registry_key(e->prefix, "schedule", machine, u->record.name, NULL), value);
 }
 
-static bool in_targets(const SchedPlacement *p, const char *machine) {
-        if (!p)
-                return false;
-        if (p->status == SCHED_PLACED)
-                return streq(p->machine_id, machine);
-        for (size_t i = 0; p->status == SCHED_GLOBAL && i < p->n_machine_ids; i++)
-                if (streq(p->machine_ids[i], machine))
-                        return true;
-        return false;
+/* schedule/ as the leader knows it, borrowing from e->scheduled, in key order. */
+static EngineEntry *engine_entries(Engine *e, size_t *ret_n) {
+        size_t n = hashmap_size(e->scheduled);
+        _cleanup_free_ const char **keys = hashmap_sorted_keys(e->scheduled);
+        EngineEntry *entries = keys ? calloc(n + 1, sizeof(EngineEntry)) : NULL;
+
+        for (size_t i = 0; entries && i < n; i++) {
+                const Scheduled *s = hashmap_get(e->scheduled, keys[i]);
+                entries[i] = (EngineEntry) { s->machine, s->name, s->hash, s->desired };
+        }
+        *ret_n = n;
+        return entries;
 }
 
-/* The ops that take schedule/ from what it is to what the plan says. placements is indexed
- * like names (the units planned); units not planned (inactive, gone) lose every entry. */
-static int engine_diff(Engine *e, const char **names, const SchedPlacement *placements, size_t n, Diff *d) {
-        Hashmap *by_name = hashmap_new(NULL);
-        size_t i = 0;
-        void *v;
+/* The etcd ops of the diff's changes. */
+static int engine_diff_ops(Engine *e, const EngineDiff *diff, Diff *d) {
         int r = 0;
 
-        if (!by_name)
-                return -ENOMEM;
-        for (size_t k = 0; k < n && r >= 0; k++)
-                r = hashmap_put(by_name, names[k], (void *) &placements[k]);
-
-        /* entries to remove or update */
-        while (r >= 0 && hashmap_iterate(e->scheduled, &i, NULL, &v)) {
-                Scheduled *s = v;
-                const SchedPlacement *p = hashmap_get(by_name, s->name);
-                EngineUnit *u = hashmap_get(e->units, s->name);
-                if (!in_targets(p, s->machine))
-                        r = diff_add(d, ETCD_OP_DELETE, registry_key(e->prefix, "schedule", s->machine, s->name, NULL),
+        for (size_t i = 0; r >= 0 && i < diff->n_changes; i++) {
+                const EngineChange *c = diff->changes + i;
+                if (c->type == ENGINE_CHANGE_DELETE) {
+                        r = diff_add(d, ETCD_OP_DELETE, registry_key(e->prefix, "schedule", c->machine, c->name, NULL),
                                      NULL);
-                else if (!streq(s->hash, u->record.hash) || s->desired != u->record.desired)
-                        r = diff_put(e, d, s->machine, u);
-        }
-        /* entries to add */
-        for (size_t k = 0; k < n && r >= 0; k++) {
-                const SchedPlacement *p = &placements[k];
-                const char *one[1];
-                const char **targets = p->status == SCHED_GLOBAL ? p->machine_ids : one;
-                size_t nt = p->status == SCHED_GLOBAL ? p->n_machine_ids : p->status == SCHED_PLACED;
-                one[0] = p->machine_id;
-                for (size_t t = 0; t < nt && r >= 0; t++) {
-                        _cleanup_free_ char *skey = NULL;
-                        if (asprintf(&skey, "%s/%s", targets[t], names[k]) < 0)
-                                r = -ENOMEM;
-                        else if (!hashmap_get(e->scheduled, skey))
-                                r = diff_put(e, d, targets[t], hashmap_get(e->units, names[k]));
+                        continue;
                 }
+                const EngineUnit *u = hashmap_get(e->units, c->name);
+                assert(u);    /* a PUT is only for a unit planned, and every planned unit is in e->units */
+                r = diff_put(e, d, c->machine, u);
         }
-        hashmap_free(by_name);
         return r;
 }
 
 static void engine_write_next(Engine *e);
 
-/* Applies a written op to our picture of schedule/. */
-static void scheduled_apply(Engine *e, const EtcdOp *op) {
+/* Applies a written op to our picture of schedule/. 0 or -ENOMEM. */
+static int scheduled_apply(Engine *e, const EtcdOp *op) {
         _cleanup_free_ char *sched = registry_key(e->prefix, "schedule", "", NULL);
         const char *rest = sched ? startswith(op->key, sched) : NULL;
-        if (!rest)
-                return;
-        if (op->type == ETCD_OP_DELETE)
-                scheduled_free(hashmap_remove(e->scheduled, rest));
-        else
-                scheduled_update(e, op->key, op->value);
+
+        if (!sched)
+                return -ENOMEM;
+        assert(rest);         /* the engine writes nothing else */
+        if (op->type != ETCD_OP_DELETE)
+                return scheduled_update(e, op->key, op->value);
+        scheduled_free(hashmap_remove(e->scheduled, rest));
+        return 0;
 }
 
 static void engine_drop_diff(Engine *e) {
@@ -440,8 +492,11 @@ static void on_written(EtcdClient *c, int error, const EtcdResult *result, void 
                 engine_step_down(e, "the leader key is no longer ours");
                 return engine_campaign(e);
         } else {
-                for (size_t i = e->sent; i < e->sent + e->in_flight; i++)
-                        scheduled_apply(e, &e->ops[i]);
+                for (size_t i = e->sent; i < e->sent + e->in_flight; i++) {
+                        int r = scheduled_apply(e, &e->ops[i]);
+                        if (r < 0)
+                                return engine_picture_lost(e, r, e->ops[i].key);
+                }
                 e->sent += e->in_flight;
                 e->in_flight = 0;
         }
@@ -476,54 +531,78 @@ static void engine_write_next(Engine *e) {
         e->in_flight = n;
 }
 
-static int engine_plan(Engine *e, Diff *d) {
-        size_t nm = hashmap_size(e->machines), nu = hashmap_size(e->units), k = 0, i = 0;
-        _cleanup_free_ const char **mids = hashmap_sorted_keys(e->machines);
-        _cleanup_free_ const char **uids = hashmap_sorted_keys(e->units);
-        _cleanup_free_ SchedMachine *machines = calloc(nm + 1, sizeof(SchedMachine));
-        _cleanup_free_ SchedUnit *units = calloc(nu + 1, sizeof(SchedUnit));
-        _cleanup_free_ const char **names = calloc(nu + 1, sizeof(char *));
-        _cleanup_(sched_plan_freep) SchedPlan *plan = NULL;
-        Hashmap *current = hashmap_new(NULL);
-        void *v;
-        int r;
+static SchedMachine *engine_sched_machines(Engine *e, size_t *ret_n) {
+        size_t n = hashmap_size(e->machines);
+        _cleanup_free_ const char **ids = hashmap_sorted_keys(e->machines);
+        SchedMachine *machines = ids ? calloc(n + 1, sizeof(SchedMachine)) : NULL;
 
-        if (!mids || !uids || !machines || !units || !names || !current) {
-                hashmap_free(current);
-                return -ENOMEM;
-        }
-        for (size_t m = 0; m < nm; m++) {
-                MachineRecord *rec = hashmap_get(e->machines, mids[m]);
+        for (size_t m = 0; machines && m < n; m++) {
+                const MachineRecord *rec = hashmap_get(e->machines, ids[m]);
                 machines[m] = (SchedMachine) { rec->id, rec->metadata, rec->n_metadata, rec->state == MACHINE_DRAINING,
                                                rec->cpu_millis, rec->memory_bytes };
         }
-        /* current machine of each unit scheduled on exactly one (global units: on many) */
-        while (hashmap_iterate(e->scheduled, &i, NULL, &v)) {
-                Scheduled *s = v;
-                hashmap_put(current, s->name, hashmap_get(current, s->name) ? (void *) "" : s->machine);
+        *ret_n = n;
+        return machines;
+}
+
+/* The units to plan (not inactive, not templates), by name: their names into names, in order. */
+static size_t engine_planned_names(Engine *e, const char **uids, const char **names) {
+        size_t k = 0;
+
+        for (size_t u = 0; uids[u]; u++) {
+                const EngineUnit *eu = hashmap_get(e->units, uids[u]);
+                if (eu->record.desired != UNIT_INACTIVE && !unit_name_is_template(uids[u]))
+                        names[k++] = uids[u];
         }
-        for (size_t u = 0; u < nu; u++) {
-                EngineUnit *eu = hashmap_get(e->units, uids[u]);
-                const char *cur = hashmap_get(current, uids[u]);
-                if (eu->record.desired == UNIT_INACTIVE || unit_name_is_template(uids[u]))
-                        continue;
-                units[k] = (SchedUnit) {
-                        .name = uids[u], .machine_id = eu->options.machine_id, .machine_of = eu->options.machine_of,
-                        .machine_metadata = eu->options.machine_metadata, .conflicts = eu->options.conflicts,
-                        .replaces = eu->options.replaces, .global = eu->options.global,
-                        .cpu_millis = eu->options.cpu_millis, .memory_bytes = eu->options.memory_bytes,
-                        .current_machine = isempty(cur) ? NULL : cur, .group = eu->group,
-                };
-                names[k++] = uids[u];
-        }
+        return k;
+}
+
+static SchedUnit engine_sched_unit(const EngineUnit *eu, const char *name, const char *current) {
+        return (SchedUnit) {
+                .name = name, .machine_id = eu->options.machine_id, .machine_of = eu->options.machine_of,
+                .machine_metadata = eu->options.machine_metadata, .conflicts = eu->options.conflicts,
+                .replaces = eu->options.replaces, .global = eu->options.global,
+                .cpu_millis = eu->options.cpu_millis, .memory_bytes = eu->options.memory_bytes,
+                .current_machine = current, .group = eu->group,
+        };
+}
+
+/* The diff between the scheduler's plan and schedule/, as etcd ops into d. */
+static int engine_plan(Engine *e, Diff *d) {
+        size_t nm, ne, nu = hashmap_size(e->units), k;
+        _cleanup_free_ SchedMachine *machines = engine_sched_machines(e, &nm);
+        _cleanup_free_ EngineEntry *entries = engine_entries(e, &ne);
+        _cleanup_free_ const char **uids = hashmap_sorted_keys(e->units);
+        _cleanup_free_ const char **names = calloc(nu + 1, sizeof(char *));
+        _cleanup_free_ const char **current = calloc(nu + 1, sizeof(char *));
+        _cleanup_free_ SchedUnit *units = calloc(nu + 1, sizeof(SchedUnit));
+        _cleanup_free_ EngineTarget *targets = calloc(nu + 1, sizeof(EngineTarget));
+        _cleanup_(sched_plan_freep) SchedPlan *plan = NULL;
+        _cleanup_(engine_diff_done) EngineDiff diff = {};
+        int r;
+
+        if (!machines || !entries || !uids || !names || !current || !units || !targets)
+                return -ENOMEM;
+        k = engine_planned_names(e, uids, names);
+        /* a unit's current machine must not get lost: the scheduler would move it */
+        r = engine_current_machines(entries, ne, names, k, current);
+        if (r < 0)
+                return r;
+        for (size_t u = 0; u < k; u++)
+                units[u] = engine_sched_unit(hashmap_get(e->units, names[u]), names[u], current[u]);
         r = sched_plan_compute(machines, nm, units, k, &plan);
-        if (r >= 0)
-                r = engine_diff(e, names, plan->placements, k, d);
-        for (size_t u = 0; r >= 0 && u < k; u++)
+        if (r < 0)
+                return r;
+        for (size_t u = 0; u < k; u++) {
+                const EngineUnit *eu = hashmap_get(e->units, names[u]);
+                targets[u] = (EngineTarget) { names[u], eu->record.hash, eu->record.desired, &plan->placements[u] };
                 if (plan->placements[u].status == SCHED_UNSCHEDULABLE)
                         log_debug("Cannot place %s: %s", names[u], plan->placements[u].reason);
-        hashmap_free(current);
-        return r;
+        }
+        r = engine_diff(entries, ne, targets, k, &diff);
+        if (r < 0)
+                return r;
+        return engine_diff_ops(e, &diff, d);
 }
 
 static int on_reconcile(sd_event_source *s, void *userdata) {
@@ -559,15 +638,19 @@ static int on_reconcile_time(sd_event_source *s, uint64_t usec, void *userdata) 
 }
 
 static void engine_reconcile_soon(Engine *e) {
-        if (!e->reconcile_defer &&
-            sd_event_add_time_relative(e->event, &e->reconcile_defer, CLOCK_MONOTONIC, RECONCILE_DELAY, 1,
-                                       on_reconcile_time, e) < 0)
-                return (void) log_oom();
-        int enabled;
-        if (sd_event_source_get_enabled(e->reconcile_defer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+        int enabled, r = 0;
+
+        if (!e->reconcile_defer)
+                r = sd_event_add_time_relative(e->event, &e->reconcile_defer, CLOCK_MONOTONIC, RECONCILE_DELAY, 1,
+                                               on_reconcile_time, e);
+        else if (sd_event_source_get_enabled(e->reconcile_defer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
                 return;       /* already due: changes coalesce into that pass */
-        sd_event_source_set_time_relative(e->reconcile_defer, RECONCILE_DELAY);
-        sd_event_source_set_enabled(e->reconcile_defer, SD_EVENT_ONESHOT);
+        else
+                r = sd_event_source_set_time_relative(e->reconcile_defer, RECONCILE_DELAY);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(e->reconcile_defer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error_errno(r, "Failed to arm the reconcile pass, leaving it to the periodic one: %m");
 }
 
 static int on_reconcile_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -575,7 +658,9 @@ static int on_reconcile_timer(sd_event_source *s, uint64_t usec, void *userdata)
         if (!e->leader && !e->leader_watch)
                 engine_campaign(e);
         engine_reconcile_soon(e);
-        sd_event_source_set_time_relative(s, e->reconcile_interval);
+        int r = sd_event_source_set_time_relative(s, e->reconcile_interval);
+        if (r < 0)
+                return log_error_errno(r, "Failed to re-arm the periodic reconcile: %m");
         return 0;
 }
 
@@ -608,9 +693,7 @@ static void on_campaign(EtcdClient *c, int error, const EtcdResult *result, void
         e->campaign = etcd_request_cancel(e->campaign);
         if (error < 0) {
                 log_debug_errno(error, "Campaign failed, trying again: %m");
-                sd_event_source_set_time_relative(e->campaign_retry, USEC_PER_SEC);
-                sd_event_source_set_enabled(e->campaign_retry, SD_EVENT_ONESHOT);
-                return;
+                return engine_campaign_later(e);
         }
 
         const EtcdKv *holder = result->n_responses > 0 && result->responses[0].n_kvs > 0 ? &result->responses[0].kvs[0]
@@ -647,20 +730,31 @@ static void engine_campaign(Engine *e) {
 }
 
 void engine_lease_changed(Engine *e) {
+        assert(e);
+
         if (e->leader && e->lease != presence_lease(e->presence))
                 engine_step_down(e, "the machine lease changed");
         engine_campaign(e);
 }
 
 bool engine_is_leader(Engine *e) {
+        assert(e);
         return e->leader;
 }
 
 int engine_new(sd_event *ev, EtcdClient *etcd, Presence *presence, const char *prefix, const char *machine_id,
                usec_t reconcile_interval, Engine **ret) {
-        _cleanup_(engine_freep) Engine *e = calloc(1, sizeof(Engine));
+        _cleanup_(engine_freep) Engine *e = NULL;
         int r;
 
+        assert(ev);
+        assert(etcd);
+        assert(presence);
+        assert(prefix);
+        assert(machine_id);
+        assert(ret);
+
+        e = calloc(1, sizeof(Engine));
         if (!e)
                 return -ENOMEM;
         e->event = sd_event_ref(ev);
@@ -678,13 +772,17 @@ int engine_new(sd_event *ev, EtcdClient *etcd, Presence *presence, const char *p
         r = sd_event_add_time_relative(ev, &e->campaign_retry, CLOCK_MONOTONIC, USEC_PER_SEC, 0, on_campaign_retry, e);
         if (r < 0)
                 return r;
-        sd_event_source_set_enabled(e->campaign_retry, SD_EVENT_OFF);
+        r = sd_event_source_set_enabled(e->campaign_retry, SD_EVENT_OFF);
+        if (r < 0)
+                return r;
         if (reconcile_interval > 0) {
                 r = sd_event_add_time_relative(ev, &e->reconcile_timer, CLOCK_MONOTONIC, reconcile_interval,
                                                USEC_PER_SEC, on_reconcile_timer, e);
                 if (r < 0)
                         return r;
-                sd_event_source_set_enabled(e->reconcile_timer, SD_EVENT_ON);
+                r = sd_event_source_set_enabled(e->reconcile_timer, SD_EVENT_ON);
+                if (r < 0)
+                        return r;
         }
         engine_campaign(e);
         *ret = TAKE_PTR(e);

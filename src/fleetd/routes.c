@@ -17,13 +17,16 @@ bool route_wanted(const RouteView *v) {
         return v->instance && v->up && !v->draining && (!v->checked || v->health == HEALTH_PASSING);
 }
 
+bool route_awaiting_check(const RouteView *v) {
+        return v->instance && v->up && !v->draining && v->checked && v->health == HEALTH_STARTING;
+}
+
 RouteWrite route_next_write(const RouteView *v, RouteStatus status, bool stale) {
         if (route_wanted(v))
                 return status != ROUTE_PRESENT || stale ? ROUTE_WRITE_PUT : ROUTE_WRITE_NONE;
         if (status == ROUTE_ABSENT)
                 return ROUTE_WRITE_NONE;
-        if (status == ROUTE_UNKNOWN && v->instance && v->up && !v->draining && v->checked &&
-            v->health == HEALTH_STARTING)
+        if (status == ROUTE_UNKNOWN && route_awaiting_check(v))
                 return ROUTE_WRITE_NONE;
         return ROUTE_WRITE_DELETE;
 }

@@ -49,11 +49,15 @@ typedef struct RouteView {
  * its check if it has one. */
 bool route_wanted(const RouteView *v);
 
+/* True when the unit is an instance that is up and not draining, has a health check, and the
+ * check has not said yet (starting). A unit without a check never waits for one. */
+bool route_awaiting_check(const RouteView *v);
+
 /* The write that takes etcd where it should be: PUT when the route is wanted and not known to be
  * there (or stale: written under a lease that is gone); DELETE when it is not wanted and may be
- * there; else NONE. A route of ROUTE_UNKNOWN status whose unit is up and whose check has not
- * said yet (starting) is left alone: fleetd restarted, and the route of a healthy instance must
- * not blink. */
+ * there; else NONE. A route of ROUTE_UNKNOWN status whose unit is awaiting its check
+ * (route_awaiting_check()) is left alone: fleetd restarted, and the route of a healthy instance
+ * must not blink. */
 RouteWrite route_next_write(const RouteView *v, RouteStatus status, bool stale);
 
 /* After etcd acknowledged write (deleted: how many keys a DELETE removed; 0 when its lease

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <assert.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -18,6 +19,7 @@
 #define MAX_UNIT_FILE (1024 * 1024)
 
 typedef struct Job Job;
+typedef struct Describe Describe;
 
 /* A call in flight (method reply pending) or a job queued (JobRemoved pending). */
 struct Job {
@@ -38,9 +40,12 @@ struct SystemdBackend {
         sd_bus_slot *match_props;
         sd_bus_slot *match_jobs;
         Job *jobs;
+        Describe *describes;
         systemd_unit_changed_t on_change;
         void *userdata;
 };
+
+static void describe_finish(Describe *d, int error);
 
 static Job *job_free(Job *j) {
         if (!j)
@@ -221,6 +226,9 @@ SystemdBackend *systemd_backend_free(SystemdBackend *b) {
                 b->jobs = j->next;
                 job_free(j);
         }
+        /* a status asked for by someone else (the API) is owed its answer */
+        while (b->describes)
+                describe_finish(b->describes, -ECANCELED);
         sd_bus_slot_unref(b->match_props);
         sd_bus_slot_unref(b->match_jobs);
         sd_bus_flush_close_unref(b->bus);
@@ -446,77 +454,230 @@ int systemd_backend_query(SystemdBackend *b, char * const *names, systemd_done_t
 
 /* --- status --- */
 
-static int add_property(sd_bus *bus, const char *path, const char *iface, const char *prop, char type, json_t *o) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+/* The properties a status shows, per interface; a unit that lacks one (not every unit type has
+ * every interface) leaves it out, as does a 't' property that is UINT64_MAX (unknown). */
+typedef struct DescribeProperty {
+        const char *prop;
+        char type;
+} DescribeProperty;
+
+static const DescribeProperty unit_properties[] = {
+        { "Id", 's' },
+        { "Description", 's' },
+        { "LoadState", 's' },
+        { "ActiveState", 's' },
+        { "SubState", 's' },
+        { "FragmentPath", 's' },
+        { "ActiveEnterTimestamp", 't' },
+        { "InactiveEnterTimestamp", 't' },
+        {},
+};
+
+static const DescribeProperty service_properties[] = {
+        { "MainPID", 'u' },
+        { "NRestarts", 'u' },
+        { "ExecMainStatus", 'i' },
+        { "Result", 's' },
+        { "MemoryCurrent", 't' },
+        { "TasksCurrent", 't' },
+        { "ControlGroup", 's' },
+        {},
+};
+
+/* One status on its way: LoadUnit, then GetAll of the Unit and Service interfaces at once. */
+struct Describe {
+        SystemdBackend *backend;
+        char *unit;
+        json_t *properties;
+        sd_bus_slot *load, *unit_all, *service_all;
+        systemd_describe_t done;
+        void *userdata;
+        Describe *next;
+};
+
+static Describe *describe_free(Describe *d) {
+        if (!d)
+                return NULL;
+        sd_bus_slot_unref(d->load);
+        sd_bus_slot_unref(d->unit_all);
+        sd_bus_slot_unref(d->service_all);
+        json_decref(d->properties);
+        free(d->unit);
+        free(d);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Describe *, describe_free);
+
+/* A copy of object o with its keys in sorted order (the order a status always had). */
+static json_t *json_object_sorted(json_t *o) {
+        size_t n = json_object_size(o), k = 0;
+        _cleanup_free_ const char **keys = calloc(n + 1, sizeof(char *));
+        json_auto_t *sorted = json_object();
+        const char *key;
+        json_t *v;
+
+        if (!keys || !sorted)
+                return NULL;
+        json_object_foreach(o, key, v)
+                keys[k++] = key;
+        qsort(keys, n, sizeof(char *), cmp_str);
+        for (k = 0; k < n; k++)
+                if (json_object_set(sorted, keys[k], json_object_get(o, keys[k])) < 0)
+                        return NULL;
+        return TAKE_PTR(sorted);
+}
+
+static void describe_finish(Describe *d, int error) {
+        json_t *sorted = NULL;
+
+        for (Describe **p = &d->backend->describes; *p; p = &(*p)->next)
+                if (*p == d) {
+                        *p = d->next;
+                        break;
+                }
+        if (error >= 0 && !(sorted = json_object_sorted(d->properties)))
+                error = -ENOMEM;
+        d->done(d->backend, d->unit, error, sorted, d->userdata);
+        json_decref(sorted);
+        describe_free(d);
+}
+
+/* The current value of a variant of basic type `type`, as JSON; NULL when it says "unknown". */
+static int describe_read_value(sd_bus_message *m, char type, json_t **ret) {
+        union {
+                const char *s;
+                uint32_t u;
+                uint64_t t;
+                int32_t i;
+        } v;
         char sig[2] = { type, 0 };
         int r;
 
-        r = sd_bus_get_property(bus, SD_DEST, path, iface, prop, &e, &reply, sig);
+        r = sd_bus_message_enter_container(m, 'v', sig);
+        if (r >= 0)
+                r = sd_bus_message_read_basic(m, type, &v);
+        if (r >= 0)
+                r = sd_bus_message_exit_container(m);
         if (r < 0)
-                return 0;     /* not every unit type has every property */
-
-        json_t *v = NULL;
-        if (type == 's') {
-                const char *s;
-                if (sd_bus_message_read(reply, "s", &s) >= 0)
-                        v = json_string(s);
-        } else if (type == 'u') {
-                uint32_t u;
-                if (sd_bus_message_read(reply, "u", &u) >= 0)
-                        v = json_integer(u);
-        } else if (type == 't') {
-                uint64_t t;
-                if (sd_bus_message_read(reply, "t", &t) >= 0 && t != UINT64_MAX)
-                        v = json_integer((json_int_t) t);
-        } else if (type == 'i') {
-                int32_t i;
-                if (sd_bus_message_read(reply, "i", &i) >= 0)
-                        v = json_integer(i);
-        }
-        return v ? json_object_set_new(o, prop, v) : 0;
+                return r;
+        *ret = type == 's' ? json_string(v.s) :
+               type == 'u' ? json_integer(v.u) :
+               type == 'i' ? json_integer(v.i) :
+               v.t == UINT64_MAX ? NULL : json_integer((json_int_t) v.t);
+        return 0;
 }
 
-int systemd_backend_describe(SystemdBackend *b, const char *name, char **ret_json) {
-        static const struct {
-                const char *iface, *prop;
-                char type;
-        } props[] = {
-                { "org.freedesktop.systemd1.Unit", "Id", 's' },
-                { "org.freedesktop.systemd1.Unit", "Description", 's' },
-                { "org.freedesktop.systemd1.Unit", "LoadState", 's' },
-                { "org.freedesktop.systemd1.Unit", "ActiveState", 's' },
-                { "org.freedesktop.systemd1.Unit", "SubState", 's' },
-                { "org.freedesktop.systemd1.Unit", "FragmentPath", 's' },
-                { "org.freedesktop.systemd1.Unit", "ActiveEnterTimestamp", 't' },
-                { "org.freedesktop.systemd1.Unit", "InactiveEnterTimestamp", 't' },
-                { "org.freedesktop.systemd1.Service", "MainPID", 'u' },
-                { "org.freedesktop.systemd1.Service", "NRestarts", 'u' },
-                { "org.freedesktop.systemd1.Service", "ExecMainStatus", 'i' },
-                { "org.freedesktop.systemd1.Service", "Result", 's' },
-                { "org.freedesktop.systemd1.Service", "MemoryCurrent", 't' },
-                { "org.freedesktop.systemd1.Service", "TasksCurrent", 't' },
-                { "org.freedesktop.systemd1.Service", "ControlGroup", 's' },
-        };
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        json_t *o;
+/* One "sv" entry of a GetAll answer: kept in o if it is one of props with the type it must have. */
+static int describe_read_entry(sd_bus_message *m, const DescribeProperty *props, json_t *o) {
+        const DescribeProperty *p = props;
+        const char *name, *contents = NULL;
+        json_t *v = NULL;
+        char kind;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        while (p->prop && !streq(p->prop, name))
+                p++;
+        if (p->prop)
+                r = sd_bus_message_peek_type(m, &kind, &contents);
+        if (r < 0)
+                return r;
+        if (!p->prop || !contents || contents[0] != p->type || contents[1])
+                return sd_bus_message_skip(m, "v");
+        r = describe_read_value(m, p->type, &v);
+        if (r < 0 || !v)
+                return r;
+        return json_object_set_new(o, name, v) < 0 ? -ENOMEM : 0;
+}
+
+/* GetAll(s interface) -> a{sv}. */
+static int describe_read_all(sd_bus_message *m, const DescribeProperty *props, json_t *o) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                r = describe_read_entry(m, props, o);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+        }
+        return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+static void describe_got_all(Describe *d, sd_bus_message *reply, const DescribeProperty *props) {
+        int r = 0;
+
+        /* an error: the unit has no such interface (a timer has no Service), so no such properties */
+        if (!sd_bus_message_is_method_error(reply, NULL))
+                r = describe_read_all(reply, props, d->properties);
+        if (r < 0)
+                return describe_finish(d, r == -ENOMEM ? r : -EBADMSG);
+        if (!d->unit_all && !d->service_all)
+                describe_finish(d, 0);
+}
+
+static int on_describe_unit_all(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Describe *d = userdata;
+
+        d->unit_all = sd_bus_slot_unref(d->unit_all);
+        describe_got_all(d, reply, unit_properties);
+        return 0;
+}
+
+static int on_describe_service_all(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Describe *d = userdata;
+
+        d->service_all = sd_bus_slot_unref(d->service_all);
+        describe_got_all(d, reply, service_properties);
+        return 0;
+}
+
+static int on_describe_loaded(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Describe *d = userdata;
+        SystemdBackend *b = d->backend;
         const char *path;
         int r;
 
-        r = sd_bus_call_method(b->bus, SD_DEST, SD_PATH, SD_MANAGER, "LoadUnit", &e, &reply, "s", name);
-        if (r < 0)
-                return bus_error_to_errno(&e, r);
+        d->load = sd_bus_slot_unref(d->load);
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                describe_finish(d, bus_error_to_errno(sd_bus_message_get_error(reply), -EIO));
+                return 0;
+        }
         r = sd_bus_message_read(reply, "o", &path);
+        if (r >= 0)
+                r = sd_bus_call_method_async(b->bus, &d->unit_all, SD_DEST, path, "org.freedesktop.DBus.Properties",
+                                             "GetAll", on_describe_unit_all, d, "s", "org.freedesktop.systemd1.Unit");
+        if (r >= 0)
+                r = sd_bus_call_method_async(b->bus, &d->service_all, SD_DEST, path,
+                                             "org.freedesktop.DBus.Properties", "GetAll", on_describe_service_all, d,
+                                             "s", "org.freedesktop.systemd1.Service");
+        if (r < 0)
+                describe_finish(d, r);
+        return 0;
+}
+
+int systemd_backend_describe(SystemdBackend *b, const char *name, systemd_describe_t done, void *userdata) {
+        _cleanup_(describe_freep) Describe *d = NULL;
+        int r;
+
+        assert(b);
+        assert(name);
+        assert(done);
+
+        d = calloc(1, sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        *d = (Describe) { .backend = b, .unit = strdup(name), .properties = json_object(), .done = done,
+                          .userdata = userdata };
+        if (!d->unit || !d->properties)
+                return -ENOMEM;
+        r = sd_bus_call_method_async(b->bus, &d->load, SD_DEST, SD_PATH, SD_MANAGER, "LoadUnit", on_describe_loaded, d,
+                                     "s", name);
         if (r < 0)
                 return r;
-
-        o = json_object();
-        if (!o)
-                return -ENOMEM;
-        for (size_t i = 0; i < ELEMENTSOF(props); i++)
-                add_property(b->bus, path, props[i].iface, props[i].prop, props[i].type, o);
-        *ret_json = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(o);
-        return *ret_json ? 0 : -ENOMEM;
+        d->next = b->describes;
+        b->describes = TAKE_PTR(d);
+        return 0;
 }

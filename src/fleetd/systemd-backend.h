@@ -7,6 +7,7 @@
  * Reload, StartUnit/StopUnit/RestartUnit with job tracking, and PropertiesChanged signals for
  * the units fleetd owns, reported to the owner as they change. */
 
+#include <jansson.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
@@ -52,6 +53,18 @@ int systemd_backend_restart(SystemdBackend *b, const char *name, systemd_done_t 
  * done is called once after all of them. */
 int systemd_backend_query(SystemdBackend *b, char * const *names, systemd_done_t done, void *userdata);
 
-/* Fetches "systemctl status"-like text for a unit: its properties as JSON (a jansson object
- * string) for the API's status call. Synchronous is fine here: it is a local bus call. */
-int systemd_backend_describe(SystemdBackend *b, const char *name, char **ret_json);
+/* Called once with a unit's properties: error 0 and a JSON object (borrowed: valid during the
+ * call, take a reference to keep it), or a negative errno and NULL. */
+typedef void (*systemd_describe_t)(SystemdBackend *b, const char *unit, int error, json_t *properties,
+                                   void *userdata);
+
+/* Asks systemd for a unit's "systemctl status"-like properties without blocking the loop:
+ * LoadUnit, then GetAll of its Unit and its Service interface, asynchronous calls on the bus.
+ * The object has Id, Description, LoadState, ActiveState, SubState, FragmentPath,
+ * ActiveEnterTimestamp, InactiveEnterTimestamp (Unit) and MainPID, NRestarts, ExecMainStatus,
+ * Result, MemoryCurrent, TasksCurrent, ControlGroup (Service); a property the unit lacks, or
+ * one whose value is unknown (UINT64_MAX), is left out. done is called exactly once, from the
+ * event loop (never from inside this call): errors are systemd's (as -errno, e.g. from LoadUnit),
+ * -EBADMSG for an answer that is not what systemd sends, -ECANCELED when the backend is freed
+ * first. Returns 0, or a negative errno and then done is never called. */
+int systemd_backend_describe(SystemdBackend *b, const char *name, systemd_describe_t done, void *userdata);

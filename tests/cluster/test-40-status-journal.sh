@@ -62,6 +62,17 @@ assert_eq "$unit" "$(jq -r .Id <<<"$status")" "Id in the status"
 assert_eq running "$(jq -r .SubState <<<"$status")" "SubState in the status"
 pid=$(cl_exec host2 systemctl show -p MainPID --value "$unit")
 assert_eq "$pid" "$(jq -r .MainPID <<<"$status")" "MainPID in the status (host2's systemctl says $pid)"
+# The properties of both interfaces (Unit, Service), as host2's systemctl shows them, and no others.
+for prop in Description LoadState FragmentPath NRestarts ExecMainStatus Result ControlGroup; do
+        want=$(cl_exec host2 systemctl show -p "$prop" --value "$unit")
+        assert_eq "$want" "$(jq -r ".$prop" <<<"$status")" "$prop in the status (host2's systemctl says '$want')"
+done
+assert_eq true "$(jq '.ActiveEnterTimestamp > 0 and (.InactiveEnterTimestamp | type) == "number"' <<<"$status")" \
+        "the timestamps in the status"
+assert_eq "" "$(jq -r 'keys - ["Id", "Description", "LoadState", "ActiveState", "SubState", "FragmentPath",
+        "ActiveEnterTimestamp", "InactiveEnterTimestamp", "MainPID", "NRestarts", "ExecMainStatus", "Result",
+        "MemoryCurrent", "TasksCurrent", "ControlGroup", "machine"] | join(" ")' <<<"$status")" \
+        "no properties in the status beyond the known ones"
 local_status=$(api host2 --fail "http://localhost/v1/units/$unit/status")
 assert_eq "$id2" "$(jq -r .machine <<<"$local_status")" "machine in the status asked on host2 itself"
 

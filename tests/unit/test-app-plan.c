@@ -148,9 +148,146 @@ TEST(unhealthy_old_replaced_even_without_surge_room) {
         check(&t, in, 4, "+web@5 -o1");
 }
 
+/* --- an instance's health, from its state record --- */
+
+TEST(instance_health) {
+        static const struct {
+                const char *active, *sub, *health;
+                bool has_check;
+                InstanceHealth expect;
+        } cases[] = {
+                { "active", "running", NULL, false, H },
+                { "active", "running", "failing", false, H },     /* no check: its result means nothing */
+                { "active", "running", "starting", true, ST },
+                { "active", "running", "passing", true, H },
+                { "active", "running", "failing", true, F },
+                { "activating", "start", "failing", true, F },
+                { "activating", "start", NULL, false, ST },
+                { "failed", "failed", NULL, false, F },
+                { "failed", "failed", "passing", true, F },
+                { "activating", "auto-restart", NULL, false, F },
+                { "inactive", "dead", NULL, false, ST },
+                { "deactivating", "stop", "passing", true, ST },
+        };
+        ProcessType with_check = { .name = (char *) "web", .port = 5000, .health = { .enabled = true } };
+        ProcessType no_port = { .name = (char *) "web", .health = { .enabled = true } };
+
+        ASSERT_INT(app_instance_health(NULL, &with_check), ST);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                StateRecord s = { .active = (char *) cases[i].active, .sub = (char *) cases[i].sub,
+                                  .health = (char *) cases[i].health };
+                InstanceHealth got = app_instance_health(&s, cases[i].has_check ? &with_check : NULL);
+                if (got != cases[i].expect)
+                        fprintf(stderr, "case %zu: %s/%s/%s\n", i, cases[i].active, cases[i].sub,
+                                strna(cases[i].health));
+                ASSERT_INT(got, cases[i].expect);
+        }
+        /* a check without a port is never run */
+        StateRecord failing = { .active = (char *) "active", .sub = (char *) "running", .health = (char *) "failing" };
+        ASSERT_INT(app_instance_health(&failing, &no_port), H);
+}
+
+/* --- the rollout's state machine --- */
+
+static const char *step_name(AppRolloutStep s) {
+        static const char *names[] = { "keep", "roll-back", "fail", "done" };
+        return s < ELEMENTSOF(names) ? names[s] : "?";
+}
+
+TEST(rollout_step) {
+        static const struct {
+                RolloutState rollout;
+                unsigned rollout_from, rollback_of;
+                bool failed, done;
+                const char *expect;
+        } cases[] = {
+                /* not rolling: nothing moves, whatever the plan says */
+                { ROLLOUT_NONE, 0, 0, false, false, "keep" },
+                { ROLLOUT_DONE, 1, 0, true, false, "keep" },
+                { ROLLOUT_FAILED, 1, 0, false, true, "keep" },
+                /* rolling */
+                { ROLLOUT_ROLLING, 1, 0, false, false, "keep" },
+                { ROLLOUT_ROLLING, 1, 0, false, true, "done" },
+                { ROLLOUT_ROLLING, 1, 2, false, true, "done" },
+                { ROLLOUT_ROLLING, 1, 0, true, false, "roll-back" },
+                { ROLLOUT_ROLLING, 0, 0, true, false, "fail" },  /* the first release: nothing before it */
+                { ROLLOUT_ROLLING, 2, 2, true, false, "fail" },  /* a rollback that fails does not roll back again */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                AppRecord rec = { .name = (char *) "hello", .release = 2, .latest = 2, .rollout = cases[i].rollout,
+                                  .rollout_from = cases[i].rollout_from, .rollback_of = cases[i].rollback_of };
+                AppPlan plan = { .failed = cases[i].failed, .done = cases[i].done };
+                const char *got = step_name(app_rollout_step(&rec, &plan));
+                if (!streq(got, cases[i].expect))
+                        fprintf(stderr, "case %zu\n", i);
+                ASSERT_STR(got, cases[i].expect);
+        }
+}
+
+/* Advances rec by the step its plan gives, rendered as
+ * "rel=N latest=N next=N <rollout> from=N of=N msg=... cause=..." */
+static const char *advance(const AppRecord *rec, unsigned next_index, const AppPlan *plan) {
+        static char buf[1024];
+        _cleanup_(app_record_done) AppRecord out = {};
+        _cleanup_free_ char *cause = NULL;
+        AppTarget t = { .release = rec->release, .next_index = next_index };
+
+        if (app_rollout_advance(rec, &t, plan, app_rollout_step(rec, plan), &out, &cause) < 0)
+                return "error";
+        snprintf(buf, sizeof(buf), "rel=%u latest=%u next=%u %s from=%u of=%u msg=%s cause=%s", out.release,
+                 out.latest, out.next_index, rollout_state_to_string(out.rollout), out.rollout_from,
+                 out.rollback_of, strna(out.message), strna(cause));
+        return buf;
+}
+
+TEST(rollout_advance) {
+        AppRecord rec = { .name = (char *) "hello", .release = 3, .latest = 3, .next_index = 7,
+                          .rollout = ROLLOUT_ROLLING, .rollout_from = 2, .message = (char *) "rolling out v3" };
+        AppCreate two[2] = { { "web", 7 }, { "web", 8 } };
+        AppPlan some = { .creates = two, .n_creates = 2 };
+        AppPlan done = { .done = true };
+        AppPlan failed = { .failed = true, .reason = (char *) "hello_v3.web@7.service failed" };
+
+        /* a step on the way: only the instance numbers move on */
+        ASSERT_STR(advance(&rec, 7, &some),
+                   "rel=3 latest=3 next=9 rolling from=2 of=0 msg=rolling out v3 cause=n/a");
+        ASSERT_STR(advance(&rec, 9, &done), "rel=3 latest=3 next=9 done from=2 of=0 msg=v3 is running cause=n/a");
+        /* failed: a new release v4, a copy of v2, is the target now */
+        ASSERT_STR(advance(&rec, 8, &failed),
+                   "rel=4 latest=4 next=8 rolling from=3 of=3 "
+                   "msg=v3 failed: hello_v3.web@7.service failed; rolling back to v4 (a copy of v2) "
+                   "cause=automatic rollback to v2: v3 failed: hello_v3.web@7.service failed");
+
+        /* that rollback done: the rollout failed, and the message says why */
+        AppRecord back = rec;
+        back.release = back.latest = 4;
+        back.rollout_from = back.rollback_of = 3;
+        back.message = (char *) "v3 failed: x; rolling back to v4 (a copy of v2)";
+        ASSERT_STR(advance(&back, 10, &done),
+                   "rel=4 latest=4 next=10 failed from=3 of=3 msg=v3 failed: x; rolling back to v4 (a copy of v2) "
+                   "cause=n/a");
+        /* the rollback failing too: no second rollback */
+        ASSERT_STR(advance(&back, 10, &failed),
+                   "rel=4 latest=4 next=10 failed from=3 of=3 "
+                   "msg=v4 failed: hello_v3.web@7.service failed; nothing to roll back to cause=n/a");
+
+        /* the first release failing: nothing to roll back to */
+        AppRecord first = { .name = (char *) "hello", .release = 1, .latest = 1, .next_index = 1,
+                            .rollout = ROLLOUT_ROLLING };
+        ASSERT_STR(advance(&first, 2, &failed),
+                   "rel=1 latest=1 next=2 failed from=0 of=0 "
+                   "msg=v1 failed: hello_v3.web@7.service failed; nothing to roll back to cause=n/a");
+        /* at rest: nothing but the numbers */
+        AppRecord rest = { .name = (char *) "hello", .release = 1, .latest = 1, .next_index = 4,
+                           .rollout = ROLLOUT_DONE, .message = (char *) "v1 is running" };
+        ASSERT_STR(advance(&rest, 4, &failed), "rel=1 latest=1 next=4 done from=0 of=0 msg=v1 is running cause=n/a");
+}
+
 TEST_MAIN(T(first_deploy_creates_scale), T(steady_state_is_done), T(rolling_deploy_one_at_a_time),
           T(max_unavailable_allows_removing_before_replacement), T(surge_and_unavailable_both_zero_still_progress),
           T(failed_new_instance_fails_rollout_keeps_old), T(slow_new_instance_fails_after_deadline),
           T(rollback_target_removes_failed_new_ones), T(scale_down_removes_newest_unhealthy_first),
           T(scale_to_zero_and_dropped_process), T(restart_replaces_every_instance), T(two_processes_independent),
-          T(unhealthy_old_replaced_even_without_surge_room))
+          T(unhealthy_old_replaced_even_without_surge_room), T(instance_health), T(rollout_step),
+          T(rollout_advance))

@@ -122,6 +122,31 @@ TEST(wanted) {
         ASSERT_TRUE(!route_wanted(&v));
 }
 
+TEST(awaiting_check) {
+        RouteView v = checked_up;
+
+        v.health = HEALTH_STARTING;
+        ASSERT_TRUE(route_awaiting_check(&v));
+        /* without a check there is nothing to wait for, whatever the (unused) result says */
+        v.checked = false;
+        ASSERT_TRUE(!route_awaiting_check(&v));
+        ASSERT_TRUE(!route_awaiting_check(&unchecked_up));
+
+        v = checked_up;
+        ASSERT_TRUE(!route_awaiting_check(&v));
+        v.health = HEALTH_FAILING;
+        ASSERT_TRUE(!route_awaiting_check(&v));
+        v.health = HEALTH_STARTING;
+        v.up = false;
+        ASSERT_TRUE(!route_awaiting_check(&v));
+        v.up = true;
+        v.draining = true;
+        ASSERT_TRUE(!route_awaiting_check(&v));
+        v.draining = false;
+        v.instance = false;
+        ASSERT_TRUE(!route_awaiting_check(&v));
+}
+
 TEST(next_write) {
         RouteView v = checked_up;
 
@@ -233,6 +258,7 @@ TEST_MAIN(T(record_roundtrip),
           T(record_for_unit),
           T(event_names),
           T(wanted),
+          T(awaiting_check),
           T(next_write),
           T(after_write),
           T(life_of_an_instance));

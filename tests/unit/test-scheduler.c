@@ -282,6 +282,13 @@ static const SchedCase sched_cases[] = {
           { { "a.service", "cpu=500", NULL, "m1" },
             { "b.service", "mem=1G", NULL, "m2" },
             { "c.service", "", NULL, "m2" } } },
+        /* c finds m1 and m2 equal in units (one each) and cpu (none): only the memory a
+         * requested on m1 sends it to m2 */
+        { "Capacity: memory alone breaks a tie",
+          { { "m1" }, { "m2" } },
+          { { "a.service", "mem=1G", NULL, "m1" },
+            { "b.service", "", NULL, "m2" },
+            { "c.service", "", NULL, "m2" } } },
 
         /* Spreading */
         { "Spread: a template over 3 machines, then the 4th to the least loaded",
