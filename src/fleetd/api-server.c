@@ -58,9 +58,12 @@ struct ApiListener {
         bool run_again;                 /* a connection was resumed: MHD_run() must come soon */
 };
 
+#define API_SERVER_ROUTE_TABLES_MAX 4
+
 struct ApiServer {
         sd_event *event;
-        const ApiRoute *routes;
+        const ApiRoute *routes[API_SERVER_ROUTE_TABLES_MAX];  /* matched in order, table by table */
+        size_t n_routes;
         void *userdata;
         ApiListener *listeners;
         ApiRequest *requests;           /* every request MHD still holds, of all listeners */
@@ -490,7 +493,7 @@ static int api_request_queue_text(ApiRequest *req, unsigned status, char *text, 
                 api_request_resume(req);
                 return -ENOMEM;
         }
-        if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES ||
+        if (((!text || *text) && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES) ||
             (allow && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)) {
                 MHD_destroy_response(resp);
                 api_request_resume(req);
@@ -577,6 +580,10 @@ int api_request_reply_error(ApiRequest *req, unsigned status, const char *code, 
         if (r < 0)
                 message = NULL;
         return api_request_finish(req, status, message ? error_text(code, message) : NULL, NULL);
+}
+
+int api_request_reply_empty(ApiRequest *req, unsigned status) {
+        return api_request_finish(req, status, strdup(""), NULL);
 }
 
 static void reply_error_allow(ApiRequest *req, unsigned status, const char *code, const char *message,
@@ -702,13 +709,16 @@ int api_request_stream_end(ApiRequest *req, int error) {
 
 /* ---- routing ---- */
 
-/* Matches a pattern segment by segment; '*' takes one non-empty segment. On a match
- * ret_args (sized for every segment) holds the starred segments. */
+/* Matches a pattern segment by segment; '*' takes one non-empty segment, a final '**' all the
+ * segments left (none too). On a match ret_args (sized for every segment) holds the starred
+ * segments. */
 static bool route_match(const char *pattern, char * const *segments, const char **ret_args, size_t *ret_n) {
         const char *p = pattern;
         size_t n = 0;
 
         STRV_FOREACH(seg, segments) {
+                if (streq(p, "/**"))
+                        break;
                 if (*p != '/')
                         return false;
                 p++;
@@ -721,10 +731,18 @@ static bool route_match(const char *pattern, char * const *segments, const char 
                         return false;
                 p += len;
         }
-        if (*p)
+        if (*p && !streq(p, "/**"))
                 return false;
         *ret_n = n;
         return true;
+}
+
+/* The route after route (NULL: the first), through every table in order; NULL after the last. */
+static const ApiRoute *route_next(const ApiServer *s, size_t *table, const ApiRoute *route) {
+        route = route ? route + 1 : s->routes[*table];
+        while (!route->method && *table + 1 < s->n_routes)
+                route = s->routes[++*table];
+        return route->method ? route : NULL;
 }
 
 /* Finds the route for req and stores its args. *ret_route is NULL if none matches: then
@@ -736,10 +754,11 @@ static int api_server_route(ApiServer *s, ApiRequest *req, const ApiRoute **ret_
 
         if (!args)
                 return -ENOMEM;
-        for (const ApiRoute *route = s->routes; route->method; route++) {
+        size_t t = 0;
+        for (const ApiRoute *route = route_next(s, &t, NULL); route; route = route_next(s, &t, route)) {
                 if (!route_match(route->pattern, req->segments, args, &n))
                         continue;
-                if (streq(route->method, req->method)) {
+                if (streq(route->method, req->method) || streq(route->method, "*")) {
                         req->args = TAKE_PTR(args);
                         req->n_args = n;
                         *ret_route = route;
@@ -1099,27 +1118,23 @@ static int bind_unix_socket(const char *path, int *ret_fd) {
         return 0;
 }
 
-/* Socket activation first; ret_path is set when we created the socket file. */
-static int api_server_listen_unix(const char *socket_path, int *ret_fd, char **ret_path) {
-        int n, r, fd;
+/* A socket systemd passed, made ready for MHD. */
+static int passed_socket_prepare(int fd) {
+        int r;
 
-        n = sd_listen_fds(true);
-        if (n < 0)
-                return n;
-        if (n >= 1) {
-                fd = SD_LISTEN_FDS_START;
-                r = sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1);
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        return -ENOTSOCK;
-                if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
-                        return -errno;
-                log_debug("Serving the API on the socket passed by systemd (%d passed).", n);
-                *ret_fd = fd;
-                *ret_path = NULL;
-                return 0;
-        }
+        r = sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOTSOCK;
+        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+                return -errno;
+        return 0;
+}
+
+/* Binds socket_path; ret_path is set to it (we created the socket file). */
+static int api_server_bind_unix(const char *socket_path, int *ret_fd, char **ret_path) {
+        int r, fd;
 
         _cleanup_free_ char *path = strdup(strempty(socket_path));
         if (!path)
@@ -1333,30 +1348,74 @@ static int api_server_add_listener(ApiServer *s, ApiListener *l, int fd) {
 
 /* ---- the server ---- */
 
-int api_server_new(sd_event *e, const char *socket_path, const ApiRoute *routes, void *userdata,
-                   ApiServer **ret) {
-        _cleanup_(api_server_freep) ApiServer *s = NULL;
-        _cleanup_(api_listener_freep) ApiListener *l = NULL;
-        int r, fd = -EBADF;
+/* One listener on fd (taken, also on failure), or on socket_path when fd is -EBADF. */
+static int api_server_listen_unix(ApiServer *s, int fd, const char *socket_path) {
+        _cleanup_(api_listener_freep) ApiListener *l = calloc(1, sizeof(ApiListener));
+        int r;
 
-        s = calloc(1, sizeof(ApiServer));
-        l = calloc(1, sizeof(ApiListener));
-        if (!s || !l)
+        if (!l) {
+                if (fd >= 0)
+                        close(fd);
                 return -ENOMEM;
-        s->event = sd_event_ref(e);
-        s->routes = routes;
-        s->userdata = userdata;
-
-        r = api_server_listen_unix(socket_path, &fd, &l->socket_path);
-        if (r < 0)
-                return r;
+        }
+        if (fd < 0) {
+                r = api_server_bind_unix(socket_path, &fd, &l->socket_path);
+                if (r < 0)
+                        return r;
+        }
         /* From here MHD owns fd. */
         r = api_server_add_listener(s, l, fd);
         if (r < 0)
                 return r;
         TAKE_PTR(l);
+        return 0;
+}
+
+/* Every socket systemd passed (fleetd.socket: fleetd's own and fleet's), else socket_path. */
+static int api_server_listen_all(ApiServer *s, const char *socket_path) {
+        int n, r;
+
+        n = sd_listen_fds(true);
+        if (n < 0)
+                return n;
+        if (n == 0)
+                return api_server_listen_unix(s, -EBADF, socket_path);
+        for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
+                r = passed_socket_prepare(fd);
+                if (r < 0)
+                        return r;
+                r = api_server_listen_unix(s, fd, NULL);
+                if (r < 0)
+                        return r;
+        }
+        log_debug("Serving the API on the %d socket(s) passed by systemd.", n);
+        return 0;
+}
+
+int api_server_new(sd_event *e, const char *socket_path, const ApiRoute *routes, void *userdata,
+                   ApiServer **ret) {
+        _cleanup_(api_server_freep) ApiServer *s = NULL;
+        int r;
+
+        s = calloc(1, sizeof(ApiServer));
+        if (!s)
+                return -ENOMEM;
+        s->event = sd_event_ref(e);
+        s->routes[s->n_routes++] = routes;
+        s->userdata = userdata;
+
+        r = api_server_listen_all(s, socket_path);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int api_server_add_routes(ApiServer *s, const ApiRoute *routes) {
+        if (s->n_routes >= API_SERVER_ROUTE_TABLES_MAX)
+                return -E2BIG;
+        s->routes[s->n_routes++] = routes;
         return 0;
 }
 

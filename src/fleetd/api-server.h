@@ -3,8 +3,8 @@
 
 /* HTTP/1.1 + JSON API under /v1, served by libmicrohttpd driven from the sd-event loop
  * (MHD_USE_EPOLL without internal threads: MHD's epoll fd is an sd-event io source, its
- * timeout an sd-event timer). One ApiServer has one route table and one or more listeners,
- * each its own MHD daemon: the unix socket (the one systemd passes through socket
+ * timeout an sd-event timer). One ApiServer has its route tables and one or more listeners,
+ * each its own MHD daemon: the unix sockets (every one systemd passes through socket
  * activation, sd_listen_fds, or one it creates itself, mode 0660), and optionally a TCP
  * address that speaks HTTPS only and answers only clients whose certificate the configured
  * CA signed (api_server_listen_tls()). Plain HTTP is never offered on TCP.
@@ -41,15 +41,16 @@ typedef struct ApiRequest ApiRequest;
 typedef int (*api_handler_t)(ApiRequest *req, void *userdata);
 
 typedef struct ApiRoute {
-        const char *method;           /* "GET", "PUT", ... */
+        const char *method;           /* "GET", "PUT", ...; "*" takes any method */
         const char *pattern;          /* "/v1/machines"; a segment that is just '*' matches any one
-                                       * non-empty segment, e.g. in "/v1/units/" "*" "/status" */
+                                       * non-empty segment, e.g. in "/v1/units/" "*" "/status"; a
+                                       * last segment "**" matches whatever follows, even nothing */
         api_handler_t handler;
 } ApiRoute;
 
 /* Creates the server on e. routes is a static table ending with {NULL}, matched in order;
- * userdata is passed to every handler. Takes the listening socket from systemd if one was
- * passed (the first one, SD_LISTEN_FDS_START), else binds socket_path: creates its directory
+ * userdata is passed to every handler. Serves every listening socket systemd passed (all of
+ * them, from SD_LISTEN_FDS_START on, with the same routes), else binds socket_path: creates its directory
  * (0755), replaces a stale socket left behind by a dead process (but returns -EADDRINUSE if a
  * live one answers there, -EEXIST if something else is in the way) and sets it to 0660.
  * Does not log its failures: the caller does. */
@@ -60,6 +61,11 @@ int api_server_new(sd_event *e, const char *socket_path, const ApiRoute *routes,
  * from a handler. Returns NULL. */
 ApiServer *api_server_free(ApiServer *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ApiServer *, api_server_free);
+
+/* Adds another static route table, matched after the earlier ones (a request goes to the first
+ * route that matches its path and method, whichever table it is in). Handlers get the same
+ * userdata. Returns 0, or -E2BIG past 4 tables. */
+int api_server_add_routes(ApiServer *s, const ApiRoute *routes);
 
 typedef struct ApiTlsOptions {
         const char *listen;           /* "host:port" as parse_host_port() reads it */
@@ -98,6 +104,9 @@ const char *api_request_body(ApiRequest *req, size_t *ret_len);
  * gone and the reply is dropped; a negative errno if the answer could not be queued (the
  * request is released all the same; the connection is closed). */
 int api_request_reply_json(ApiRequest *req, unsigned status, json_t *body);
+/* Replies with the status and no body (and no Content-Type), e.g. 201 or 204, and releases the
+ * request. Same return values as api_request_reply_json(). */
+int api_request_reply_empty(ApiRequest *req, unsigned status);
 /* Replies {"error":{"code":code,"message":message}} with the status. code is a short
  * machine-readable word ("not_found", "bad_request", "etcd_unavailable"). Same ownership and
  * return values as api_request_reply_json(). */

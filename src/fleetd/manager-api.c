@@ -112,6 +112,29 @@ static int get_status(ApiRequest *req, void *userdata) {
 
 /* --- units --- */
 
+/* The checks of a submitted unit, shared with fleet's API (api-fleet.c). */
+
+int manager_check_unit_name(const char *name, char **ret_message) {
+        return unit_name_check(name, UNIT_NAME_ANY | UNIT_NAME_PLACEABLE, ret_message);
+}
+
+int manager_check_unit_contents(const char *name, const char *text, size_t len, char **ret_message) {
+        _cleanup_(unit_file_freep) UnitFile *uf = NULL;
+
+        return unit_file_parse(text, len, name, &uf, ret_message);
+}
+
+int manager_check_unit_desired(const char *name, UnitDesiredState desired, char **ret_message) {
+        if (!unit_name_is_template(name) || desired <= UNIT_INACTIVE)
+                return 0;
+        if (asprintf(ret_message, "%s is a template: start an instance of it (e.g. %.*s1%s) instead.", name,
+                     (int) (strchr(name, '@') - name + 1), name, strrchr(name, '.')) < 0) {
+                *ret_message = NULL;
+                return -ENOMEM;
+        }
+        return -EINVAL;
+}
+
 #define UNITS_PAGE_DEFAULT 1000
 #define UNITS_PAGE_MAX 10000
 
@@ -361,23 +384,19 @@ static bool unit_put_parse_body(UnitPut *p) {
                                false;
         }
         if (c) {
-                _cleanup_(unit_file_freep) UnitFile *uf = NULL;
                 _cleanup_free_ char *err = NULL;
                 if (!json_is_string(c))
                         return api_request_reply_error(p->req, 400, "bad_request", "contents must be a string."), false;
-                if (unit_file_parse(json_string_value(c), json_string_length(c), p->name, &uf, &err) < 0)
+                if (manager_check_unit_contents(p->name, json_string_value(c), json_string_length(c), &err) < 0)
                         return api_request_reply_error(p->req, 400, "bad_unit_file", "%s", err ?: "invalid unit file"),
                                false;
                 if (!unit_put_check_options(p, uf))
                         return false;
                 p->contents = strdup(json_string_value(c));
         }
-        if (unit_name_is_template(p->name) && p->desired > UNIT_INACTIVE)
-                return api_request_reply_error(p->req, 400, "bad_request",
-                                               "%s is a template: start an instance of it (e.g. %.*s1%s) instead.",
-                                               p->name, (int) (strchr(p->name, '@') - p->name + 1), p->name,
-                                               strrchr(p->name, '.')),
-                       false;
+        _cleanup_free_ char *why = NULL;
+        if (manager_check_unit_desired(p->name, p->desired, &why) < 0)
+                return api_request_reply_error(p->req, 400, "bad_request", "%s", why ?: "Out of memory."), false;
         return true;
 }
 
@@ -387,7 +406,7 @@ static int put_unit(ApiRequest *req, void *userdata) {
         _cleanup_free_ char *why = NULL;
         _cleanup_(unit_put_freep) UnitPut *p = NULL;
 
-        if (unit_name_check(name, UNIT_NAME_ANY | UNIT_NAME_PLACEABLE, &why) < 0)
+        if (manager_check_unit_name(name, &why) < 0)
                 return api_request_reply_error(req, 400, "bad_unit_name", "%s", why ?: "invalid unit name");
 
         p = calloc(1, sizeof(*p));

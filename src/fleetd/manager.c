@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
+#include "api-fleet.h"
 #include "log.h"
 #include "manager.h"
 
@@ -117,6 +118,11 @@ int manager_run(Manager *m) {
         r = api_server_new(m->event, c->api_socket, manager_api_routes, m, &m->api);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the API server on %s: %m", c->api_socket);
+        /* fleet's API v1 under /fleet/v1 on the same sockets (fleetd.socket also listens on fleet's
+         * /run/fleet.sock) */
+        r = api_server_add_routes(m->api, api_fleet_routes);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add fleet's API routes: %m");
         /* TCP API (HTTPS, client certificates required), see api_server_listen_tls(). */
         if (c->api_listen) {
                 ApiTlsOptions tls = { .listen = c->api_listen, .cert_file = c->api_tls_cert,

@@ -40,3 +40,14 @@ int manager_run(Manager *m);
 
 /* The API's routes (manager-api.c). */
 extern const ApiRoute manager_api_routes[];
+
+/* The checks every submitted unit passes, through fleetd's API (PUT /v1/units/<name>) and
+ * fleet's (PUT /fleet/v1/units/<name>, api-fleet.c), so both refuse the same units. Each
+ * returns 0, or a negative errno with *ret_message (owned by the caller; NULL on -ENOMEM)
+ * saying what is wrong. */
+/* systemd's unit name rules, and a type fleet places (unit-name.h). */
+int manager_check_unit_name(const char *name, char **ret_message);
+/* len bytes of text are a unit file fleetd accepts; the message is "name:line:column: what". */
+int manager_check_unit_contents(const char *name, const char *text, size_t len, char **ret_message);
+/* desired (negative: not given) is possible for name: a template cannot be loaded or launched. */
+int manager_check_unit_desired(const char *name, UnitDesiredState desired, char **ret_message);

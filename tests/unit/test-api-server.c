@@ -94,6 +94,14 @@ static int get_teapot(ApiRequest *req, void *userdata) {
         return api_request_reply_error(req, 418, "teapot", "short and %s", "stout");
 }
 
+static int get_empty(ApiRequest *req, void *userdata) {
+        return api_request_reply_empty(req, streq(api_request_method(req), "POST") ? 201 : 204);
+}
+
+static int get_rest(ApiRequest *req, void *userdata) {
+        return reply_fmt(req, "{s:s, s:s}", "rest", api_request_path(req), "method", api_request_method(req));
+}
+
 static const ApiRoute routes[] = {
         { "GET", "/v1/ping", get_ping },
         { "PUT", "/v1/ping", get_ping },
@@ -106,6 +114,16 @@ static const ApiRoute routes[] = {
         { "GET", "/v1/hold", get_hold },
         { "GET", "/v1/fail", get_fail },
         { "GET", "/v1/teapot", get_teapot },
+        {}
+};
+
+/* A second table (api_server_add_routes()): matched after the first one. */
+static const ApiRoute more_routes[] = {
+        { "GET", "/v1/ping", get_teapot },   /* never reached: the first table has it */
+        { "GET", "/v2/empty", get_empty },
+        { "POST", "/v2/empty", get_empty },
+        { "*", "/v2/any", get_ping },
+        { "*", "/v2/**", get_rest },
         {}
 };
 
@@ -436,6 +454,45 @@ TEST(handler_errors) {
                    "short and stout");
 }
 
+TEST(more_routes) {
+        _cleanup_(reply_done) Reply r;
+
+        http("GET", "/v1/ping", &r);
+        ASSERT_INT(r.status, 200);
+        ASSERT_TRUE(json_is_true(json_object_get(r.json, "pong")));
+        reply_done(&r);
+
+        /* no body and no Content-Type */
+        http("GET", "/v2/empty", &r);
+        ASSERT_INT(r.status, 204);
+        ASSERT_INT(r.size, 0);
+        ASSERT_TRUE(!r.content_type);
+        reply_done(&r);
+        http_full("POST", "/v2/empty", "x", 1, 0, &r);
+        ASSERT_INT(r.status, 201);
+        ASSERT_INT(r.size, 0);
+        ASSERT_TRUE(!r.content_type);
+        reply_done(&r);
+
+        /* "*" takes any method, "**" whatever is left of the path */
+        http("DELETE", "/v2/any", &r);
+        ASSERT_INT(r.status, 200);
+        ASSERT_STR(jstr(&r, "method"), "DELETE");
+        reply_done(&r);
+        http("PATCH", "/v2/a/b/c", &r);
+        ASSERT_INT(r.status, 200);
+        ASSERT_STR(jstr(&r, "rest"), "/v2/a/b/c");
+        reply_done(&r);
+        http("GET", "/v2/", &r);
+        ASSERT_STR(jstr(&r, "rest"), "/v2/");
+        reply_done(&r);
+        http("GET", "/v2", &r);
+        ASSERT_STR(jstr(&r, "rest"), "/v2");
+        reply_done(&r);
+        http("GET", "/v3", &r);
+        ASSERT_ERROR(&r, 404, "not_found");
+}
+
 /* The client gives up while its request waits: the late reply is dropped, the server goes on. */
 TEST(client_gone) {
         _cleanup_(reply_done) Reply r;
@@ -465,7 +522,7 @@ static int run_child(void) {
         static const TestCase cases[] = {
                 T(sync_reply),      T(args),           T(query),       T(body_echo),          T(body_limit),
                 T(body_limit_chunked), T(async_reply), T(async_concurrent), T(not_found), T(method_not_allowed),
-                T(bad_request),     T(handler_errors), T(client_gone), T(held_at_exit),
+                T(bad_request),     T(handler_errors), T(more_routes), T(client_gone), T(held_at_exit),
         };
         int r;
 
@@ -604,6 +661,8 @@ int main(void) {
         r = sd_event_default(&event);
         if (r >= 0)
                 r = api_server_new(event, socket_path, routes, NULL, &s);
+        if (r >= 0)
+                r = api_server_add_routes(s, more_routes);
         if (r < 0) {
                 fprintf(stderr, "Failed to start the server on %s: %s\n", socket_path, strerror(-r));
                 return EXIT_FAILURE;
