@@ -374,7 +374,11 @@ static bool fleet_put_parse_options(FleetPut *p, const json_t *options) {
                 return fleet_reply_error(p->req, 400, "%s", why), false;
         if (r < 0 || unit_file_print(uf, &p->contents) < 0 || fleet_unit_file_serialize(uf, &p->fleet_text) < 0)
                 return fleet_reply_error(p->req, 500, "Out of memory."), false;
-        if (manager_check_unit_contents(p->name, p->contents, strlen(p->contents), &why) < 0)
+        const char *code;
+        r = manager_check_unit_contents(p->name, p->contents, strlen(p->contents), &code, &why, NULL);
+        if (r == -ENOMEM)
+                return fleet_reply_error(p->req, 500, "Out of memory."), false;
+        if (r < 0)
                 return fleet_reply_error(p->req, 400, "options: %s", why ?: "not a valid unit file"), false;
         return true;
 }

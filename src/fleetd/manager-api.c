@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The /v1 API surface of the daemon: each handler reads or writes etcd and answers from the
  * callback, so no request blocks the loop. */
+#include <assert.h>
 #include <stdio.h>
 
 #include "api-apps.h"
@@ -116,12 +117,6 @@ static int get_status(ApiRequest *req, void *userdata) {
 
 int manager_check_unit_name(const char *name, char **ret_message) {
         return unit_name_check(name, UNIT_NAME_ANY | UNIT_NAME_PLACEABLE, ret_message);
-}
-
-int manager_check_unit_contents(const char *name, const char *text, size_t len, char **ret_message) {
-        _cleanup_(unit_file_freep) UnitFile *uf = NULL;
-
-        return unit_file_parse(text, len, name, &uf, ret_message);
 }
 
 int manager_check_unit_desired(const char *name, UnitDesiredState desired, char **ret_message) {
@@ -267,23 +262,49 @@ static char *options_errors_message(const UnitOptions *o) {
         return m;
 }
 
-/* fleet's checks of the [X-Fleet] options (unit-options.h), for the unit as p->name, so that an
- * instance made from its template is checked with its own specifiers. Keeps the warnings for
- * the reply; replies 400 bad_unit_options (every error, with its line) and returns false when
- * fleet would have refused the unit. */
-static bool unit_put_check_options(UnitPut *p, const UnitFile *uf) {
+int manager_check_unit_contents(const char *name, const char *text, size_t len, const char **ret_code,
+                                char **ret_message, char ***ret_warnings) {
+        _cleanup_(unit_file_freep) UnitFile *uf = NULL;
         _cleanup_(unit_options_done) UnitOptions o = {};
-        _cleanup_free_ char *errors = NULL;
+        int r;
 
-        if (unit_options_parse(uf, p->name, p->name, &o) < 0)
-                return api_request_reply_error(p->req, 500, "internal", "Out of memory."), false;
+        assert(name && text && ret_code && ret_message);
+        *ret_code = "bad_unit_file";
+        *ret_message = NULL;
+        r = unit_file_parse(text, len, name, &uf, ret_message);
+        if (r < 0)
+                return r;
+        /* for the unit as name, so that an instance made from its template is checked with its
+         * own specifiers */
+        if (unit_options_parse(uf, name, name, &o) < 0)
+                return -ENOMEM;
         if (o.errors[0]) {
-                errors = options_errors_message(&o);
-                return api_request_reply_error(p->req, 400, "bad_unit_options", "%s", strna(errors)), false;
+                *ret_code = "bad_unit_options";
+                *ret_message = options_errors_message(&o);
+                return *ret_message ? -EINVAL : -ENOMEM;
         }
+        if (ret_warnings)
+                *ret_warnings = TAKE_PTR(o.warnings);
+        return 0;
+}
+
+/* Checks contents for p->name (manager_check_unit_contents()), keeping the warnings for the
+ * reply; replies 400 with the reason and returns false when the unit is refused. what prefixes
+ * the message ("Template of x: ", or ""). */
+static bool unit_put_check_contents(UnitPut *p, const char *contents, size_t len, const char *what) {
+        _cleanup_strv_free_ char **warnings = NULL;
+        _cleanup_free_ char *err = NULL;
+        const char *code;
+        int r;
+
+        r = manager_check_unit_contents(p->name, contents, len, &code, &err, &warnings);
+        if (r == -ENOMEM)
+                return api_request_reply_error(p->req, 500, "internal", "Out of memory."), false;
+        if (r < 0)
+                return api_request_reply_error(p->req, 400, code, "%s%s", what, err ?: "invalid unit file"), false;
         if (!p->warnings && !(p->warnings = json_array()))
                 return api_request_reply_error(p->req, 500, "internal", "Out of memory."), false;
-        STRV_FOREACH(w, o.warnings)
+        STRV_FOREACH(w, warnings)
                 if (json_array_append_new(p->warnings, json_string(*w)) < 0)
                         return api_request_reply_error(p->req, 500, "internal", "Out of memory."), false;
         return true;
@@ -291,14 +312,11 @@ static bool unit_put_check_options(UnitPut *p, const UnitFile *uf) {
 
 /* An instance made from its template's contents: its options as the instance reads them. */
 static bool unit_put_check_template(UnitPut *p, const char *contents) {
-        _cleanup_(unit_file_freep) UnitFile *uf = NULL;
-        _cleanup_free_ char *err = NULL;
+        _cleanup_free_ char *what = NULL;
 
-        if (unit_file_parse(contents, strlen(contents), p->name, &uf, &err) < 0)
-                return api_request_reply_error(p->req, 400, "bad_unit_file", "Template of %s: %s", p->name,
-                                               err ?: "invalid unit file"),
-                       false;
-        return unit_put_check_options(p, uf);
+        if (asprintf(&what, "Template of %s: ", p->name) < 0)
+                return api_request_reply_error(p->req, 500, "internal", "Out of memory."), false;
+        return unit_put_check_contents(p, contents, strlen(contents), what);
 }
 
 static void on_template_read(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
@@ -387,10 +405,7 @@ static bool unit_put_parse_body(UnitPut *p) {
                 _cleanup_free_ char *err = NULL;
                 if (!json_is_string(c))
                         return api_request_reply_error(p->req, 400, "bad_request", "contents must be a string."), false;
-                if (manager_check_unit_contents(p->name, json_string_value(c), json_string_length(c), &err) < 0)
-                        return api_request_reply_error(p->req, 400, "bad_unit_file", "%s", err ?: "invalid unit file"),
-                               false;
-                if (!unit_put_check_options(p, uf))
+                if (!unit_put_check_contents(p, json_string_value(c), json_string_length(c), ""))
                         return false;
                 p->contents = strdup(json_string_value(c));
         }

@@ -47,7 +47,11 @@ extern const ApiRoute manager_api_routes[];
  * saying what is wrong. */
 /* systemd's unit name rules, and a type fleet places (unit-name.h). */
 int manager_check_unit_name(const char *name, char **ret_message);
-/* len bytes of text are a unit file fleetd accepts; the message is "name:line:column: what". */
-int manager_check_unit_contents(const char *name, const char *text, size_t len, char **ret_message);
+/* len bytes of text are a unit file fleetd accepts ("name:line:column: what", *ret_code
+ * "bad_unit_file") whose [X-Fleet] options pass fleet's checks for the unit called name (every
+ * error with its line, "; " between them, *ret_code "bad_unit_options"; unit-options.h). On
+ * success *ret_warnings (when not NULL) gets the options' warnings, a strv (maybe NULL). */
+int manager_check_unit_contents(const char *name, const char *text, size_t len, const char **ret_code,
+                                char **ret_message, char ***ret_warnings);
 /* desired (negative: not given) is possible for name: a template cannot be loaded or launched. */
 int manager_check_unit_desired(const char *name, UnitDesiredState desired, char **ret_message);

@@ -386,7 +386,7 @@ static int fleet_unit_parse(const char *value, FleetUnit **ret) {
                 return r;
         if (r < 0)
                 return 0;
-        r = unit_options_parse(u->file, &o);
+        r = unit_options_parse(u->file, u->record.name, NULL, &o);
         if (r < 0)
                 return r;
         u->global = o.global;
