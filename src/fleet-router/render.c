@@ -9,11 +9,6 @@
 #define PATH_MAX_RENDERED 1024
 #define DOMAIN_MAX 200
 
-static inline void fclosep(FILE **f) {
-        if (*f)
-                fclose(*f);
-}
-
 bool render_path_is_safe(const char *s) {
         size_t n = s ? strlen(s) : 0;
 
