@@ -22,6 +22,7 @@
 #include "api-server.h"
 #include "basic/strv.h"
 #include "basic/host-port.h"
+#include "basic/utf8.h"
 #include "log.h"
 
 #define API_BODY_MAX               ((size_t) 1024 * 1024)
@@ -149,37 +150,6 @@ static int unhex(char c) {
         if (c >= 'A' && c <= 'F')
                 return c - 'A' + 10;
         return -EINVAL;
-}
-
-/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
-static bool utf8_is_valid(const char *s) {
-        for (const unsigned char *p = (const unsigned char *) s; *p;) {
-                unsigned n;
-                uint32_t cp;
-
-                if (*p < 0x80) {
-                        p++;
-                        continue;
-                }
-                if ((*p & 0xE0) == 0xC0)
-                        n = 1, cp = *p & 0x1F;
-                else if ((*p & 0xF0) == 0xE0)
-                        n = 2, cp = *p & 0x0F;
-                else if ((*p & 0xF8) == 0xF0)
-                        n = 3, cp = *p & 0x07;
-                else
-                        return false;
-                for (unsigned i = 1; i <= n; i++) {
-                        if ((p[i] & 0xC0) != 0x80)
-                                return false;
-                        cp = cp << 6 | (p[i] & 0x3F);
-                }
-                if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-                    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-                        return false;
-                p += n + 1;
-        }
-        return true;
 }
 
 /* Decodes %XX escapes (and '+' as a space in queries). A bad escape, an encoded NUL or a
