@@ -549,6 +549,10 @@ int api_request_reply_error(ApiRequest *req, unsigned status, const char *code, 
         return api_request_finish(req, status, message ? error_text(code, message) : NULL, NULL);
 }
 
+int api_request_reply_etcd_error(ApiRequest *req, int error) {
+        return api_request_reply_error(req, 503, "etcd_unavailable", "etcd did not answer: %s", strerror(-error));
+}
+
 static void reply_error_allow(ApiRequest *req, unsigned status, const char *code, const char *message,
                               const char *allow) {
         api_request_finish(req, status, error_text(code, message), allow);
