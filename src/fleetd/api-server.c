@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
 
+#include "basic/error-util.h"
 #include "basic/fileio.h"
 #include "api-server.h"
 #include "basic/strv.h"
@@ -1158,19 +1159,6 @@ static char *erase_and_free(char *s) {
         return NULL;
 }
 
-static int tls_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
-static int tls_error(char **ret_error, const char *fmt, ...) {
-        va_list ap;
-
-        if (ret_error) {
-                va_start(ap, fmt);
-                if (vasprintf(ret_error, fmt, ap) < 0)
-                        *ret_error = NULL;
-                va_end(ap);
-        }
-        return -EBADMSG;
-}
-
 /* MHD only says "failed" when its GnuTLS calls fail; the same calls made here first say why. */
 static int tls_check(const ApiListener *l, const ApiTlsOptions *o, char **ret_error) {
         gnutls_certificate_credentials_t cred;
@@ -1186,14 +1174,14 @@ static int tls_check(const ApiListener *l, const ApiTlsOptions *o, char **ret_er
         gnutls_certificate_free_credentials(cred);
 
         if (r == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
-                return tls_error(ret_error, "%s: the key does not belong to the certificate %s", o->key_file,
-                                 o->cert_file);
+                return error_set(ret_error, -EBADMSG, "%s: the key does not belong to the certificate %s",
+                                 o->key_file, o->cert_file);
         if (r < 0)
-                return tls_error(ret_error, "%s, %s: cannot load the certificate and key (PEM expected): %s",
+                return error_set(ret_error, -EBADMSG, "%s, %s: cannot load the certificate and key (PEM expected): %s",
                                  o->cert_file, o->key_file, gnutls_strerror(r));
         if (n <= 0)
-                return tls_error(ret_error, "%s: no CA certificate in it (PEM expected)%s%s", o->client_ca_file,
-                                 n < 0 ? ": " : "", n < 0 ? gnutls_strerror(n) : "");
+                return error_set(ret_error, -EBADMSG, "%s: no CA certificate in it (PEM expected)%s%s",
+                                 o->client_ca_file, n < 0 ? ": " : "", n < 0 ? gnutls_strerror(n) : "");
         return 0;
 }
 

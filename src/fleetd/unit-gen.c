@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "basic/error-util.h"
 #include "basic/strv.h"
 #include "basic/unit-escape.h"
 #include "basic/utf8.h"
@@ -41,18 +42,14 @@ static void gen_done(Gen *g) {
  * made). */
 _printf_(2, 3) static int fail(Gen *g, const char *fmt, ...) {
         va_list ap;
-        int n;
+        int r;
 
         if (g->error)
                 return -EINVAL;
         va_start(ap, fmt);
-        n = vasprintf(&g->error, fmt, ap);
+        r = error_setv(&g->error, -EINVAL, fmt, ap);
         va_end(ap);
-        if (n < 0) {
-                g->error = NULL;
-                return -ENOMEM;
-        }
-        return -EINVAL;
+        return r;
 }
 
 /* --- names --- */

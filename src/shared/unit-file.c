@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "basic/error-util.h"
 #include "basic/fileio.h"
 #include "basic/strv.h"
 #include "basic/utf8.h"
@@ -176,18 +177,13 @@ static int parse_error(Parser *p, int r, unsigned line, size_t column, const cha
         int k;
 
         va_start(ap, fmt);
-        k = vasprintf(&msg, fmt, ap);
+        k = error_setv(&msg, r, fmt, ap);
         va_end(ap);
-        if (k < 0)
-                return -ENOMEM;
+        if (k == -ENOMEM)
+                return k;
 
         free(p->error);
-        p->error = NULL;
-        if (asprintf(&p->error, "%s:%u:%zu: %s", p->filename, line, column, msg) < 0) {
-                p->error = NULL;
-                return -ENOMEM;
-        }
-        return r;
+        return error_set(&p->error, r, "%s:%u:%zu: %s", p->filename, line, column, msg);
 }
 
 /* At most ECHO_MAX bytes of s (valid UTF-8), cut on a character boundary with "..." after a cut,
@@ -442,12 +438,9 @@ int unit_file_parse(const char *text, size_t len, const char *filename, UnitFile
 
         if (!text && len > 0)
                 return -EINVAL;
-        if (len > UNIT_FILE_SIZE_MAX) {
-                if (ret_error && asprintf(ret_error, "%s: unit file is %zu bytes; the limit is %zu bytes",
-                                          p.filename, len, UNIT_FILE_SIZE_MAX) < 0)
-                        return -ENOMEM;
-                return -EFBIG;
-        }
+        if (len > UNIT_FILE_SIZE_MAX)
+                return error_set(ret_error, -EFBIG, "%s: unit file is %zu bytes; the limit is %zu bytes", p.filename,
+                                 len, UNIT_FILE_SIZE_MAX);
 
         r = unit_file_new(&uf);
         if (r < 0)
@@ -481,17 +474,12 @@ int unit_file_load(const char *path, UnitFile **ret, char **ret_error) {
         int r;
 
         r = unit_file_read_text(path, &text, &len);
-        if (r == -EFBIG) {
-                if (ret_error && asprintf(ret_error, "%s: unit file is larger than %zu bytes", path,
-                                          UNIT_FILE_SIZE_MAX) < 0)
-                        return -ENOMEM;
+        if (r == -EFBIG)
+                return error_set(ret_error, r, "%s: unit file is larger than %zu bytes", path, UNIT_FILE_SIZE_MAX);
+        if (r == -ENOMEM)
                 return r;
-        }
-        if (r < 0) {
-                if (ret_error && r != -ENOMEM && asprintf(ret_error, "%s: %s", path, strerror(-r)) < 0)
-                        return -ENOMEM;
-                return r;
-        }
+        if (r < 0)
+                return error_set(ret_error, r, "%s: %s", path, strerror(-r));
         return unit_file_parse(text, len, path, ret, ret_error);
 }
 
