@@ -579,15 +579,33 @@ int api_apps_get(ApiRequest *req, void *userdata) {
         return etcd_client_txn(m->etcd, &txn, on_app_get, req, NULL);
 }
 
+/* A stored release (as read by release_from_json()) and its version, for sorting. */
+typedef struct ReleaseItem {
+        unsigned version;
+        json_t *json;
+} ReleaseItem;
+
 static int cmp_release_desc(const void *a, const void *b) {
-        json_int_t x = json_integer_value(json_object_get(*(json_t * const *) a, "version"));
-        json_int_t y = json_integer_value(json_object_get(*(json_t * const *) b, "version"));
+        unsigned x = ((const ReleaseItem *) a)->version, y = ((const ReleaseItem *) b)->version;
         return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The releases/<app>/ value as a ReleaseItem, or false (logged) if it is not a release. */
+static bool release_item_read(const EtcdKv *kv, ReleaseItem *ret) {
+        _cleanup_(release_done) Release rel = {};
+        json_auto_t *j = json_loads(kv->value, 0, NULL);
+
+        if (release_from_json(j, &rel) < 0) {
+                log_warning("Ignoring malformed release record at %s.", kv->key);
+                return false;
+        }
+        *ret = (ReleaseItem) { rel.version, TAKE_PTR(j) };
+        return true;
 }
 
 static void on_releases(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
         ApiRequest *req = userdata;
-        _cleanup_free_ json_t **items = NULL;
+        _cleanup_free_ ReleaseItem *items = NULL;
         size_t n = 0;
 
         if (error < 0)
@@ -595,18 +613,14 @@ static void on_releases(EtcdClient *c, int error, const EtcdResult *result, void
         if (result->n_kvs == 0)
                 return (void) api_request_reply_error(req, 404, "not_found", "App %s has no releases.",
                                                       api_request_arg(req, 0));
-        items = calloc(result->n_kvs, sizeof(json_t *));
-        for (size_t i = 0; items && i < result->n_kvs; i++) {
-                json_t *j = json_loads(result->kvs[i].value, 0, NULL);
-                if (json_is_object(j))
-                        items[n++] = j;
-                else
-                        json_decref(j);
-        }
-        qsort(items, n, sizeof(json_t *), cmp_release_desc);      /* v10 sorts before v9 as text */
+        items = calloc(result->n_kvs, sizeof(ReleaseItem));
+        for (size_t i = 0; items && i < result->n_kvs; i++)
+                if (release_item_read(&result->kvs[i], &items[n]))
+                        n++;
+        qsort(items, n, sizeof(ReleaseItem), cmp_release_desc);      /* v10 sorts before v9 as text */
         json_auto_t *list = json_array();
         for (size_t i = 0; i < n; i++)
-                json_array_append_new(list, items[i]);
+                json_array_append_new(list, items[i].json);
         json_auto_t *body = json_pack("{s:O}", "releases", list);
         api_request_reply_json(req, 200, body);
 }
@@ -669,8 +683,11 @@ static void on_routes(EtcdClient *c, int error, const EtcdResult *result, void *
         if (error < 0)
                 return (void) api_request_reply_etcd_error(req, error);
         for (size_t i = 0; list && i < result->n_kvs; i++) {
+                _cleanup_(route_record_done) RouteRecord rec = {};
                 json_t *j = json_loads(result->kvs[i].value, 0, NULL);
-                if (json_is_object(j))
+
+                /* the records fleet-router and hooks would take, as the agents wrote them */
+                if (route_record_from_json(j, &rec, NULL) >= 0)
                         json_array_append_new(list, j);
                 else
                         json_decref(j);
