@@ -124,7 +124,8 @@ static void background_route(unsigned i, unsigned port, char **ret_key, char **r
         if (asprintf(ret_key, PREFIX "routes/app-%03u/app-%03u_v1.web@%u.service", app, app, n + 1) < 0 ||
             asprintf(ret_value,
                      "{\"app\": \"app-%03u\", \"unit\": \"app-%03u_v1.web@%u.service\", \"host\": \"10.%u.%u.%u\", "
-                     "\"port\": %u, \"release\": 1, \"process\": \"web\"}",
+                     "\"port\": %u, \"release\": 1, \"process\": \"web\", "
+                     "\"machine\": \"0123456789abcdef0123456789abcdef\"}",
                      app, app, n + 1, 1 + app / 250, app % 250, 1 + n % 250, port) < 0)
                 die("out of memory");
 }

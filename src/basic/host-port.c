@@ -65,3 +65,23 @@ int parse_host_port(const char *s, char **ret_host, uint16_t *ret_port) {
         *ret_port = p;
         return 0;
 }
+
+int parse_ip_address(const char *s, int *ret_family, uint8_t *ret_addr) {
+        uint8_t addr[16] = {};
+        int family;
+
+        if (!s)
+                return -EINVAL;
+        if (inet_pton(AF_INET, s, addr) == 1)
+                family = AF_INET;
+        else if (inet_pton(AF_INET6, s, addr) == 1)
+                family = AF_INET6;
+        else
+                return -EINVAL;
+
+        if (ret_family)
+                *ret_family = family;
+        if (ret_addr)
+                memcpy(ret_addr, addr, sizeof(addr));
+        return 0;
+}

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,6 +51,13 @@ static inline void closep(int *fd) {
                 close(*fd);
 }
 #define _cleanup_close_ _cleanup_(closep)
+
+/* For _cleanup_(fclosep) FILE *f: closes it unless NULL. fclose()'s result is lost, so a stream
+ * whose writes matter is closed explicitly (and set to NULL) first. */
+static inline void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
 
 static inline bool streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;

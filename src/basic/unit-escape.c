@@ -3,49 +3,7 @@
 #include <stdio.h>
 
 #include "unit-escape.h"
-
-/* A code point systemd's utf8_is_valid() accepts: not a surrogate, not past U+10FFFF, not one of
- * the noncharacters U+FDD0..U+FDEF and U+xxFFFE/U+xxFFFF. */
-static bool code_point_is_valid(uint32_t cp) {
-        return cp < 0x110000 && (cp & 0xfffff800) != 0xd800 && !(cp >= 0xfdd0 && cp <= 0xfdef) &&
-               (cp & 0xfffe) != 0xfffe;
-}
-
-/* The length of the UTF-8 sequence at s (1 to 4 bytes), or 0 if it is not a valid one (overlong
- * forms included). s is NUL-terminated, and a NUL ends any sequence early. */
-static size_t utf8_sequence_len(const unsigned char *s) {
-        size_t len;
-        uint32_t cp;
-
-        if (s[0] < 0x80)
-                return 1;
-        if (s[0] >= 0xc2 && s[0] <= 0xdf)
-                len = 2, cp = s[0] & 0x1f;
-        else if (s[0] >= 0xe0 && s[0] <= 0xef)
-                len = 3, cp = s[0] & 0x0f;
-        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-                len = 4, cp = s[0] & 0x07;
-        else
-                return 0;
-
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = cp << 6 | (s[i] & 0x3f);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || !code_point_is_valid(cp))
-                return 0;
-        return len;
-}
-
-bool unit_escape_utf8_is_valid(const char *s) {
-        if (!s)
-                return false;
-        for (size_t k; *s; s += k)
-                if ((k = utf8_sequence_len((const unsigned char *) s)) == 0)
-                        return false;
-        return true;
-}
+#include "utf8.h"
 
 /* Characters that mean nothing to systemd's unquoting, so a word made of them needs no quotes
  * ('%' and '$' are doubled, which needs no quotes either). */
@@ -110,7 +68,7 @@ static void escape_to(const char *s, UnitEscapeFlags flags, char *const *keep, c
 int unit_escape_word(const char *s, UnitEscapeFlags flags, char *const *keep, char **ret) {
         char *out;
 
-        if (!unit_escape_utf8_is_valid(s))
+        if (!utf8_is_valid_full(s, UTF8_NO_NONCHARACTERS))
                 return -EINVAL;
 
         /* systemd.service(5): "Lone semicolons may be escaped as "\;"". Quoting it would do for

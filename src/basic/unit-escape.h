@@ -35,9 +35,6 @@ typedef enum UnitEscapeFlags {
         UNIT_ESCAPE_EXEC = 1 << 0,
 } UnitEscapeFlags;
 
-/* Whether s is valid UTF-8 as systemd checks it (see above). NULL is not. */
-bool unit_escape_utf8_is_valid(const char *s);
-
 /* One item of a whitespace-separated setting: a command-line word or an Environment= assignment
  * ("NAME=value" as one string). With UNIT_ESCAPE_EXEC, each "${NAME}" in s whose NAME is in
  * keep (a NULL-terminated list; NULL for none) is written unchanged, for systemd to substitute;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "basic/fileio.h"
+#include "basic/error-util.h"
 #include "basic/strv.h"
 #include "child.h"
 #include "log.h"
@@ -175,19 +176,19 @@ static int signal_nginx(const char *pid_file, char **ret_why) {
 
         k = read_file_limit(pid_file, SMALL_FILE_MAX, &text, NULL);
         if (k < 0)
-                return asprintf(ret_why, "cannot read %s (%s): is nginx running?", pid_file, strerror(-k)) < 0 ? -ENOMEM : k;
+                return error_set(ret_why, k, "cannot read %s (%s): is nginx running?", pid_file, strerror(-k));
         errno = 0;
         pid = strtol(text, &end, 10);
         if (errno != 0 || end == text || (*end && *end != '\n') || pid <= 1 || pid > INT32_MAX)
-                return asprintf(ret_why, "%s holds no pid", pid_file) < 0 ? -ENOMEM : -EBADMSG;
+                return error_set(ret_why, -EBADMSG, "%s holds no pid", pid_file);
         if (asprintf(&comm_path, "/proc/%ld/comm", pid) < 0)
                 return -ENOMEM;
         k = read_file_limit(comm_path, SMALL_FILE_MAX, &comm, NULL);
         if (k < 0 || !startswith(comm, "nginx"))
-                return asprintf(ret_why, "process %ld of %s is not nginx (any more)", pid, pid_file) < 0 ? -ENOMEM : -ESRCH;
+                return error_set(ret_why, -ESRCH, "process %ld of %s is not nginx (any more)", pid, pid_file);
         if (kill((pid_t) pid, SIGHUP) < 0) {
                 k = -errno;
-                return asprintf(ret_why, "cannot signal nginx (pid %ld): %s", pid, strerror(-k)) < 0 ? -ENOMEM : k;
+                return error_set(ret_why, k, "cannot signal nginx (pid %ld): %s", pid, strerror(-k));
         }
         return 0;
 }

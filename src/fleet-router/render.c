@@ -9,11 +9,6 @@
 #define PATH_MAX_RENDERED 1024
 #define DOMAIN_MAX 200
 
-static inline void fclosep(FILE **f) {
-        if (*f)
-                fclose(*f);
-}
-
 bool render_path_is_safe(const char *s) {
         size_t n = s ? strlen(s) : 0;
 
@@ -92,7 +87,7 @@ static int render_options_check(const RenderOptions *o) {
 }
 
 static bool same_endpoint(const Route *a, const Route *b) {
-        return streq(a->app, b->app) && a->family == b->family && a->port == b->port &&
+        return streq(a->record.app, b->record.app) && a->family == b->family && a->record.port == b->record.port &&
                 memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
 }
 
@@ -118,7 +113,7 @@ static int select_routes(const Route * const *routes, size_t n, const Route ***r
         for (size_t i = 0; i < m; i++) {
                 if (k > 0 && same_endpoint(l[k - 1], l[i]))
                         continue;
-                if (k == 0 || !streq(l[k - 1]->app, l[i]->app))
+                if (k == 0 || !streq(l[k - 1]->record.app, l[i]->record.app))
                         stats->n_apps++;
                 l[k++] = l[i];
         }
@@ -194,15 +189,15 @@ static void render_default_server(FILE *f, const RenderOptions *o) {
 
 static void render_server_line(FILE *f, const Route *r) {
         if (r->family == AF_INET6)
-                fprintf(f, "        server [%s]:%u;", r->host, (unsigned) r->port);
+                fprintf(f, "        server [%s]:%u;", r->record.host, (unsigned) r->record.port);
         else
-                fprintf(f, "        server %s:%u;", r->host, (unsigned) r->port);
-        fprintf(f, "  # %s\n", r->unit);
+                fprintf(f, "        server %s:%u;", r->record.host, (unsigned) r->record.port);
+        fprintf(f, "  # %s\n", r->record.unit);
 }
 
 /* One app: routes[0..n) are its routes, sorted. */
 static void render_app(FILE *f, const Route * const *routes, size_t n, const RenderOptions *o) {
-        const char *app = routes[0]->app;
+        const char *app = routes[0]->record.app;
 
         fprintf(f, "\n    # app %s: %zu instance(s)\n"
                    "    upstream fleet-app-%s {\n"
@@ -251,7 +246,7 @@ int render(const Route * const *routes, size_t n, const RenderOptions *o, char *
         render_http_settings(f, o);
         render_default_server(f, o);
         for (size_t i = 0, j; i < m; i = j) {
-                for (j = i + 1; j < m && streq(l[j]->app, l[i]->app); j++)
+                for (j = i + 1; j < m && streq(l[j]->record.app, l[i]->record.app); j++)
                         ;
                 render_app(f, l + i, j - i, o);
         }

@@ -284,11 +284,6 @@ typedef struct FileParser {
         char *error;
 } FileParser;
 
-static inline void fclosep(FILE **f) {
-        if (*f)
-                fclose(*f);
-}
-
 static bool section_is_ours(const char *s) {
         return isempty(s) || streq(s, "fleet-router");
 }

@@ -3,21 +3,66 @@
  * written by the agents; fleet-router renders them into nginx). */
 #include <stdio.h>
 
-#include "basic/json-util.h"
 #include "fleetctl.h"
+#include "registry.h"
 #include "table.h"
 
+static void routes_free(RouteRecord *l, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                route_record_done(&l[i]);
+        free(l);
+}
+
 static int cmp_route(const void *a, const void *b) {
-        json_t *x = *(json_t * const *) a, *y = *(json_t * const *) b;
-        int r = strcmp(strempty(jx_str(x, "app")), strempty(jx_str(y, "app")));
-        return r ?: strcmp(strempty(jx_str(x, "unit")), strempty(jx_str(y, "unit")));
+        const RouteRecord *x = a, *y = b;
+        int r = strcmp(x->app, y->app);
+        return r ?: strcmp(x->unit, y->unit);
+}
+
+/* The route records of the answer (registry.h's codec: the API sends them as agents wrote
+ * them); anything else in the list is left out. */
+static int routes_read(const json_t *routes, RouteRecord **ret, size_t *ret_n) {
+        RouteRecord *l = calloc(json_array_size(routes) + 1, sizeof(RouteRecord));
+        size_t n = 0;
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < json_array_size(routes); i++) {
+                r = route_record_from_json(json_array_get(routes, i), &l[n], NULL);
+                if (r == -ENOMEM) {
+                        routes_free(l, n);
+                        return r;
+                }
+                if (r >= 0)
+                        n++;
+        }
+        qsort(l, n, sizeof(RouteRecord), cmp_route);
+        *ret = l;
+        *ret_n = n;
+        return 0;
+}
+
+static int routes_table(const RouteRecord *l, size_t n) {
+        _cleanup_(table_freep) Table *t = NULL;
+        int r;
+
+        r = table_new(&t, "APP", "UNIT", "ADDRESS", "RELEASE", "PROCESS");
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                char addr[128], rel[32];
+                snprintf(addr, sizeof(addr), "%s:%u", l[i].host, (unsigned) l[i].port);
+                snprintf(rel, sizeof(rel), "v%u", l[i].release);
+                r = table_add_row(t, l[i].app, l[i].unit, addr, rel, l[i].process);
+        }
+        if (r < 0)
+                return r;
+        return table_print(t, stdout);
 }
 
 int verb_routes(Client *c, int argc, char **argv) {
-        _cleanup_(table_freep) Table *t = NULL;
         _cleanup_free_ char *path = NULL, *app = NULL;
-        _cleanup_free_ json_t **items = NULL;
         json_auto_t *answer = NULL;
+        RouteRecord *l = NULL;
         json_t *routes;
         size_t n;
         int r;
@@ -40,24 +85,10 @@ int verb_routes(Client *c, int argc, char **argv) {
         if (arg_json)
                 return print_json(routes);
 
-        n = json_array_size(routes);
-        items = calloc(n + 1, sizeof(json_t *));
-        if (!items)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++)
-                items[i] = json_array_get(routes, i);
-        qsort(items, n, sizeof(json_t *), cmp_route);
-
-        r = table_new(&t, "APP", "UNIT", "ADDRESS", "RELEASE", "PROCESS");
-        for (size_t i = 0; r >= 0 && i < n; i++) {
-                char addr[128], rel[32];
-                snprintf(addr, sizeof(addr), "%s:%lld", strna(jx_str(items[i], "host")),
-                         (long long) jx_int64(items[i], "port", 0));
-                snprintf(rel, sizeof(rel), "v%lld", (long long) jx_int64(items[i], "release", 0));
-                r = table_add_row(t, strna(jx_str(items[i], "app")), strna(jx_str(items[i], "unit")), addr, rel,
-                              strna(jx_str(items[i], "process")));
-        }
+        r = routes_read(routes, &l, &n);
         if (r < 0)
                 return r;
-        return table_print(t, stdout);
+        r = routes_table(l, n);
+        routes_free(l, n);
+        return r;
 }

@@ -54,10 +54,6 @@ static void app_op_free(AppOp *o) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(AppOp *, app_op_free);
 
-static void reply_etcd(ApiRequest *req, int error) {
-        api_request_reply_error(req, 503, "etcd_unavailable", "etcd did not answer: %s", strerror(-error));
-}
-
 static char *release_key(Manager *m, const char *app, unsigned version) {
         char num[16];
         snprintf(num, sizeof(num), "v%u", version);
@@ -70,7 +66,7 @@ static void on_written(EtcdClient *c, int error, const EtcdResult *result, void 
         _cleanup_(app_op_freep) AppOp *o = userdata;
 
         if (error < 0)
-                return reply_etcd(o->req, error);
+                return (void) api_request_reply_etcd_error(o->req, error);
         if (!result->succeeded)
                 return (void) api_request_reply_error(o->req, 409, "conflict",
                                                       "App %s was changed by someone else meanwhile; try again.", o->app);
@@ -109,7 +105,7 @@ static void app_op_write(AppOp *o) {
         EtcdTxn txn = { .compares = &cmp, .n_compares = 1, .success = ops, .n_success = rkey ? 2 : 1 };
         int r = etcd_client_txn(o->m->etcd, &txn, on_written, o, NULL);
         if (r < 0) {
-                reply_etcd(o->req, r);
+                (void) api_request_reply_etcd_error(o->req, r);
                 app_op_free(o);
         }
 }
@@ -338,7 +334,7 @@ static void on_other_read(EtcdClient *c, int error, const EtcdResult *result, vo
         AppOp *o = userdata;
 
         if (error < 0) {
-                reply_etcd(o->req, error);
+                (void) api_request_reply_etcd_error(o->req, error);
                 return app_op_free(o);
         }
         (void) release_from_result(result, &o->other);
@@ -350,7 +346,7 @@ static void on_current_read(EtcdClient *c, int error, const EtcdResult *result, 
         int r;
 
         if (error < 0) {
-                reply_etcd(o->req, error);
+                (void) api_request_reply_etcd_error(o->req, error);
                 return app_op_free(o);
         }
         if (release_from_result(result, &o->current) < 0)
@@ -371,7 +367,7 @@ static void on_current_read(EtcdClient *c, int error, const EtcdResult *result, 
                 }
                 r = read_release(o, o->other_version, on_other_read);
                 if (r < 0) {
-                        reply_etcd(o->req, r);
+                        (void) api_request_reply_etcd_error(o->req, r);
                         app_op_free(o);
                 }
                 return;
@@ -384,7 +380,7 @@ static void on_app_read(EtcdClient *c, int error, const EtcdResult *result, void
         int r;
 
         if (error < 0) {
-                reply_etcd(o->req, error);
+                (void) api_request_reply_etcd_error(o->req, error);
                 return app_op_free(o);
         }
         if (result->n_kvs > 0) {
@@ -402,7 +398,7 @@ static void on_app_read(EtcdClient *c, int error, const EtcdResult *result, void
         if (o->exists && o->rec.release > 0) {
                 r = read_release(o, o->rec.release, on_current_read);
                 if (r < 0) {
-                        reply_etcd(o->req, r);
+                        (void) api_request_reply_etcd_error(o->req, r);
                         app_op_free(o);
                 }
                 return;
@@ -480,7 +476,7 @@ static void on_apps_list(EtcdClient *c, int error, const EtcdResult *result, voi
         json_auto_t *list = json_array();
 
         if (error < 0)
-                return reply_etcd(req, error);
+                return (void) api_request_reply_etcd_error(req, error);
         for (size_t i = 0; list && i < result->n_kvs; i++) {
                 _cleanup_(app_record_done) AppRecord a = {};
                 json_auto_t *j = json_loads(result->kvs[i].value, 0, NULL);
@@ -541,7 +537,7 @@ static void on_app_get(EtcdClient *c, int error, const EtcdResult *result, void 
         _cleanup_(app_record_done) AppRecord a = {};
 
         if (error < 0)
-                return reply_etcd(req, error);
+                return (void) api_request_reply_etcd_error(req, error);
         const EtcdResult *apps = &result->responses[0], *units = &result->responses[1],
                          *states = &result->responses[2], *machines = &result->responses[3];
         json_auto_t *aj = apps->n_kvs > 0 ? json_loads(apps->kvs[0].value, 0, NULL) : NULL;
@@ -583,34 +579,48 @@ int api_apps_get(ApiRequest *req, void *userdata) {
         return etcd_client_txn(m->etcd, &txn, on_app_get, req, NULL);
 }
 
+/* A stored release (as read by release_from_json()) and its version, for sorting. */
+typedef struct ReleaseItem {
+        unsigned version;
+        json_t *json;
+} ReleaseItem;
+
 static int cmp_release_desc(const void *a, const void *b) {
-        json_int_t x = json_integer_value(json_object_get(*(json_t * const *) a, "version"));
-        json_int_t y = json_integer_value(json_object_get(*(json_t * const *) b, "version"));
+        unsigned x = ((const ReleaseItem *) a)->version, y = ((const ReleaseItem *) b)->version;
         return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The releases/<app>/ value as a ReleaseItem, or false (logged) if it is not a release. */
+static bool release_item_read(const EtcdKv *kv, ReleaseItem *ret) {
+        _cleanup_(release_done) Release rel = {};
+        json_auto_t *j = json_loads(kv->value, 0, NULL);
+
+        if (release_from_json(j, &rel) < 0) {
+                log_warning("Ignoring malformed release record at %s.", kv->key);
+                return false;
+        }
+        *ret = (ReleaseItem) { rel.version, TAKE_PTR(j) };
+        return true;
 }
 
 static void on_releases(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
         ApiRequest *req = userdata;
-        _cleanup_free_ json_t **items = NULL;
+        _cleanup_free_ ReleaseItem *items = NULL;
         size_t n = 0;
 
         if (error < 0)
-                return reply_etcd(req, error);
+                return (void) api_request_reply_etcd_error(req, error);
         if (result->n_kvs == 0)
                 return (void) api_request_reply_error(req, 404, "not_found", "App %s has no releases.",
                                                       api_request_arg(req, 0));
-        items = calloc(result->n_kvs, sizeof(json_t *));
-        for (size_t i = 0; items && i < result->n_kvs; i++) {
-                json_t *j = json_loads(result->kvs[i].value, 0, NULL);
-                if (json_is_object(j))
-                        items[n++] = j;
-                else
-                        json_decref(j);
-        }
-        qsort(items, n, sizeof(json_t *), cmp_release_desc);      /* v10 sorts before v9 as text */
+        items = calloc(result->n_kvs, sizeof(ReleaseItem));
+        for (size_t i = 0; items && i < result->n_kvs; i++)
+                if (release_item_read(&result->kvs[i], &items[n]))
+                        n++;
+        qsort(items, n, sizeof(ReleaseItem), cmp_release_desc);      /* v10 sorts before v9 as text */
         json_auto_t *list = json_array();
         for (size_t i = 0; i < n; i++)
-                json_array_append_new(list, items[i]);
+                json_array_append_new(list, items[i].json);
         json_auto_t *body = json_pack("{s:O}", "releases", list);
         api_request_reply_json(req, 200, body);
 }
@@ -634,7 +644,7 @@ static void on_app_deleted(EtcdClient *c, int error, const EtcdResult *result, v
         ApiRequest *req = userdata;
 
         if (error < 0)
-                return reply_etcd(req, error);
+                return (void) api_request_reply_etcd_error(req, error);
         if (result->n_responses < 3 || result->responses[0].deleted == 0)
                 return (void) api_request_reply_error(req, 404, "not_found", "No app %s.", api_request_arg(req, 0));
         log_info("App %s destroyed: %" PRIi64 " release(s), %" PRIi64 " instance unit(s).", api_request_arg(req, 0),
@@ -671,10 +681,13 @@ static void on_routes(EtcdClient *c, int error, const EtcdResult *result, void *
         json_auto_t *list = json_array();
 
         if (error < 0)
-                return reply_etcd(req, error);
+                return (void) api_request_reply_etcd_error(req, error);
         for (size_t i = 0; list && i < result->n_kvs; i++) {
+                _cleanup_(route_record_done) RouteRecord rec = {};
                 json_t *j = json_loads(result->kvs[i].value, 0, NULL);
-                if (json_is_object(j))
+
+                /* the records fleet-router and hooks would take, as the agents wrote them */
+                if (route_record_from_json(j, &rec, NULL) >= 0)
                         json_array_append_new(list, j);
                 else
                         json_decref(j);

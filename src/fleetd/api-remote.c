@@ -144,10 +144,6 @@ static UnitQuery *unit_query_free(UnitQuery *q) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(UnitQuery *, unit_query_free);
 
-static int reply_etcd_error(ApiRequest *req, int error) {
-        return api_request_reply_error(req, 503, "etcd_unavailable", "etcd did not answer: %s", strerror(-error));
-}
-
 static void status_local(UnitQuery *q);
 static void journal_local(UnitQuery *q);
 static void proxy_start(UnitQuery *q, const char *api);
@@ -158,7 +154,7 @@ static void on_owner_machine(EtcdClient *c, int error, const EtcdResult *result,
         json_auto_t *raw = NULL;
 
         if (error < 0) {
-                reply_etcd_error(q->req, error);
+                api_request_reply_etcd_error(q->req, error);
                 return;
         }
         if (result->n_kvs == 0) {
@@ -209,7 +205,7 @@ static void owner_remote(UnitQuery *q) {
         EtcdRangeArgs args = { .key = key };
         r = key ? etcd_client_range(q->m->etcd, &args, on_owner_machine, q, NULL) : -ENOMEM;
         if (r < 0) {
-                reply_etcd_error(q->req, r);
+                api_request_reply_etcd_error(q->req, r);
                 unit_query_free(q);
         }
 }
@@ -220,7 +216,7 @@ static void on_unit_state(EtcdClient *c, int error, const EtcdResult *result, vo
         json_auto_t *raw = NULL;
 
         if (error < 0) {
-                reply_etcd_error(q->req, error);
+                api_request_reply_etcd_error(q->req, error);
                 unit_query_free(q);
                 return;
         }

@@ -18,10 +18,12 @@
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
 
+#include "basic/error-util.h"
 #include "basic/fileio.h"
 #include "api-server.h"
 #include "basic/strv.h"
 #include "basic/host-port.h"
+#include "basic/utf8.h"
 #include "log.h"
 
 #define API_BODY_MAX               ((size_t) 1024 * 1024)
@@ -152,37 +154,6 @@ static int unhex(char c) {
         if (c >= 'A' && c <= 'F')
                 return c - 'A' + 10;
         return -EINVAL;
-}
-
-/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
-static bool utf8_is_valid(const char *s) {
-        for (const unsigned char *p = (const unsigned char *) s; *p;) {
-                unsigned n;
-                uint32_t cp;
-
-                if (*p < 0x80) {
-                        p++;
-                        continue;
-                }
-                if ((*p & 0xE0) == 0xC0)
-                        n = 1, cp = *p & 0x1F;
-                else if ((*p & 0xF0) == 0xE0)
-                        n = 2, cp = *p & 0x0F;
-                else if ((*p & 0xF8) == 0xF0)
-                        n = 3, cp = *p & 0x07;
-                else
-                        return false;
-                for (unsigned i = 1; i <= n; i++) {
-                        if ((p[i] & 0xC0) != 0x80)
-                                return false;
-                        cp = cp << 6 | (p[i] & 0x3F);
-                }
-                if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-                    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-                        return false;
-                p += n + 1;
-        }
-        return true;
 }
 
 /* Decodes %XX escapes (and '+' as a space in queries). A bad escape, an encoded NUL or a
@@ -584,6 +555,10 @@ int api_request_reply_error(ApiRequest *req, unsigned status, const char *code, 
 
 int api_request_reply_empty(ApiRequest *req, unsigned status) {
         return api_request_finish(req, status, strdup(""), NULL);
+}
+
+int api_request_reply_etcd_error(ApiRequest *req, int error) {
+        return api_request_reply_error(req, 503, "etcd_unavailable", "etcd did not answer: %s", strerror(-error));
 }
 
 static void reply_error_allow(ApiRequest *req, unsigned status, const char *code, const char *message,
@@ -1199,19 +1174,6 @@ static char *erase_and_free(char *s) {
         return NULL;
 }
 
-static int tls_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
-static int tls_error(char **ret_error, const char *fmt, ...) {
-        va_list ap;
-
-        if (ret_error) {
-                va_start(ap, fmt);
-                if (vasprintf(ret_error, fmt, ap) < 0)
-                        *ret_error = NULL;
-                va_end(ap);
-        }
-        return -EBADMSG;
-}
-
 /* MHD only says "failed" when its GnuTLS calls fail; the same calls made here first say why. */
 static int tls_check(const ApiListener *l, const ApiTlsOptions *o, char **ret_error) {
         gnutls_certificate_credentials_t cred;
@@ -1227,14 +1189,14 @@ static int tls_check(const ApiListener *l, const ApiTlsOptions *o, char **ret_er
         gnutls_certificate_free_credentials(cred);
 
         if (r == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
-                return tls_error(ret_error, "%s: the key does not belong to the certificate %s", o->key_file,
-                                 o->cert_file);
+                return error_set(ret_error, -EBADMSG, "%s: the key does not belong to the certificate %s",
+                                 o->key_file, o->cert_file);
         if (r < 0)
-                return tls_error(ret_error, "%s, %s: cannot load the certificate and key (PEM expected): %s",
+                return error_set(ret_error, -EBADMSG, "%s, %s: cannot load the certificate and key (PEM expected): %s",
                                  o->cert_file, o->key_file, gnutls_strerror(r));
         if (n <= 0)
-                return tls_error(ret_error, "%s: no CA certificate in it (PEM expected)%s%s", o->client_ca_file,
-                                 n < 0 ? ": " : "", n < 0 ? gnutls_strerror(n) : "");
+                return error_set(ret_error, -EBADMSG, "%s: no CA certificate in it (PEM expected)%s%s",
+                                 o->client_ca_file, n < 0 ? ": " : "", n < 0 ? gnutls_strerror(n) : "");
         return 0;
 }
 

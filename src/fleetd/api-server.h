@@ -112,6 +112,9 @@ int api_request_reply_empty(ApiRequest *req, unsigned status);
  * return values as api_request_reply_json(). */
 int api_request_reply_error(ApiRequest *req, unsigned status, const char *code, const char *fmt, ...)
         _printf_(4, 5);
+/* Replies 503 "etcd_unavailable" ("etcd did not answer: <strerror(-error)>") for an etcd request
+ * that failed with the negative errno error. As api_request_reply_error(). */
+int api_request_reply_etcd_error(ApiRequest *req, int error);
 
 /* ---- streamed replies and client events ----
  *

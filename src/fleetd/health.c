@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "basic/error-util.h"
 #include "health.h"
 
 #define REQUEST_FORMAT "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: fleetd-health\r\n\r\n"
@@ -37,13 +38,10 @@ bool health_spec_equal(const HealthSpec *a, const HealthSpec *b) {
 }
 
 static int spec_error(char **ret_error, const char *key, const char *value, const char *why) {
-        if (ret_error) {
+        if (ret_error)
                 free(*ret_error);
-                if (asprintf(ret_error, "[" FLEETD_SECTION "] %s=%.64s%s: %s", key, value,
-                             strlen(value) > 64 ? "..." : "", why) < 0)
-                        *ret_error = NULL;
-        }
-        return -EINVAL;
+        return error_set(ret_error, -EINVAL, "[" FLEETD_SECTION "] %s=%.64s%s: %s", key, value,
+                         strlen(value) > 64 ? "..." : "", why);
 }
 
 /* systemd's booleans: 1/yes/y/true/t/on and 0/no/n/false/f/off, any case. */

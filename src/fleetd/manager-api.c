@@ -15,10 +15,6 @@
 #include "unit-name.h"
 #include "unit-options.h"
 
-static int reply_etcd_error(ApiRequest *req, int error) {
-        return api_request_reply_error(req, 503, "etcd_unavailable", "etcd did not answer: %s", strerror(-error));
-}
-
 /* Turns the raw machines/ keys into the API's machine objects. A record fleetd cannot read
  * is left out (and logged) rather than failing the whole list. */
 static json_t *machines_to_json(const EtcdResult *result) {
@@ -45,7 +41,7 @@ static void on_machines(EtcdClient *c, int error, const EtcdResult *result, void
         ApiRequest *req = userdata;
 
         if (error < 0) {
-                reply_etcd_error(req, error);
+                api_request_reply_etcd_error(req, error);
                 return;
         }
         json_auto_t *list = machines_to_json(result);
@@ -71,7 +67,7 @@ static void on_machine(EtcdClient *c, int error, const EtcdResult *result, void 
         ApiRequest *req = userdata;
 
         if (error < 0) {
-                reply_etcd_error(req, error);
+                api_request_reply_etcd_error(req, error);
                 return;
         }
         json_auto_t *list = machines_to_json(result);
@@ -174,7 +170,7 @@ static void on_unit_written(EtcdClient *c, int error, const EtcdResult *result, 
         _cleanup_(unit_put_freep) UnitPut *p = userdata;
 
         if (error < 0) {
-                reply_etcd_error(p->req, error);
+                api_request_reply_etcd_error(p->req, error);
                 return;
         }
         if (!result->succeeded) {
@@ -205,7 +201,7 @@ static void unit_put_write(UnitPut *p) {
         EtcdTxn txn = { .compares = &cmp, .n_compares = 1, .success = &op, .n_success = 1 };
         int r = etcd_client_txn(p->m->etcd, &txn, on_unit_written, p, NULL);
         if (r < 0) {
-                reply_etcd_error(p->req, r);
+                api_request_reply_etcd_error(p->req, r);
                 unit_put_free(p);
         }
 }
@@ -324,7 +320,7 @@ static void on_template_read(EtcdClient *c, int error, const EtcdResult *result,
         _cleanup_(unit_record_done) UnitRecord tmpl = {};
 
         if (error < 0) {
-                reply_etcd_error(p->req, error);
+                api_request_reply_etcd_error(p->req, error);
                 return unit_put_free(p);
         }
         if (result->n_kvs > 0) {
@@ -344,7 +340,7 @@ static void on_unit_read(EtcdClient *c, int error, const EtcdResult *result, voi
         _cleanup_(unit_record_done) UnitRecord existing = {};
 
         if (error < 0) {
-                reply_etcd_error(p->req, error);
+                api_request_reply_etcd_error(p->req, error);
                 return unit_put_free(p);
         }
         if (result->n_kvs > 0) {
@@ -364,7 +360,7 @@ static void on_unit_read(EtcdClient *c, int error, const EtcdResult *result, voi
                 EtcdRangeArgs args = { .key = tkey };
                 int r = etcd_client_range(p->m->etcd, &args, on_template_read, p, NULL);
                 if (r < 0) {
-                        reply_etcd_error(p->req, r);
+                        api_request_reply_etcd_error(p->req, r);
                         unit_put_free(p);
                 }
                 return;
@@ -450,7 +446,7 @@ static void on_unit_get(EtcdClient *c, int error, const EtcdResult *result, void
         _cleanup_(unit_record_done) UnitRecord u = {};
 
         if (error < 0) {
-                reply_etcd_error(req, error);
+                api_request_reply_etcd_error(req, error);
                 return;
         }
         json_auto_t *raw = result->n_kvs > 0 ? json_loads(result->kvs[0].value, 0, NULL) : NULL;
@@ -486,7 +482,7 @@ static void on_unit_deleted(EtcdClient *c, int error, const EtcdResult *result, 
         ApiRequest *req = d->req;
 
         if (error < 0)
-                reply_etcd_error(req, error);
+                api_request_reply_etcd_error(req, error);
         else if (result->deleted == 0)
                 api_request_reply_error(req, 404, "not_found", "No unit %s.", api_request_arg(req, 0));
         else {
@@ -523,7 +519,7 @@ static void reply_list_error(ApiRequest *req, int error) {
         if (error == -ENOMEM)
                 api_request_reply_error(req, 500, "internal", "Out of memory.");
         else
-                reply_etcd_error(req, error);
+                api_request_reply_etcd_error(req, error);
 }
 
 static void reply_list(ApiRequest *req, json_t *body) {
@@ -589,7 +585,7 @@ static void on_state(EtcdClient *c, int error, const EtcdResult *result, void *u
         const char *machine = api_request_query(req, "machine"), *unit = api_request_query(req, "unit");
 
         if (error < 0) {
-                reply_etcd_error(req, error);
+                api_request_reply_etcd_error(req, error);
                 return;
         }
         json_auto_t *list = json_array();

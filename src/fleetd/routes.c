@@ -1,6 +1,4 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <stdio.h>
-
 #include "release.h"
 #include "routes.h"
 
@@ -52,7 +50,7 @@ int route_record_for_unit(const char *unit, const char *host, uint16_t port, con
         _cleanup_(route_record_done) RouteRecord rec = {};
         int r;
 
-        if (port == 0 || isempty(host) || !machine_id_is_valid(machine_id))
+        if (!host || !machine_id_is_valid(machine_id))
                 return -EINVAL;
         r = release_parse_instance_name(unit, &rec.app, &rec.release, &rec.process, NULL);
         if (r < 0)
@@ -62,7 +60,11 @@ int route_record_for_unit(const char *unit, const char *host, uint16_t port, con
         if (!rec.unit || !rec.host)
                 return -ENOMEM;
         rec.port = port;
-        snprintf(rec.machine, sizeof(rec.machine), "%s", machine_id);
+        strcpy(rec.machine, machine_id);
+
+        r = route_record_check(&rec, NULL);
+        if (r < 0)
+                return r == -EBADMSG ? -EINVAL : r;
         *ret = rec;
         rec = (RouteRecord) {};
         return 0;

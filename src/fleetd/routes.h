@@ -67,7 +67,7 @@ RouteWrite route_next_write(const RouteView *v, RouteStatus status, bool stale);
 RouteStatus route_after_write(RouteWrite write, RouteStatus before, int64_t deleted, RouteEvent *ret_event);
 
 /* The record of instance unit on this machine (host, port, machine id): 0 and *ret filled in
- * (owned by the caller), -EINVAL if unit is not an instance name, port is 0 or host empty,
- * -ENOMEM. */
+ * (owned by the caller), -EINVAL if the record would break route_record_check()'s rules (unit
+ * not an instance name, host not an IP address, port 0, machine_id not a machine id), -ENOMEM. */
 int route_record_for_unit(const char *unit, const char *host, uint16_t port, const char *machine_id,
                           RouteRecord *ret);

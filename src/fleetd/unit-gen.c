@@ -3,8 +3,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "basic/error-util.h"
 #include "basic/strv.h"
 #include "basic/unit-escape.h"
+#include "basic/utf8.h"
 #include "unit-gen.h"
 
 #define APP_NAME_MAX     40
@@ -40,18 +42,14 @@ static void gen_done(Gen *g) {
  * made). */
 _printf_(2, 3) static int fail(Gen *g, const char *fmt, ...) {
         va_list ap;
-        int n;
+        int r;
 
         if (g->error)
                 return -EINVAL;
         va_start(ap, fmt);
-        n = vasprintf(&g->error, fmt, ap);
+        r = error_setv(&g->error, -EINVAL, fmt, ap);
         va_end(ap);
-        if (n < 0) {
-                g->error = NULL;
-                return -ENOMEM;
-        }
-        return -EINVAL;
+        return r;
 }
 
 /* --- names --- */
@@ -103,7 +101,7 @@ static bool has_control_char(const char *s, const char *allowed) {
 static const char *shown(const char *s) {
         if (!s)
                 return "";
-        return has_control_char(s, "") || !unit_escape_utf8_is_valid(s) ? "(unprintable)" : s;
+        return has_control_char(s, "") || !utf8_is_valid_full(s, UTF8_NO_NONCHARACTERS) ? "(unprintable)" : s;
 }
 
 /* An absolute path without "//", "." or ".." components, a trailing '/' or control characters:
@@ -208,7 +206,7 @@ static int check_command(Gen *g) {
         const ProcessType *p = g->p;
 
         STRV_FOREACH(a, g->command) {
-                if (!unit_escape_utf8_is_valid(*a))
+                if (!utf8_is_valid_full(*a, UTF8_NO_NONCHARACTERS))
                         return fail(g, "process %s: command word %zu is not valid UTF-8", p->name,
                                     (size_t) (a - g->command) + 1);
                 if (p->port == 0 && strstr(*a, "${PORT}"))
@@ -273,7 +271,7 @@ static int check_config(Gen *g) {
                                     why);
                 if (!value)
                         return fail(g, "config %s: no value", key);
-                if (!unit_escape_utf8_is_valid(value))
+                if (!utf8_is_valid_full(value, UTF8_NO_NONCHARACTERS))
                         return fail(g, "config %s: the value is not valid UTF-8", key);
                 if (has_control_char(value, "\t\n"))
                         return fail(g, "config %s: the value holds a control character other than tab and "
@@ -286,7 +284,7 @@ static int check_config(Gen *g) {
 }
 
 static bool metadata_word_is_valid(const char *s) {
-        if (isempty(s) || !unit_escape_utf8_is_valid(s) || has_control_char(s, ""))
+        if (isempty(s) || !utf8_is_valid_full(s, UTF8_NO_NONCHARACTERS) || has_control_char(s, ""))
                 return false;
         return !strpbrk(s, " \t");
 }

@@ -160,11 +160,6 @@ static const struct {
         { "err", LOG_ERR },
 };
 
-static inline void fclosep(FILE **f) {
-        if (*f)
-                fclose(*f);
-}
-
 /* s without one pair of double quotes around it, in place. fleet's sample config quoted
  * values (metadata="region=us-west"), so a fleet user's file keeps working. */
 static char *unquote(char *s) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <yaml.h>
 
+#include "basic/error-util.h"
 #include "basic/fileio.h"
 #include "basic/strv.h"
 #include "manifest.h"
@@ -54,14 +55,10 @@ static int failv(Parser *p, unsigned line, unsigned column, const char *path, co
 
         if (p->error)
                 return -EINVAL;
-        if (vasprintf(&msg, fmt, ap) < 0)
+        if (error_setv(&msg, -EINVAL, fmt, ap) == -ENOMEM)
                 return -ENOMEM;
-        if (asprintf(&p->error, "%s:%u:%u: %s%s%s", p->filename, line, column, strempty(path),
-                     isempty(path) ? "" : ": ", msg) < 0) {
-                p->error = NULL;
-                return -ENOMEM;
-        }
-        return -EINVAL;
+        return error_set(&p->error, -EINVAL, "%s:%u:%u: %s%s%s", p->filename, line, column, strempty(path),
+                         isempty(path) ? "" : ": ", msg);
 }
 
 _printf_(5, 6) static int fail_at(Parser *p, unsigned line, unsigned column, const char *path, const char *fmt,
@@ -919,12 +916,9 @@ int manifest_parse(const char *text, size_t len, const char *filename, Release *
         };
         int r;
 
-        if (len > MANIFEST_SIZE_MAX) {
-                if (ret_error && asprintf(ret_error, "%s: the manifest has %zu bytes; expected at most %zu",
-                                          p.filename, len, MANIFEST_SIZE_MAX) < 0)
-                        return -ENOMEM;
-                return -EINVAL;
-        }
+        if (len > MANIFEST_SIZE_MAX)
+                return error_set(ret_error, -EINVAL, "%s: the manifest has %zu bytes; expected at most %zu",
+                                 p.filename, len, MANIFEST_SIZE_MAX);
 
         /* A UTF-8 byte order mark is allowed and skipped (libyaml only skips it when it guesses
          * the encoding, which it must not). */
@@ -958,16 +952,12 @@ int manifest_load(const char *path, Release *ret, char **ret_error) {
         int r;
 
         r = manifest_read_text(path, &text, &len);
-        if (r == -EFBIG) {
-                if (ret_error && asprintf(ret_error, "%s: the manifest has more than %zu bytes; expected at most %zu",
-                                          path, MANIFEST_SIZE_MAX, MANIFEST_SIZE_MAX) < 0)
-                        return -ENOMEM;
-                return -EINVAL;
-        }
-        if (r < 0) {
-                if (ret_error && r != -ENOMEM && asprintf(ret_error, "%s: %s", path, strerror(-r)) < 0)
-                        return -ENOMEM;
+        if (r == -EFBIG)
+                return error_set(ret_error, -EINVAL, "%s: the manifest has more than %zu bytes; expected at most %zu",
+                                 path, MANIFEST_SIZE_MAX, MANIFEST_SIZE_MAX);
+        if (r == -ENOMEM)
                 return r;
-        }
+        if (r < 0)
+                return error_set(ret_error, r, "%s: %s", path, strerror(-r));
         return manifest_parse(text, len, path, ret, ret_error);
 }

@@ -3,9 +3,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "basic/error-util.h"
+#include "basic/host-port.h"
 #include "basic/json-util.h"
 #include "registry.h"
 #include "release.h"
+#include "unit-name.h"
 
 static const char * const machine_state_table[_MACHINE_STATE_MAX] = {
         [MACHINE_ACTIVE] = "active",
@@ -320,8 +323,30 @@ json_t *route_record_to_json(const RouteRecord *r) {
                          "machine", r->machine);
 }
 
+/* What each field of a route record must be, for the messages. */
+static const char *route_field_expected(const char *field) {
+        static const char * const table[][2] = {
+                { "app", "an app name ([a-z][a-z0-9-]*, at most 40 characters)" },
+                { "unit", "an app instance name (<app>_v<N>.<process>@<i>.service)" },
+                { "host", "an IPv4 or IPv6 address" },
+                { "port", "an integer from 1 to 65535" },
+                { "release", "a release number (an integer from 1)" },
+                { "process", "a process name" },
+                { "machine", "a machine id" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (streq(table[i][0], field))
+                        return table[i][1];
+        return "what agents write";
+}
+
+static int route_field_error(char **ret_error, const char *field) {
+        return error_set(ret_error, -EBADMSG, "\"%s\" is missing or not %s", field, route_field_expected(field));
+}
+
 /* The unit must be an instance of the app, release and process the record names. */
-static int route_record_check_unit(const RouteRecord *rec) {
+static int route_record_check_unit(const RouteRecord *rec, char **ret_error) {
         _cleanup_free_ char *app = NULL, *process = NULL;
         unsigned release;
         int r;
@@ -329,33 +354,126 @@ static int route_record_check_unit(const RouteRecord *rec) {
         r = release_parse_instance_name(rec->unit, &app, &release, &process, NULL);
         if (r == -ENOMEM)
                 return r;
-        if (r < 0 || !streq(app, rec->app) || release != rec->release || !streq(process, rec->process))
-                return -EBADMSG;
+        if (r < 0)
+                return route_field_error(ret_error, "unit");
+        if (!streq(app, rec->app))
+                return error_set(ret_error, -EBADMSG, "its unit belongs to app '%s', not '%s'", app, rec->app);
+        if (release != rec->release)
+                return error_set(ret_error, -EBADMSG, "its unit is of release %u, not of \"release\" %u", release,
+                                 rec->release);
+        if (!streq(process, rec->process))
+                return error_set(ret_error, -EBADMSG, "its unit is of process '%s', not of \"process\" '%s'",
+                                 process, rec->process);
         return 0;
 }
 
-int route_record_from_json(const json_t *j, RouteRecord *ret) {
+int route_record_check(const RouteRecord *r, char **ret_error) {
+        if (!release_app_name_is_valid(r->app))
+                return route_field_error(ret_error, "app");
+        if (!release_process_name_is_valid(r->process))
+                return route_field_error(ret_error, "process");
+        if (r->release == 0)
+                return route_field_error(ret_error, "release");
+        if (parse_ip_address(r->host, NULL, NULL) < 0)
+                return route_field_error(ret_error, "host");
+        if (r->port == 0)
+                return route_field_error(ret_error, "port");
+        if (!machine_id_is_valid(r->machine))
+                return route_field_error(ret_error, "machine");
+        return route_record_check_unit(r, ret_error);
+}
+
+static int route_string_from_json(const json_t *j, const char *field, char **ret, char **ret_error) {
+        const char *s = jx_str(j, field);
+
+        if (!s)
+                return route_field_error(ret_error, field);
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int route_number_from_json(const json_t *j, const char *field, json_int_t max, json_int_t *ret,
+                                  char **ret_error) {
+        const json_t *v = json_object_get(j, field);
+
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > max)
+                return route_field_error(ret_error, field);
+        *ret = json_integer_value(v);
+        return 0;
+}
+
+int route_record_from_json(const json_t *j, RouteRecord *ret, char **ret_error) {
         _cleanup_(route_record_done) RouteRecord rr = {};
-        json_t *port = json_object_get(j, "port"), *release = json_object_get(j, "release");
+        json_int_t port, release;
         int r;
 
-        if (!json_is_object(j) || !machine_id_is_valid(jx_str(j, "machine")) || !json_is_integer(port) ||
-            json_integer_value(port) < 1 || json_integer_value(port) > 65535 || !json_is_integer(release) ||
-            json_integer_value(release) < 1 || json_integer_value(release) > UINT_MAX)
-                return -EBADMSG;
-        strcpy(rr.machine, jx_str(j, "machine"));
-        rr.port = (uint16_t) json_integer_value(port);
-        rr.release = (unsigned) json_integer_value(release);
-        if ((r = dup_required(j, "app", &rr.app)) < 0 ||
-            (r = dup_required(j, "unit", &rr.unit)) < 0 ||
-            (r = dup_required(j, "host", &rr.host)) < 0 ||
-            (r = dup_required(j, "process", &rr.process)) < 0)
+        if (!json_is_object(j))
+                return error_set(ret_error, -EBADMSG, "the record is not a JSON object");
+        if ((r = route_string_from_json(j, "app", &rr.app, ret_error)) < 0 ||
+            (r = route_string_from_json(j, "unit", &rr.unit, ret_error)) < 0 ||
+            (r = route_string_from_json(j, "host", &rr.host, ret_error)) < 0 ||
+            (r = route_number_from_json(j, "port", UINT16_MAX, &port, ret_error)) < 0 ||
+            (r = route_number_from_json(j, "release", UINT_MAX, &release, ret_error)) < 0 ||
+            (r = route_string_from_json(j, "process", &rr.process, ret_error)) < 0)
                 return r;
-        if (isempty(rr.host))
-                return -EBADMSG;
-        r = route_record_check_unit(&rr);
+        if (!machine_id_is_valid(jx_str(j, "machine")))
+                return route_field_error(ret_error, "machine");
+        strcpy(rr.machine, jx_str(j, "machine"));
+        rr.port = (uint16_t) port;
+        rr.release = (unsigned) release;
+
+        r = route_record_check(&rr, ret_error);
         if (r < 0)
                 return r;
+        *ret = rr;
+        rr = (RouteRecord) {};
+        return 0;
+}
+
+/* "<app>/<unit>" of a routes/ key, each checked on its own (the record is checked against it). */
+static int route_key_check(const char *name, char **ret_app, char **ret_error) {
+        const char *slash = name ? strchr(name, '/') : NULL;
+        _cleanup_free_ char *app = NULL;
+
+        if (!slash)
+                return error_set(ret_error, -EBADMSG, "the key is not routes/<app>/<unit>");
+        app = strndup(name, slash - name);
+        if (!app)
+                return -ENOMEM;
+        if (!release_app_name_is_valid(app))
+                return error_set(ret_error, -EBADMSG,
+                                 "the app name in the key is not [a-z][a-z0-9-]* of at most %d characters",
+                                 RELEASE_APP_NAME_MAX);
+        if (!unit_name_is_valid(slash + 1, UNIT_NAME_PLAIN | UNIT_NAME_INSTANCE))
+                return error_set(ret_error, -EBADMSG, "the unit name in the key is not a valid unit name");
+        *ret_app = TAKE_PTR(app);
+        return 0;
+}
+
+int route_record_parse(const char *name, const char *value, RouteRecord *ret, char **ret_error) {
+        _cleanup_(route_record_done) RouteRecord rr = {};
+        _cleanup_free_ char *app = NULL;
+        json_auto_t *j = NULL;
+        int r;
+
+        r = route_key_check(name, &app, ret_error);
+        if (r < 0)
+                return r;
+        if (!value || strlen(value) > ROUTE_RECORD_VALUE_MAX)
+                return error_set(ret_error, -EBADMSG, "the value is missing or longer than %d bytes",
+                                 ROUTE_RECORD_VALUE_MAX);
+        j = json_loads(value, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(j))
+                return error_set(ret_error, -EBADMSG, "the value is not a JSON object (with each field once)");
+
+        r = route_record_from_json(j, &rr, ret_error);
+        if (r < 0)
+                return r;
+        if (!streq(rr.app, app))
+                return error_set(ret_error, -EBADMSG, "its \"app\" does not match the key's '%s'", app);
+        if (!streq(rr.unit, name + strlen(app) + 1))
+                return error_set(ret_error, -EBADMSG, "its \"unit\" does not match the key's '%s'",
+                                 name + strlen(app) + 1);
         *ret = rr;
         rr = (RouteRecord) {};
         return 0;

@@ -108,8 +108,25 @@ json_t *schedule_record_to_json(const ScheduleRecord *s);
 int schedule_record_from_json(const json_t *j, ScheduleRecord *ret);
 json_t *state_record_to_json(const StateRecord *s);
 int state_record_from_json(const json_t *j, StateRecord *ret);
-/* {"app","unit","host","port","release","process","machine"}. from_json also checks that unit is
- * an instance name (release_parse_instance_name()) that agrees with app, release and process,
- * that port is 1-65535 and host not empty: -EBADMSG otherwise. */
+/* The longest routes/ value route_record_parse() reads: a record is a few hundred bytes. */
+#define ROUTE_RECORD_VALUE_MAX 4096
+
+/* {"app","unit","host","port","release","process","machine"}: every field as agents write them,
+ * the one set of rules for fleetd, hooks and fleet-router. app is an app name (release.h), unit
+ * the instance name <app>_v<release>.<process>@<i>.service of that very app, release and
+ * process, host an IPv4 or IPv6 address, port 1-65535, release 1 or more, machine a machine id.
+ * Other fields are ignored, so that agents may add some.
+ * to_json: NULL on OOM. from_json: -EBADMSG with *ret_error (optional, one line, allocated)
+ * saying what is wrong, or -ENOMEM; *ret only on success. */
 json_t *route_record_to_json(const RouteRecord *r);
-int route_record_from_json(const json_t *j, RouteRecord *ret);
+int route_record_from_json(const json_t *j, RouteRecord *ret, char **ret_error);
+
+/* Whether r obeys route_record_from_json()'s rules (for records built by other means): 0, or
+ * -EBADMSG with *ret_error as above (or -ENOMEM). */
+int route_record_check(const RouteRecord *r, char **ret_error);
+
+/* Parses routes/<name> = value, where name is "<app>/<unit>" (the key without
+ * "<prefix>routes/") and value the JSON text stored there: at most ROUTE_RECORD_VALUE_MAX bytes,
+ * no field twice, a record that route_record_from_json() takes, whose app and unit are the
+ * key's. Returns as route_record_from_json(). */
+int route_record_parse(const char *name, const char *value, RouteRecord *ret, char **ret_error);

@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "basic/error-util.h"
 #include "basic/fileio.h"
 #include "basic/strv.h"
+#include "basic/utf8.h"
 #include "unit-file.h"
 
 #define UTF8_BOM "\xef\xbb\xbf"
@@ -64,44 +66,6 @@ static bool ends_continued(const char *s, size_t n) {
         while (k < n && s[n - 1 - k] == '\\')
                 k++;
         return k % 2 == 1;
-}
-
-/* The length of the valid UTF-8 sequence at s (at most n bytes), 0 if there is none: no overlong
- * forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_sequence_len(const unsigned char *s, size_t n) {
-        unsigned char lo = 0x80, hi = 0xbf;
-        size_t len;
-
-        if (s[0] < 0x80)
-                return 1;
-        if (s[0] >= 0xc2 && s[0] <= 0xdf)
-                len = 2;
-        else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-                len = 3;
-                lo = s[0] == 0xe0 ? 0xa0 : lo;
-                hi = s[0] == 0xed ? 0x9f : hi;
-        } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-                len = 4;
-                lo = s[0] == 0xf0 ? 0x90 : lo;
-                hi = s[0] == 0xf4 ? 0x8f : hi;
-        } else
-                return 0;
-
-        if (n < len || s[1] < lo || s[1] > hi)
-                return 0;
-        for (size_t i = 2; i < len; i++)
-                if (s[i] < 0x80 || s[i] > 0xbf)
-                        return 0;
-        return len;
-}
-
-static bool utf8_is_valid(const char *s, size_t n) {
-        for (size_t i = 0, k; i < n; i += k) {
-                k = utf8_sequence_len((const unsigned char *) s + i, n - i);
-                if (k == 0)
-                        return false;
-        }
-        return true;
 }
 
 /* Like systemd's string_is_safe(), plus '[' and ']': the first offending byte, or NULL. */
@@ -214,18 +178,13 @@ static int parse_error(Parser *p, int r, unsigned line, size_t column, const cha
         int k;
 
         va_start(ap, fmt);
-        k = vasprintf(&msg, fmt, ap);
+        k = error_setv(&msg, r, fmt, ap);
         va_end(ap);
-        if (k < 0)
-                return -ENOMEM;
+        if (k == -ENOMEM)
+                return k;
 
         free(p->error);
-        p->error = NULL;
-        if (asprintf(&p->error, "%s:%u:%zu: %s", p->filename, line, column, msg) < 0) {
-                p->error = NULL;
-                return -ENOMEM;
-        }
-        return r;
+        return error_set(&p->error, r, "%s:%u:%zu: %s", p->filename, line, column, msg);
 }
 
 /* At most ECHO_MAX bytes of s (valid UTF-8), cut on a character boundary with "..." after a cut,
@@ -271,7 +230,7 @@ static int check_bytes(Parser *p, const Physical *l) {
                         return parse_error(p, -EBADMSG, l->line, i + 1,
                                            "carriage return not followed by a line feed (lines must end "
                                            "in LF or CRLF)");
-                k = utf8_sequence_len((const unsigned char *) l->s + i, l->n - i);
+                k = utf8_char_len(l->s + i, l->n - i, 0);
                 if (k == 0)
                         return parse_error(p, -EBADMSG, l->line, i + 1, "invalid UTF-8");
         }
@@ -481,12 +440,9 @@ int unit_file_parse(const char *text, size_t len, const char *filename, UnitFile
 
         if (!text && len > 0)
                 return -EINVAL;
-        if (len > UNIT_FILE_SIZE_MAX) {
-                if (ret_error && asprintf(ret_error, "%s: unit file is %zu bytes; the limit is %zu bytes",
-                                          p.filename, len, UNIT_FILE_SIZE_MAX) < 0)
-                        return -ENOMEM;
-                return -EFBIG;
-        }
+        if (len > UNIT_FILE_SIZE_MAX)
+                return error_set(ret_error, -EFBIG, "%s: unit file is %zu bytes; the limit is %zu bytes", p.filename,
+                                 len, UNIT_FILE_SIZE_MAX);
 
         r = unit_file_new(&uf);
         if (r < 0)
@@ -520,17 +476,12 @@ int unit_file_load(const char *path, UnitFile **ret, char **ret_error) {
         int r;
 
         r = unit_file_read_text(path, &text, &len);
-        if (r == -EFBIG) {
-                if (ret_error && asprintf(ret_error, "%s: unit file is larger than %zu bytes", path,
-                                          UNIT_FILE_SIZE_MAX) < 0)
-                        return -ENOMEM;
+        if (r == -EFBIG)
+                return error_set(ret_error, r, "%s: unit file is larger than %zu bytes", path, UNIT_FILE_SIZE_MAX);
+        if (r == -ENOMEM)
                 return r;
-        }
-        if (r < 0) {
-                if (ret_error && r != -ENOMEM && asprintf(ret_error, "%s: %s", path, strerror(-r)) < 0)
-                        return -ENOMEM;
-                return r;
-        }
+        if (r < 0)
+                return error_set(ret_error, r, "%s: %s", path, strerror(-r));
         return unit_file_parse(text, len, path, ret, ret_error);
 }
 
@@ -713,7 +664,7 @@ bool unit_file_next_section(const UnitFile *uf, UnitFileSection *s) {
 /* Changes. */
 
 static bool section_name_ok(const char *name) {
-        return !isempty(name) && !section_name_bad_char(name, strlen(name)) && utf8_is_valid(name, strlen(name));
+        return !isempty(name) && !section_name_bad_char(name, strlen(name)) && utf8_is_valid(name);
 }
 
 static bool key_ok(const char *key) {
@@ -722,7 +673,7 @@ static bool key_ok(const char *key) {
         for (const char *c = key; *c; c++)
                 if ((unsigned char) *c <= ' ' || *c == 0x7f || *c == '=')
                         return false;
-        return utf8_is_valid(key, strlen(key));
+        return utf8_is_valid(key);
 }
 
 static bool value_ok(const char *value) {
@@ -735,7 +686,7 @@ static bool value_ok(const char *value) {
                 return false;
         if (n > 0 && (is_blank(value[0]) || is_blank(value[n - 1])))
                 return false;
-        return !ends_continued(value, n) && utf8_is_valid(value, n);
+        return !ends_continued(value, n) && utf8_is_valid_n(value, n, 0);
 }
 
 static int check_assignment(const char *section, const char *key, const char *value) {

@@ -339,7 +339,8 @@ int harness_route(const char *prefix, const char *app, unsigned i, unsigned port
                 return -ENOMEM;
         if (asprintf(ret_value,
                      "{\"app\": \"%s\", \"unit\": \"%s_v1.web@%u.service\", \"host\": \"127.0.0.1\", "
-                     "\"port\": %u, \"release\": 1, \"process\": \"web\"}",
+                     "\"port\": %u, \"release\": 1, \"process\": \"web\", "
+                     "\"machine\": \"0123456789abcdef0123456789abcdef\"}",
                      app, app, i, port) < 0) {
                 free(*ret_key);
                 return -ENOMEM;

@@ -20,6 +20,7 @@
 
 #define PREFIX "/t/"
 #define WAIT (15 * USEC_PER_SEC)
+#define MACHINE "0123456789abcdef0123456789abcdef"
 
 static const char *arg_router;
 static const char *nginx;
@@ -253,8 +254,11 @@ TEST(no_change_no_reload) {
                 PREFIX "routes/hello/hello_v1.web@4.service",
         };
         static const char * const values[] = {
-                "{\"host\": \"127.0.0.1\", \"port\": 9}",
-                "{\"host\": \"127.0.0.1; } server { listen 9999; }\", \"port\": 9, \"process\": \"web\"}",
+                "{\"app\": \"hello\", \"unit\": \"hello_v1.worker@1.service\", \"host\": \"127.0.0.1\", "
+                "\"port\": 9, \"release\": 1, \"process\": \"worker\", \"machine\": \"" MACHINE "\"}",
+                "{\"app\": \"hello\", \"unit\": \"hello_v1.web@3.service\", "
+                "\"host\": \"127.0.0.1; } server { listen 9999; }\", "
+                "\"port\": 9, \"release\": 1, \"process\": \"web\", \"machine\": \"" MACHINE "\"}",
                 "{\"host\": \"127.0.0.1\", \"port\": 9, \"process\": \"web\"}",
                 "not json",
         };

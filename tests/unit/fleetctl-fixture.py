@@ -142,6 +142,7 @@ class FakeFleet:
         self.status = scenario.get("status", {})
         self.journal = scenario.get("journal", {})
         self.journal_follow = scenario.get("journal_follow", {})
+        self.routes = scenario.get("routes", [])
         self.pending = {}   # name -> [polls left, steps (records or None) still to show]
         self.apps = FakeApps(self.machines, scenario)
         with open(self.log_path, "w"):
@@ -278,6 +279,9 @@ class FakeFleet:
             return self.apps.handle(method, seg[2:], query, body, content_type)
         if seg == ["v1", "machines"] and method == "GET":
             return 200, {"machines": self.machines}
+        if seg == ["v1", "routes"] and method == "GET":
+            app = query.get("app")
+            return 200, {"routes": [r for r in self.routes if app is None or r.get("app") == app]}
         if seg == ["v1", "units"] and method == "GET":
             return self.list_units(query)
         if seg == ["v1", "state"] and method == "GET":

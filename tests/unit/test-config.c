@@ -20,11 +20,6 @@ static void temp_file_done(TempFile *t) {
 
 #define _cleanup_temp_ _cleanup_(temp_file_done)
 
-static void fclosep_(FILE **f) {
-        if (*f)
-                fclose(*f);
-}
-
 static int temp_file_write(TempFile *t, const char *content) {
         FILE *f;
         int fd;
@@ -754,7 +749,7 @@ TEST(example_file) {
         _cleanup_(config_freep) Config *c = NULL, *d = NULL;
         _cleanup_free_ char *path = example_path(), *err = NULL, *line = NULL;
         _cleanup_temp_ TempFile t = {};
-        _cleanup_(fclosep_) FILE *in = NULL;
+        _cleanup_(fclosep) FILE *in = NULL;
         char *uncommented = NULL;
         size_t size = 0, len = 0, n_keys = 0;
         FILE *out;

@@ -642,6 +642,37 @@ run destroy --help
 expect_out_has "fleetctl apps destroy APP"
 ok
 
+# routes: the records as agents write them (registry.h's codec), sorted by app and unit; a
+# value that is not a route record is left out of the table.
+route() {   # route APP RELEASE PROCESS INDEX HOST PORT
+        printf '{"app": "%s", "unit": "%s_v%s.%s@%s.service", "host": "%s", "port": %s, ' "$1" "$1" "$2" "$3" "$4" "$5" "$6"
+        printf '"release": %s, "process": "%s", "machine": "%s"}' "$2" "$3" "$M1"
+}
+case=routes_table
+fake "{\"routes\": [$(route hello 3 web 2 10.0.0.12 20002), $(route api 1 web 1 10.0.0.11 20001),
+                    $(route hello 3 web 1 10.0.0.11 20001), {\"app\": \"hello\", \"host\": \"10.0.0.9\", \"port\": 1},
+                    $(route hello 3 admin 4 2001:db8::1 20004)]}"
+runf routes
+expect_rc 0
+expect_out "APP    UNIT                      ADDRESS            RELEASE  PROCESS
+api    api_v1.web@1.service      10.0.0.11:20001    v1       web
+hello  hello_v3.admin@4.service  2001:db8::1:20004  v3       admin
+hello  hello_v3.web@1.service    10.0.0.11:20001    v3       web
+hello  hello_v3.web@2.service    10.0.0.12:20002    v3       web"
+runf routes hello
+expect_rc 0
+expect_out "APP    UNIT                      ADDRESS            RELEASE  PROCESS
+hello  hello_v3.admin@4.service  2001:db8::1:20004  v3       admin
+hello  hello_v3.web@1.service    10.0.0.11:20001    v3       web
+hello  hello_v3.web@2.service    10.0.0.12:20002    v3       web"
+runf routes --json
+expect_rc 0
+expect_out_has '"host": "10.0.0.9"'
+expect_requests "GET /v1/routes
+GET /v1/routes?app=hello
+GET /v1/routes"
+ok
+
 case=app_verbs_usage
 fake
 for args in "ps" "ps a b" "releases" "logs" "logs a b" "rollback" "rollback a v1 x" "restart" "restart a b c" "scale a" "config"; do

@@ -58,7 +58,7 @@ TEST(event_json) {
         ASSERT_TRUE(j);
         ASSERT_STR(jx_str(j, "event"), "route-added");
         ASSERT_INT(json_object_del(j, "event"), 0);
-        ASSERT_INT(route_record_from_json(j, &back), 0);
+        ASSERT_INT(route_record_from_json(j, &back, NULL), 0);
         ASSERT_STR(back.unit, route.unit);
 
         ASSERT_INT(hook_event_format(ROUTE_EVENT_NONE, &route, &none), -EINVAL);

@@ -158,5 +158,206 @@ TEST(state_record_port_health) {
         }
 }
 
+/* --- route records: the one set of rules for fleetd, hooks and fleet-router --- */
+
+#define UNIT "hello_v3.web@7.service"
+/* A record's JSON text from its fields' JSON texts (agents write all seven). */
+#define ROUTE(app, unit, host, port, release, process, machine)                                               \
+        "{\"app\":" app ",\"unit\":" unit ",\"host\":" host ",\"port\":" port ",\"release\":" release          \
+        ",\"process\":" process ",\"machine\":" machine "}"
+#define GOOD_ROUTE ROUTE("\"hello\"", "\"" UNIT "\"", "\"10.0.0.1\"", "80", "3", "\"web\"", "\"" ID "\"")
+
+TEST(route_record_accepts) {
+        static const struct {
+                const char *json, *host, *process;
+                unsigned port, release;
+        } cases[] = {
+                { GOOD_ROUTE, "10.0.0.1", "web", 80, 3 },
+                /* the host is kept as written (fleet-router renders its canonical form) */
+                { ROUTE("\"hello\"", "\"" UNIT "\"", "\"2001:DB8::1\"", "1", "3", "\"web\"", "\"" ID "\""),
+                  "2001:DB8::1", "web", 1, 3 },
+                { ROUTE("\"a\"", "\"a_v4294967295.admin-ui@1.service\"", "\"::1\"", "65535", "4294967295",
+                        "\"admin-ui\"", "\"" ID "\""),
+                  "::1", "admin-ui", 65535, 4294967295u },
+                /* fields fleetd does not know are ignored */
+                { "{\"app\":\"hello\",\"unit\":\"" UNIT "\",\"host\":\"192.0.2.1\",\"port\":20001,\"release\":3,"
+                  "\"process\":\"web\",\"machine\":\"" ID "\",\"since\":17,\"zone\":\"a\"}",
+                  "192.0.2.1", "web", 20001, 3 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(route_record_done) RouteRecord r = {};
+                _cleanup_free_ char *error = NULL;
+                json_auto_t *j = json_loads(cases[i].json, 0, NULL);
+
+                ASSERT_TRUE(j);
+                if (route_record_from_json(j, &r, &error) < 0) {
+                        fprintf(stderr, "case %zu refused: %s\n", i, strna(error));
+                        ASSERT_TRUE(false);
+                }
+                ASSERT_STR(r.host, cases[i].host);
+                ASSERT_STR(r.process, cases[i].process);
+                ASSERT_INT(r.port, cases[i].port);
+                ASSERT_INT(r.release, cases[i].release);
+                ASSERT_STR(r.machine, ID);
+                ASSERT_TRUE(!error);
+                ASSERT_INT(route_record_check(&r, NULL), 0);
+        }
+}
+
+/* One case per rule; each says which field is wrong. */
+TEST(route_record_refuses) {
+#define HOST(h) ROUTE("\"hello\"", "\"" UNIT "\"", h, "80", "3", "\"web\"", "\"" ID "\"")
+#define PORT(p) ROUTE("\"hello\"", "\"" UNIT "\"", "\"10.0.0.1\"", p, "3", "\"web\"", "\"" ID "\"")
+#define RELEASE(n) ROUTE("\"hello\"", "\"" UNIT "\"", "\"10.0.0.1\"", "80", n, "\"web\"", "\"" ID "\"")
+        static const struct {
+                const char *json, *why;
+        } cases[] = {
+                { "[]", "JSON object" },
+                { "\"x\"", "JSON object" },
+                { "{}", "\"app\" is missing" },
+                /* the short form that only names host and port */
+                { "{\"host\":\"10.0.0.1\",\"port\":80}", "\"app\" is missing" },
+                { ROUTE("1", "\"" UNIT "\"", "\"10.0.0.1\"", "80", "3", "\"web\"", "\"" ID "\""), "\"app\"" },
+                { ROUTE("\"Hello\"", "\"" UNIT "\"", "\"10.0.0.1\"", "80", "3", "\"web\"", "\"" ID "\""), "\"app\"" },
+                { ROUTE("\"hello\"", "null", "\"10.0.0.1\"", "80", "3", "\"web\"", "\"" ID "\""), "\"unit\"" },
+                { ROUTE("\"hello\"", "\"web.service\"", "\"10.0.0.1\"", "80", "3", "\"web\"", "\"" ID "\""),
+                  "\"unit\"" },
+                { ROUTE("\"hello\"", "\"hello_v3.web@0.service\"", "\"10.0.0.1\"", "80", "3", "\"web\"", "\"" ID "\""),
+                  "\"unit\"" },
+                { HOST("\"\""), "\"host\"" },
+                { HOST("null"), "\"host\"" },
+                { HOST("5"), "\"host\"" },
+                { HOST("\"localhost\""), "\"host\"" },
+                { HOST("\"10.0.0.1:80\""), "\"host\"" },
+                { HOST("\"[::1]\""), "\"host\"" },
+                { HOST("\"10.0.0.1; }\""), "\"host\"" },
+                { HOST("\" 10.0.0.1\""), "\"host\"" },
+                { HOST("\"10.0.0.256\""), "\"host\"" },
+                { PORT("0"), "\"port\"" },
+                { PORT("65536"), "\"port\"" },
+                { PORT("-1"), "\"port\"" },
+                { PORT("\"80\""), "\"port\"" },
+                { PORT("80.0"), "\"port\"" },
+                { RELEASE("0"), "\"release\"" },
+                { RELEASE("-3"), "\"release\"" },
+                { RELEASE("4294967296"), "\"release\"" },
+                { RELEASE("\"3\""), "\"release\"" },
+                { ROUTE("\"hello\"", "\"" UNIT "\"", "\"10.0.0.1\"", "80", "3", "null", "\"" ID "\""), "\"process\"" },
+                { ROUTE("\"hello\"", "\"" UNIT "\"", "\"10.0.0.1\"", "80", "3", "\"We b\"", "\"" ID "\""),
+                  "\"process\"" },
+                { ROUTE("\"hello\"", "\"" UNIT "\"", "\"10.0.0.1\"", "80", "3", "\"web\"", "\"xyz\""), "\"machine\"" },
+                { ROUTE("\"hello\"", "\"" UNIT "\"", "\"10.0.0.1\"", "80", "3", "\"web\"", "null"), "\"machine\"" },
+                /* the unit must be an instance of that app, release and process */
+                { ROUTE("\"other\"", "\"" UNIT "\"", "\"10.0.0.1\"", "80", "3", "\"web\"", "\"" ID "\""),
+                  "belongs to app 'hello'" },
+                { RELEASE("4"), "of release 3" },
+                { ROUTE("\"hello\"", "\"" UNIT "\"", "\"10.0.0.1\"", "80", "3", "\"worker\"", "\"" ID "\""),
+                  "of process 'web'" },
+        };
+#undef HOST
+#undef PORT
+#undef RELEASE
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                RouteRecord r = { .port = 9 };
+                _cleanup_free_ char *error = NULL;
+                json_auto_t *j = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
+
+                ASSERT_TRUE(j);
+                if (route_record_from_json(j, &r, &error) != -EBADMSG) {
+                        fprintf(stderr, "case %zu accepted: %s\n", i, cases[i].json);
+                        ASSERT_TRUE(false);
+                }
+                ASSERT_CONTAINS(error, cases[i].why);
+                ASSERT_INT(r.port, 9);        /* untouched */
+                ASSERT_INT(route_record_from_json(j, &r, NULL), -EBADMSG);
+        }
+}
+
+/* What fleetd writes is what it reads back, and a record built in C is checked by the same rules. */
+TEST(route_record_roundtrip_and_check) {
+        RouteRecord in = {
+                .app = (char *) "hello", .unit = (char *) UNIT, .host = (char *) "10.0.0.11", .port = 20001,
+                .release = 3, .process = (char *) "web", .machine = ID,
+        };
+        _cleanup_(route_record_done) RouteRecord out = {};
+        json_auto_t *j = route_record_to_json(&in);
+        _cleanup_free_ char *error = NULL;
+        RouteRecord bad;
+
+        ASSERT_INT(route_record_from_json(j, &out, NULL), 0);
+        ASSERT_STR(out.unit, UNIT);
+        ASSERT_INT(route_record_check(&in, NULL), 0);
+
+        bad = in;
+        bad.host = NULL;
+        ASSERT_INT(route_record_check(&bad, &error), -EBADMSG);
+        ASSERT_CONTAINS(error, "\"host\"");
+        bad = in;
+        bad.port = 0;
+        ASSERT_INT(route_record_check(&bad, NULL), -EBADMSG);
+        bad = in;
+        bad.release = 7;
+        ASSERT_INT(route_record_check(&bad, NULL), -EBADMSG);
+        bad = in;
+        bad.machine[0] = 0;
+        ASSERT_INT(route_record_check(&bad, NULL), -EBADMSG);
+        bad = in;
+        bad.app = NULL;
+        ASSERT_INT(route_record_check(&bad, NULL), -EBADMSG);
+}
+
+/* routes/<app>/<unit> = value: the key and the text, then the record. */
+TEST(route_record_parse_key_and_text) {
+        static const struct {
+                const char *name, *value, *why;
+        } bad[] = {
+                { "hello", GOOD_ROUTE, "routes/<app>/<unit>" },
+                { NULL, GOOD_ROUTE, "routes/<app>/<unit>" },
+                { "Hello/" UNIT, GOOD_ROUTE, "app name in the key" },
+                { "/" UNIT, GOOD_ROUTE, "app name in the key" },
+                { "hello/", GOOD_ROUTE, "unit name in the key" },
+                { "hello/" UNIT "/x", GOOD_ROUTE, "unit name in the key" },
+                { "hello/a b.service", GOOD_ROUTE, "unit name in the key" },
+                { "other/" UNIT, GOOD_ROUTE, "its \"app\" does not match the key's 'other'" },
+                { "hello/hello_v3.web@8.service", GOOD_ROUTE, "its \"unit\" does not match" },
+                { "hello/" UNIT, NULL, "missing or longer" },
+                { "hello/" UNIT, "", "not a JSON object" },
+                { "hello/" UNIT, "not json", "not a JSON object" },
+                { "hello/" UNIT, "[1]", "not a JSON object" },
+                { "hello/" UNIT, "{\"app\":\"hello\",\"app\":\"hello\"}", "not a JSON object" },
+                { "hello/" UNIT, "{\"host\":\"10.0.0.1\",\"port\":80}", "\"app\" is missing" },
+        };
+        _cleanup_(route_record_done) RouteRecord ok = {};
+        _cleanup_free_ char *huge = malloc(ROUTE_RECORD_VALUE_MAX + 2);
+
+        ASSERT_INT(route_record_parse("hello/" UNIT, GOOD_ROUTE, &ok, NULL), 0);
+        ASSERT_STR(ok.app, "hello");
+        ASSERT_STR(ok.unit, UNIT);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                RouteRecord r = {};
+                _cleanup_free_ char *error = NULL;
+
+                if (route_record_parse(bad[i].name, bad[i].value, &r, &error) != -EBADMSG) {
+                        fprintf(stderr, "case %zu accepted\n", i);
+                        ASSERT_TRUE(false);
+                }
+                ASSERT_CONTAINS(error, bad[i].why);
+        }
+
+        /* the record, then spaces up to one byte past the limit */
+        ASSERT_TRUE(huge);
+        memset(huge, ' ', ROUTE_RECORD_VALUE_MAX + 1);
+        memcpy(huge, GOOD_ROUTE, strlen(GOOD_ROUTE));
+        huge[ROUTE_RECORD_VALUE_MAX + 1] = 0;
+        RouteRecord r = {};
+        ASSERT_INT(route_record_parse("hello/" UNIT, huge, &r, NULL), -EBADMSG);
+        huge[ROUTE_RECORD_VALUE_MAX] = 0;
+        ASSERT_INT(route_record_parse("hello/" UNIT, huge, &r, NULL), 0);
+        route_record_done(&r);
+}
+
 TEST_MAIN(T(unit_records_roundtrip), T(state_record_port_health), T(unit_records_reject_bad), T(keys), T(machine_id_form), T(machine_record_roundtrip), T(machine_record_rejects_bad),
-          T(machine_state_strings))
+          T(machine_state_strings), T(route_record_accepts), T(route_record_refuses),
+          T(route_record_roundtrip_and_check), T(route_record_parse_key_and_text))

@@ -159,7 +159,10 @@ static Route *mkweb(const char *app, unsigned i, const char *host, unsigned port
         Route *r = calloc(1, sizeof(Route));
 
         if (!r || asprintf(&name, "%s/%s_v1.web@%u.service", app, app, i) < 0 ||
-            asprintf(&value, "{\"host\": \"%s\", \"port\": %u}", host, port) < 0 ||
+            asprintf(&value, "{\"app\": \"%s\", \"unit\": \"%s_v1.web@%u.service\", \"host\": \"%s\", "
+                             "\"port\": %u, \"release\": 1, \"process\": \"web\", "
+                             "\"machine\": \"0123456789abcdef0123456789abcdef\"}",
+                     app, app, i, host, port) < 0 ||
             route_parse(name, value, r, NULL) < 0)
                 return route_free(r);
         return r;

@@ -13,6 +13,12 @@
 
 static const char *arg_golden_dir;
 
+#define MACHINE "0123456789abcdef0123456789abcdef"
+/* A record's JSON text from its fields' JSON texts. */
+#define RECORD(app, unit, host, port, release, process, machine)                                            \
+        "{\"app\": " app ", \"unit\": " unit ", \"host\": " host ", \"port\": " port ", \"release\": " release     \
+        ", \"process\": " process ", \"machine\": " machine "}"
+
 static const RenderOptions default_options = {
         .domain = "fleet.local",
         .listen = "80",
@@ -34,17 +40,22 @@ static Route *mkroute(const char *name, const char *value) {
         return r;
 }
 
-/* "web" instance i of app at host:port, with the record agents write. */
-static Route *mkweb(const char *app, unsigned i, const char *host, unsigned port) {
+/* Instance i of app's process (release 3) at host:port, with the record agents write. */
+static Route *mkinstance(const char *app, const char *process, unsigned i, const char *host, unsigned port) {
         _cleanup_free_ char *name = NULL, *value = NULL;
 
-        if (asprintf(&name, "%s/%s_v3.web@%u.service", app, app, i) < 0 ||
-            asprintf(&value, "{\"app\": \"%s\", \"unit\": \"%s_v3.web@%u.service\", \"host\": \"%s\", "
-                             "\"port\": %u, \"release\": 3, \"process\": \"web\", "
+        if (asprintf(&name, "%s/%s_v3.%s@%u.service", app, app, process, i) < 0 ||
+            asprintf(&value, "{\"app\": \"%s\", \"unit\": \"%s_v3.%s@%u.service\", \"host\": \"%s\", "
+                             "\"port\": %u, \"release\": 3, \"process\": \"%s\", "
                              "\"machine\": \"0123456789abcdef0123456789abcdef\"}",
-                     app, app, i, host, port) < 0)
+                     app, app, process, i, host, port, process) < 0)
                 return NULL;
         return mkroute(name, value);
+}
+
+/* "web" instance i of app at host:port. */
+static Route *mkweb(const char *app, unsigned i, const char *host, unsigned port) {
+        return mkinstance(app, "web", i, host, port);
 }
 
 static void free_routes(Route **l, size_t n) {
@@ -104,76 +115,102 @@ TEST(parse_full_record) {
         _cleanup_(route_freep) Route *r = mkweb("hello", 4, "10.233.1.12", 20001);
 
         ASSERT_TRUE(r);
-        ASSERT_STR(r->app, "hello");
-        ASSERT_STR(r->unit, "hello_v3.web@4.service");
-        ASSERT_STR(r->process, "web");
-        ASSERT_STR(r->host, "10.233.1.12");
+        ASSERT_STR(r->record.app, "hello");
+        ASSERT_STR(r->record.unit, "hello_v3.web@4.service");
+        ASSERT_STR(r->record.process, "web");
+        ASSERT_STR(r->record.host, "10.233.1.12");
         ASSERT_INT(r->family, AF_INET);
-        ASSERT_INT(r->port, 20001);
-        ASSERT_INT(r->release, 3);
-        ASSERT_STR(r->machine, "0123456789abcdef0123456789abcdef");
+        ASSERT_INT(r->record.port, 20001);
+        ASSERT_INT(r->record.release, 3);
+        ASSERT_STR(r->record.machine, "0123456789abcdef0123456789abcdef");
         ASSERT_TRUE(route_is_valid(r));
         ASSERT_TRUE(route_is_routed(r));
 }
 
-TEST(parse_minimal_record) {
-        /* design.md's shorter form: the key names app and unit, the unit names the process. */
+/* The record is registry.h's: every field as agents write them. A field fleetd does not know is
+ * ignored; a record of another process is valid but not routed. */
+TEST(parse_other_process_and_fields) {
         _cleanup_(route_freep) Route *r = mkroute("hello/hello_v12.worker@3.service",
-                                                  "{\"host\": \"10.0.0.1\", \"port\": 5000, \"since\": 17}");
+                                                  "{\"app\": \"hello\", \"unit\": \"hello_v12.worker@3.service\", "
+                                                  "\"host\": \"10.0.0.1\", \"port\": 5000, \"release\": 12, "
+                                                  "\"process\": \"worker\", \"machine\": \"" MACHINE "\", "
+                                                  "\"since\": 17}");
 
         ASSERT_TRUE(r);
-        ASSERT_STR(r->process, "worker");
-        ASSERT_INT(r->release, -1);
-        ASSERT_TRUE(!r->machine);
+        ASSERT_STR(r->record.process, "worker");
+        ASSERT_INT(r->record.release, 12);
         ASSERT_TRUE(route_is_valid(r));
         ASSERT_TRUE(!route_is_routed(r));
 }
 
 TEST(parse_ipv6_canonical) {
         _cleanup_(route_freep) Route *r = mkroute("hello/hello_v1.web@1.service",
-                                                  "{\"host\": \"2001:DB8:0::0001\", \"port\": 8080}");
+                                                  RECORD("\"hello\"", "\"hello_v1.web@1.service\"",
+                                                         "\"2001:DB8:0::0001\"", "8080", "1", "\"web\"",
+                                                         "\"" MACHINE "\""));
 
         ASSERT_TRUE(r);
         ASSERT_INT(r->family, AF_INET6);
-        ASSERT_STR(r->host, "2001:db8::1");
+        ASSERT_STR(r->record.host, "2001:db8::1");
 }
 
 /* Every record here must be refused, with a message. */
 TEST(parse_refuses_bad_records) {
+#define GOOD RECORD("\"hello\"", "\"hello_v1.web@1.service\"", "\"10.0.0.1\"", "1", "1", "\"web\"", "\"" MACHINE "\"")
+#define HOST(h) RECORD("\"hello\"", "\"hello_v1.web@1.service\"", h, "1", "1", "\"web\"", "\"" MACHINE "\"")
+#define PORT(p) RECORD("\"hello\"", "\"hello_v1.web@1.service\"", "\"10.0.0.1\"", p, "1", "\"web\"", "\"" MACHINE "\"")
+#define APP_UNIT(a, u) RECORD(a, u, "\"10.0.0.1\"", "1", "1", "\"web\"", "\"" MACHINE "\"")
+#define RELEASE(n)                                                                                   \
+        RECORD("\"hello\"", "\"hello_v1.web@1.service\"", "\"10.0.0.1\"", "1", n, "\"web\"", "\"" MACHINE "\"")
+#define PROCESS(p) RECORD("\"hello\"", "\"hello_v1.web@1.service\"", "\"10.0.0.1\"", "1", "1", p, "\"" MACHINE "\"")
+#define MACHINE_ID(m) RECORD("\"hello\"", "\"hello_v1.web@1.service\"", "\"10.0.0.1\"", "1", "1", "\"web\"", m)
         static const struct {
                 const char *name, *value, *why;
         } cases[] = {
-                { "hello", "{\"host\": \"10.0.0.1\", \"port\": 1}", "routes/<app>/<unit>" },
-                { "Hello/Hello_v1.web@1.service", "{\"host\": \"10.0.0.1\", \"port\": 1}", "app name" },
-                { "hello_x/hello_x_v1.web@1.service", "{\"host\": \"10.0.0.1\", \"port\": 1}", "app name" },
-                { "-a/a_v1.web@1.service", "{\"host\": \"10.0.0.1\", \"port\": 1}", "app name" },
-                { "a;b/x.service", "{\"host\": \"10.0.0.1\", \"port\": 1}", "app name" },
-                { "hello/a b.service", "{\"host\": \"10.0.0.1\", \"port\": 1, \"process\": \"web\"}", "unit name" },
-                { "hello/x;}.service", "{\"host\": \"10.0.0.1\", \"port\": 1, \"process\": \"web\"}", "unit name" },
-                { "hello/hello_v1.web@1.service/x", "{\"host\": \"10.0.0.1\", \"port\": 1}", "unit name" },
-                { "hello/hello_v1.web@1.service", "{\"host\": \"10.0.0.1; }\", \"port\": 1}", "\"host\"" },
-                { "hello/hello_v1.web@1.service", "{\"host\": \"localhost\", \"port\": 1}", "\"host\"" },
-                { "hello/hello_v1.web@1.service", "{\"host\": \" 10.0.0.1\", \"port\": 1}", "\"host\"" },
-                { "hello/hello_v1.web@1.service", "{\"host\": \"\", \"port\": 1}", "\"host\"" },
-                { "hello/hello_v1.web@1.service", "{\"host\": 10, \"port\": 1}", "\"host\"" },
-                { "hello/hello_v1.web@1.service", "{\"port\": 1}", "\"host\"" },
-                { "hello/hello_v1.web@1.service", "{\"host\": \"10.0.0.1\", \"port\": 0}", "\"port\"" },
-                { "hello/hello_v1.web@1.service", "{\"host\": \"10.0.0.1\", \"port\": 65536}", "\"port\"" },
-                { "hello/hello_v1.web@1.service", "{\"host\": \"10.0.0.1\", \"port\": \"80\"}", "\"port\"" },
-                { "hello/hello_v1.web@1.service", "{\"host\": \"10.0.0.1\", \"port\": 80.5}", "\"port\"" },
-                { "hello/hello_v1.web@1.service", "{\"host\": \"10.0.0.1\"}", "\"port\"" },
-                { "hello/hello_v1.web@1.service", "{\"app\": \"other\", \"host\": \"10.0.0.1\", \"port\": 1}", "\"app\"" },
-                { "hello/hello_v1.web@1.service", "{\"unit\": \"x.service\", \"host\": \"10.0.0.1\", \"port\": 1}", "\"unit\"" },
-                { "hello/other_v1.web@1.service", "{\"host\": \"10.0.0.1\", \"port\": 1}", "belongs to app" },
-                { "hello/plain.service", "{\"host\": \"10.0.0.1\", \"port\": 1}", "no \"process\"" },
-                { "hello/plain.service", "{\"process\": \"We b\", \"host\": \"10.0.0.1\", \"port\": 1}", "\"process\"" },
-                { "hello/hello_v1.web@1.service", "{\"host\": \"10.0.0.1\", \"port\": 1, \"release\": -1}", "\"release\"" },
-                { "hello/hello_v1.web@1.service", "{\"host\": \"10.0.0.1\", \"port\": 1, \"machine\": \"x;\"}", "\"machine\"" },
+                { "hello", GOOD, "routes/<app>/<unit>" },
+                { "Hello/Hello_v1.web@1.service", GOOD, "app name" },
+                { "hello_x/hello_x_v1.web@1.service", GOOD, "app name" },
+                { "-a/a_v1.web@1.service", GOOD, "app name" },
+                { "a;b/x.service", GOOD, "app name" },
+                { "hello/a b.service", GOOD, "unit name" },
+                { "hello/x;}.service", GOOD, "unit name" },
+                { "hello/hello_v1.web@1.service/x", GOOD, "unit name" },
+                { "hello/hello_v1.web@1.service", HOST("\"10.0.0.1; }\""), "\"host\"" },
+                { "hello/hello_v1.web@1.service", HOST("\"localhost\""), "\"host\"" },
+                { "hello/hello_v1.web@1.service", HOST("\" 10.0.0.1\""), "\"host\"" },
+                { "hello/hello_v1.web@1.service", HOST("\"\""), "\"host\"" },
+                { "hello/hello_v1.web@1.service", HOST("10"), "\"host\"" },
+                { "hello/hello_v1.web@1.service", HOST("null"), "\"host\"" },
+                { "hello/hello_v1.web@1.service", PORT("0"), "\"port\"" },
+                { "hello/hello_v1.web@1.service", PORT("65536"), "\"port\"" },
+                { "hello/hello_v1.web@1.service", PORT("\"80\""), "\"port\"" },
+                { "hello/hello_v1.web@1.service", PORT("80.5"), "\"port\"" },
+                { "hello/hello_v1.web@1.service", PORT("null"), "\"port\"" },
+                { "hello/hello_v1.web@1.service", APP_UNIT("\"other\"", "\"other_v1.web@1.service\""), "\"app\"" },
+                { "hello/hello_v1.web@1.service", APP_UNIT("\"hello\"", "\"hello_v1.web@2.service\""), "\"unit\"" },
+                { "hello/hello_v1.web@1.service", APP_UNIT("\"hello\"", "\"x.service\""), "\"unit\"" },
+                { "hello/other_v1.web@1.service", APP_UNIT("\"hello\"", "\"other_v1.web@1.service\""),
+                  "belongs to app" },
+                { "hello/plain.service", APP_UNIT("\"hello\"", "\"plain.service\""), "app instance name" },
+                { "hello/hello_v1.web@1.service", PROCESS("\"We b\""), "\"process\"" },
+                { "hello/hello_v1.web@1.service", PROCESS("\"worker\""), "\"process\"" },
+                { "hello/hello_v1.web@1.service", RELEASE("-1"), "\"release\"" },
+                { "hello/hello_v1.web@1.service", RELEASE("2"), "\"release\"" },
+                { "hello/hello_v1.web@1.service", MACHINE_ID("\"x;\""), "\"machine\"" },
+                /* the short form of earlier versions: the key named app and unit */
+                { "hello/hello_v1.web@1.service", "{\"host\": \"10.0.0.1\", \"port\": 1}", "\"app\"" },
                 { "hello/hello_v1.web@1.service", "[1, 2]", "JSON object" },
                 { "hello/hello_v1.web@1.service", "{\"host\": \"10.0.0.1\", \"port\": 1", "JSON object" },
                 { "hello/hello_v1.web@1.service", "{\"host\": \"10.0.0.1\", \"port\": 1, \"port\": 2}", "JSON object" },
                 { "hello/hello_v1.web@1.service", "", "JSON object" },
         };
+#undef GOOD
+#undef HOST
+#undef PORT
+#undef APP_UNIT
+#undef RELEASE
+#undef PROCESS
+#undef MACHINE_ID
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 _cleanup_(route_done) Route r = {};
@@ -188,13 +225,15 @@ TEST(parse_refuses_bad_records) {
 }
 
 TEST(parse_refuses_huge_value) {
-        _cleanup_free_ char *value = malloc(ROUTE_VALUE_MAX + 100);
+        _cleanup_free_ char *value = malloc(ROUTE_RECORD_VALUE_MAX + 100);
         _cleanup_(route_done) Route r = {};
+        const char *good = RECORD("\"hello\"", "\"hello_v1.web@1.service\"", "\"10.0.0.1\"", "1", "1", "\"web\"",
+                                  "\"" MACHINE "\"");
 
         ASSERT_TRUE(value);
-        memset(value, ' ', ROUTE_VALUE_MAX + 99);
-        memcpy(value, "{\"host\": \"10.0.0.1\", \"port\": 1}", 31);
-        value[ROUTE_VALUE_MAX + 99] = 0;
+        memset(value, ' ', ROUTE_RECORD_VALUE_MAX + 99);
+        memcpy(value, good, strlen(good));
+        value[ROUTE_RECORD_VALUE_MAX + 99] = 0;
         ASSERT_INT(route_parse("hello/hello_v1.web@1.service", value, &r, NULL), -EINVAL);
 }
 
@@ -209,10 +248,10 @@ TEST(order_is_numeric) {
         for (size_t i = 0; i < ELEMENTSOF(l); i++)
                 ASSERT_TRUE(l[i]);
         qsort(l, ELEMENTSOF(l), sizeof(Route *), route_compare_ptr);
-        ASSERT_STR(l[0]->unit, "a_v3.web@4.service");
-        ASSERT_STR(l[1]->unit, "a_v3.web@2.service");
-        ASSERT_STR(l[2]->unit, "a_v3.web@1.service");
-        ASSERT_STR(l[3]->unit, "a_v3.web@3.service");
+        ASSERT_STR(l[0]->record.unit, "a_v3.web@4.service");
+        ASSERT_STR(l[1]->record.unit, "a_v3.web@2.service");
+        ASSERT_STR(l[2]->record.unit, "a_v3.web@1.service");
+        ASSERT_STR(l[3]->record.unit, "a_v3.web@3.service");
         free_routes(l, ELEMENTSOF(l));
 }
 
@@ -299,7 +338,7 @@ TEST(render_two_apps_stable) {
                 mkweb("hello", 5, "10.233.1.13", 20001),
                 mkweb("hello", 6, "10.233.1.2", 20007),
                 mkweb("api-2", 1, "10.233.1.12", 20002),
-                mkroute("hello/hello_v3.worker@1.service", "{\"host\": \"10.233.1.12\", \"port\": 20009}"),
+                mkinstance("hello", "worker", 1, "10.233.1.12", 20009),
         };
         _cleanup_free_ char *first = NULL;
         RenderStats st = {};
@@ -380,17 +419,19 @@ TEST(render_skips_invalid_routes) {
         _cleanup_free_ char *text = NULL;
         RenderStats st = {};
 
-        good = (Route) { .app = (char *) "ok", .unit = (char *) "ok_v1.web@1.service", .process = (char *) "web",
-                         .host = (char *) "10.0.0.1", .family = AF_INET, .port = 80 };
+        good = (Route) { .record = { .app = (char *) "ok", .unit = (char *) "ok_v1.web@1.service",
+                                     .process = (char *) "web", .host = (char *) "10.0.0.1", .port = 80,
+                                     .release = 1, .machine = MACHINE },
+                         .family = AF_INET };
         ASSERT_INT(inet_pton(AF_INET, "10.0.0.1", good.addr), 1);
         bad_host = good;
-        bad_host.host = (char *) "10.0.0.1; } server { listen 81";
+        bad_host.record.host = (char *) "10.0.0.1; } server { listen 81";
         bad_app = good;
-        bad_app.app = (char *) "ok{";
+        bad_app.record.app = (char *) "ok{";
         bad_unit = good;
-        bad_unit.unit = (char *) "ok\n}";
+        bad_unit.record.unit = (char *) "ok\n}";
         no_port = good;
-        no_port.port = 0;
+        no_port.record.port = 0;
 
         ASSERT_INT(render(l, ELEMENTSOF(l), &default_options, &text, &st), 0);
         ASSERT_INT(st.n_servers, 1);
@@ -429,7 +470,7 @@ int test_failures = 0;
 int main(int argc, char *argv[]) {
         static const TestCase cases[] = {
                 T(parse_full_record),
-                T(parse_minimal_record),
+                T(parse_other_process_and_fields),
                 T(parse_ipv6_canonical),
                 T(parse_refuses_bad_records),
                 T(parse_refuses_huge_value),

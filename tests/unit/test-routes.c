@@ -19,7 +19,7 @@ TEST(record_roundtrip) {
 
         ASSERT_STR(text, "{\"app\":\"hello\",\"host\":\"10.0.0.11\",\"machine\":\"" ID "\",\"port\":20001,"
                          "\"process\":\"web\",\"release\":3,\"unit\":\"" UNIT "\"}");
-        ASSERT_INT(route_record_from_json(j, &out), 0);
+        ASSERT_INT(route_record_from_json(j, &out, NULL), 0);
         ASSERT_STR(out.app, "hello");
         ASSERT_STR(out.unit, UNIT);
         ASSERT_STR(out.host, "10.0.0.11");
@@ -54,7 +54,7 @@ TEST(record_rejects_bad) {
                 RouteRecord out = { .port = 9 };
                 json_auto_t *j = json_loads(bad[i], 0, NULL);
                 ASSERT_TRUE(j);
-                if (route_record_from_json(j, &out) != -EBADMSG) {
+                if (route_record_from_json(j, &out, NULL) != -EBADMSG) {
                         fprintf(stderr, "accepted: %s\n", bad[i]);
                         ASSERT_TRUE(false);
                 }
@@ -81,6 +81,9 @@ TEST(record_for_unit) {
         ASSERT_INT(route_record_for_unit(UNIT, "", 20000, ID, &none), -EINVAL);
         ASSERT_INT(route_record_for_unit(UNIT, NULL, 20000, ID, &none), -EINVAL);
         ASSERT_INT(route_record_for_unit(UNIT, "192.0.2.1", 20000, "xyz", &none), -EINVAL);
+        /* what readers would refuse is never written (route_record_check()) */
+        ASSERT_INT(route_record_for_unit(UNIT, "host1.example", 20000, ID, &none), -EINVAL);
+        ASSERT_INT(route_record_for_unit("hello_v0.web@1.service", "192.0.2.1", 20000, ID, &none), -EINVAL);
         ASSERT_TRUE(!none.app && !none.unit);
 }
 

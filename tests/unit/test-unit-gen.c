@@ -27,6 +27,7 @@
 
 #include "basic/strv.h"
 #include "basic/unit-escape.h"
+#include "basic/utf8.h"
 #include "unit-options.h"
 #include "release.h"
 #include "unit-file.h"
@@ -1511,7 +1512,7 @@ TEST(escape_refuses_what_is_not_utf8) {
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 ASSERT_INT(unit_escape_word(bad[i], 0, NULL, &out), -EINVAL);
-        ASSERT_TRUE(unit_escape_utf8_is_valid("\xf0\x9f\x98\x80 \xe2\x82\xac \xc3\xbc"));
+        ASSERT_TRUE(utf8_is_valid_full("\xf0\x9f\x98\x80 \xe2\x82\xac \xc3\xbc", UTF8_NO_NONCHARACTERS));
         ASSERT_INT(unit_escape_command_line(argv, UNIT_ESCAPE_EXEC, NULL, &out), -EINVAL);
         ASSERT_INT(unit_escape_command_line((char *[]) { NULL }, 0, NULL, &out), -EINVAL);
         ASSERT_INT(unit_escape_command_line((char *[]) { S("/bin/a"), S("b c"), S("${PORT}"), NULL }, UNIT_ESCAPE_EXEC,
