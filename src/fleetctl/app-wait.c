@@ -12,32 +12,15 @@
 bool arg_no_wait = false;
 usec_t arg_app_timeout = APP_WAIT_TIMEOUT_DEFAULT;
 
-int app_wait_parse(int c, const char *arg) {
-        switch (c) {
-        case ARG_APP_NO_WAIT:
-                arg_no_wait = true;
-                return 0;
-        case ARG_APP_TIMEOUT:
-                if (parse_duration(arg, &arg_app_timeout) < 0) {
-                        fprintf(stderr, "fleetctl: --timeout takes a duration such as 90s or 5m, not '%s'.\n", arg);
-                        return -EINVAL;
-                }
-                return 0;
-        }
-        return -EINVAL;
-}
-
-static const struct option app_wait_long[] = {
-        APP_WAIT_LONG_OPTIONS,
-        {}
+const Option option_no_wait = {
+        "no-wait", 0, OPTION_TRUE, &arg_no_wait, NULL, "Do not wait for the instances to run what was asked"
+};
+const Option option_app_timeout = {
+        "timeout", 0, OPTION_DURATION, &arg_app_timeout, "DURATION",
+        "Give up waiting after DURATION (default 5m; 0: never)"
 };
 
-const VerbOptions app_wait_options = {
-        .options = app_wait_long,
-        .short_options = "",
-        .parse = app_wait_parse,
-        .help = APP_WAIT_HELP,
-};
+OptionList app_wait_options = { APP_WAIT_OPTIONS, NULL };
 
 char *app_path(Client *c, const char *app, const char *suffix) {
         _cleanup_free_ char *escaped = client_escape(c, app);

@@ -5,38 +5,7 @@
 #include "fleetctl.h"
 #include "table.h"
 
-static bool arg_full = false;
-static bool arg_legend = true;
-
-enum {
-        ARG_NO_LEGEND = VERB_ARG_BASE,
-};
-
-static const struct option list_machines_long[] = {
-        { "full", no_argument, NULL, 'l' },
-        { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
-        {}
-};
-
-static int list_machines_parse(int c, const char *arg) {
-        switch (c) {
-        case 'l':
-                arg_full = true;
-                return 0;
-        case ARG_NO_LEGEND:
-                arg_legend = false;
-                return 0;
-        }
-        return -EINVAL;
-}
-
-const VerbOptions list_machines_options = {
-        .options = list_machines_long,
-        .short_options = "l",
-        .parse = list_machines_parse,
-        .help = "  -l --full         Show whole machine IDs\n"
-                "     --no-legend    Do not print the header line\n",
-};
+OptionList list_machines_options = { LIST_OPTIONS, NULL };
 
 static int compare_strings(const void *a, const void *b) {
         return strcmp(*(const char * const *) a, *(const char * const *) b);

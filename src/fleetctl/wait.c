@@ -14,54 +14,18 @@ bool arg_no_block = false;
 unsigned arg_block_attempts = 0;
 usec_t arg_timeout = WAIT_TIMEOUT_DEFAULT;
 
-enum {
-        ARG_NO_BLOCK = VERB_ARG_BASE,
-        ARG_BLOCK_ATTEMPTS,
-        ARG_TIMEOUT,
+static const Option option_no_block = {
+        "no-block", 0, OPTION_TRUE, &arg_no_block, NULL, "Do not wait for the machines to get there"
+};
+static const Option option_block_attempts = {
+        "block-attempts", 0, OPTION_UNSIGNED, &arg_block_attempts, "N",
+        "Give up after N checks, 5 a second (0: no limit, the default)"
+};
+static const Option option_timeout = {
+        "timeout", 0, OPTION_DURATION, &arg_timeout, "DURATION", "Give up after DURATION (default 60s; 0: never)"
 };
 
-static const struct option wait_long[] = {
-        { "no-block", no_argument, NULL, ARG_NO_BLOCK },
-        { "block-attempts", required_argument, NULL, ARG_BLOCK_ATTEMPTS },
-        { "timeout", required_argument, NULL, ARG_TIMEOUT },
-        {}
-};
-
-static int wait_parse(int c, const char *arg) {
-        unsigned long n;
-        char *end;
-
-        switch (c) {
-        case ARG_NO_BLOCK:
-                arg_no_block = true;
-                return 0;
-        case ARG_BLOCK_ATTEMPTS:
-                errno = 0;
-                n = strtoul(arg, &end, 10);
-                if (errno != 0 || end == arg || *end || arg[0] == '-' || n > UINT_MAX) {
-                        fprintf(stderr, "fleetctl: --block-attempts takes a number, not '%s'.\n", arg);
-                        return -EINVAL;
-                }
-                arg_block_attempts = (unsigned) n;
-                return 0;
-        case ARG_TIMEOUT:
-                if (parse_duration(arg, &arg_timeout) < 0) {
-                        fprintf(stderr, "fleetctl: --timeout takes a duration such as 90s or 5m, not '%s'.\n", arg);
-                        return -EINVAL;
-                }
-                return 0;
-        }
-        return -EINVAL;
-}
-
-const VerbOptions wait_options = {
-        .options = wait_long,
-        .short_options = "",
-        .parse = wait_parse,
-        .help = "     --no-block          Do not wait for the machines to get there\n"
-                "     --block-attempts=N  Give up after N checks, 5 a second (0: no limit, the default)\n"
-                "     --timeout=DURATION  Give up after DURATION (default 60s; 0: never)\n",
-};
+OptionList wait_options = { &option_no_block, &option_block_attempts, &option_timeout, NULL };
 
 static const struct {
         const char *trigger;   /* "Triggered unit X start" */
