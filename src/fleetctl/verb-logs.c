@@ -12,6 +12,7 @@
 #include "app-wait.h"
 #include "basic/json-util.h"
 #include "fleetctl.h"
+#include "progress.h"
 #include "unit-args.h"
 
 /* With --follow, how often the app is looked at again for new instances. */
@@ -100,17 +101,6 @@ static int logs_print(Logs *l, const json_t *instances) {
         return client_lines_failure(l->lines);
 }
 
-/* Sleeps for what is left of LOGS_RELIST_INTERVAL since start. */
-static void logs_wait_out(usec_t start) {
-        usec_t spent = now_usec(CLOCK_MONOTONIC) - start, nap;
-
-        if (spent >= LOGS_RELIST_INTERVAL)
-                return;
-        nap = LOGS_RELIST_INTERVAL - spent;
-        struct timespec ts = { .tv_sec = nap / USEC_PER_SEC, .tv_nsec = (nap % USEC_PER_SEC) * 1000 };
-        nanosleep(&ts, NULL);
-}
-
 /* Every instance's new lines as they come, until interrupted, or the app or fleetd is gone. */
 static int logs_follow(Logs *l, json_t *instances) {
         json_auto_t *list = json_incref(instances);
@@ -119,7 +109,7 @@ static int logs_follow(Logs *l, json_t *instances) {
         int r;
 
         for (;;) {
-                usec_t start = now_usec(CLOCK_MONOTONIC);
+                usec_t start = now_usec(CLOCK_MONOTONIC), spent;
 
                 json_array_foreach(list, k, i) {
                         r = logs_add(l, i);
@@ -131,7 +121,8 @@ static int logs_follow(Logs *l, json_t *instances) {
                         return r;
                 /* With no answer open, run returns at once: the app is looked at again only
                  * once the interval is over all the same. */
-                logs_wait_out(start);
+                spent = now_usec(CLOCK_MONOTONIC) - start;
+                sleep_usec(LOGS_RELIST_INTERVAL - MIN(spent, LOGS_RELIST_INTERVAL));
                 json_decref(list);
                 list = NULL;
                 r = logs_instances(l, &list);
