@@ -203,6 +203,21 @@ int print_json(const json_t *v) {
         return 0;
 }
 
+int print_list(const json_t *json, Table *t, const json_t *rows, row_func_t add_row, void *userdata) {
+        json_t *item;
+        size_t i;
+        int r;
+
+        if (arg_json)
+                return print_json(json);
+        json_array_foreach(rows, i, item) {
+                r = add_row(t, item, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return table_print(t, stdout);
+}
+
 static void help(FILE *f) {
         fprintf(f,
                 "Usage: fleetctl [OPTIONS...] VERB [ARGS...]\n\n"

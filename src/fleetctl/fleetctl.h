@@ -28,6 +28,7 @@
 #include "basic/macros.h"
 #include "client.h"
 #include "options.h"
+#include "table.h"
 
 enum {
         EXIT_USAGE = 2,
@@ -46,6 +47,13 @@ typedef int (*verb_func_t)(Client *c, int argc, char **argv);
 
 /* Prints v as indented JSON on stdout (--json). Returns 0 or -EIO. */
 int print_json(const json_t *v);
+
+/* Adds the row of item to t (table_add_row()). Returns 0 or a negative errno. */
+typedef int (*row_func_t)(Table *t, const json_t *item, void *userdata);
+
+/* A listing on stdout: with --json, json as fleetd sent it; else t (its columns made), with a
+ * row per element of the array rows, each added by add_row. Returns 0 or a negative errno. */
+int print_list(const json_t *json, Table *t, const json_t *rows, row_func_t add_row, void *userdata);
 
 /* Prints "fleetctl: <message>" and where to read about verb (NULL: fleetctl itself) on stderr.
  * Returns -EINVAL (exit status 2). */

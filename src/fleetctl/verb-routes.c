@@ -6,6 +6,7 @@
 #include "basic/json-util.h"
 #include "fleetctl.h"
 #include "table.h"
+#include "unit-args.h"
 
 static int cmp_route(const void *a, const void *b) {
         json_t *x = *(json_t * const *) a, *y = *(json_t * const *) b;
@@ -29,14 +30,9 @@ int verb_routes(Client *c, int argc, char **argv) {
         }
         if (asprintf(&path, "/v1/routes%s%s", app ? "?app=" : "", strempty(app)) < 0)
                 return -ENOMEM;
-        r = client_call(c, "GET", path, NULL, &answer);
+        r = api_get_list(c, path, "routes", &answer, &routes);
         if (r < 0)
                 return r;
-        routes = json_object_get(answer, "routes");
-        if (!json_is_array(routes)) {
-                fprintf(stderr, "fleetctl: fleetd at %s sent no \"routes\" list.\n", client_endpoint(c));
-                return -EBADMSG;
-        }
         if (arg_json)
                 return print_json(routes);
 
