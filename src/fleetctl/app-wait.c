@@ -7,37 +7,21 @@
 #include "app-wait.h"
 #include "basic/json-util.h"
 #include "basic/strv.h"
+#include "progress.h"
 #include "table.h"
 
 bool arg_no_wait = false;
 usec_t arg_app_timeout = APP_WAIT_TIMEOUT_DEFAULT;
 
-int app_wait_parse(int c, const char *arg) {
-        switch (c) {
-        case ARG_APP_NO_WAIT:
-                arg_no_wait = true;
-                return 0;
-        case ARG_APP_TIMEOUT:
-                if (parse_duration(arg, &arg_app_timeout) < 0) {
-                        fprintf(stderr, "fleetctl: --timeout takes a duration such as 90s or 5m, not '%s'.\n", arg);
-                        return -EINVAL;
-                }
-                return 0;
-        }
-        return -EINVAL;
-}
-
-static const struct option app_wait_long[] = {
-        APP_WAIT_LONG_OPTIONS,
-        {}
+const Option option_no_wait = {
+        "no-wait", 0, OPTION_TRUE, &arg_no_wait, NULL, "Do not wait for the instances to run what was asked"
+};
+const Option option_app_timeout = {
+        "timeout", 0, OPTION_DURATION, &arg_app_timeout, "DURATION",
+        "Give up waiting after DURATION (default 5m; 0: never)"
 };
 
-const VerbOptions app_wait_options = {
-        .options = app_wait_long,
-        .short_options = "",
-        .parse = app_wait_parse,
-        .help = APP_WAIT_HELP,
-};
+OptionList app_wait_options = { APP_WAIT_OPTIONS, NULL };
 
 char *app_path(Client *c, const char *app, const char *suffix) {
         _cleanup_free_ char *escaped = client_escape(c, app);
@@ -55,14 +39,13 @@ typedef struct AppWaiter {
         unsigned processes_of;     /* the release whose process names processes holds */
         char **processes;          /* NULL: not known, the scale's processes count */
         bool seen_rolling;
-        bool progress_shown;
-        char *last;                /* the progress last shown */
+        Progress progress;
 } AppWaiter;
 
 static void app_waiter_done(AppWaiter *w) {
         free(w->path);
         strv_free(w->processes);
-        free(w->last);
+        progress_done(&w->progress);
 }
 
 /* The process names of the app's release (from its releases); best effort, since without
@@ -92,48 +75,17 @@ static int app_waiter_load_processes(AppWaiter *w, unsigned release) {
         return 0;
 }
 
-static void progress_clear(AppWaiter *w) {
-        if (!w->progress_shown)
-                return;
-        fputs("\r\033[K", stderr);
-        w->progress_shown = false;
-}
-
 /* "Rolling out hello v3: 1/4 instances healthy" and the like. */
-static int progress_text(AppWaiter *w, const json_t *app, const AppProgress *p, char **ret) {
+static int progress_update(AppWaiter *w, const json_t *app, const AppProgress *p, usec_t elapsed) {
         const json_t *rollout = json_object_get(app, "rollout");
         bool rolling = streq_ptr(jx_str(rollout, "state"), "rolling");
         const char *s = p->wanted == 1 ? "" : "s";
-        int k;
 
         if (rolling && jx_int64(rollout, "rollbackOf", 0) > 0)
-                k = asprintf(ret, "Rolling back %s to v%u: %u/%u instance%s healthy", w->app, p->release, p->healthy,
-                             p->wanted, s);
-        else
-                k = asprintf(ret, "%s %s v%u: %u/%u instance%s healthy", rolling ? "Rolling out" : "Waiting for",
-                             w->app, p->release, p->healthy, p->wanted, s);
-        if (k < 0) {
-                *ret = NULL;
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-static int progress_show(AppWaiter *w, const json_t *app, const AppProgress *p, usec_t elapsed) {
-        _cleanup_free_ char *text = NULL;
-        int r;
-
-        r = progress_text(w, app, p, &text);
-        if (r < 0)
-                return r;
-        if (isatty(STDERR_FILENO)) {
-                fprintf(stderr, "\r\033[K%s... %llus", text, (unsigned long long) (elapsed / USEC_PER_SEC));
-                w->progress_shown = true;
-        } else if (!streq_ptr(w->last, text))
-                fprintf(stderr, "%s\n", text);
-        free(w->last);
-        w->last = TAKE_PTR(text);
-        return 0;
+                return progress_show(&w->progress, elapsed, "Rolling back %s to v%u: %u/%u instance%s healthy",
+                                     w->app, p->release, p->healthy, p->wanted, s);
+        return progress_show(&w->progress, elapsed, "%s %s v%u: %u/%u instance%s healthy",
+                             rolling ? "Rolling out" : "Waiting for", w->app, p->release, p->healthy, p->wanted, s);
 }
 
 /* "hello v3 is running: web=3 worker=1" and a line per instance. */
@@ -175,7 +127,7 @@ static int print_running(AppWaiter *w, const json_t *app, const AppProgress *p) 
 static int report_failed(AppWaiter *w, const json_t *app) {
         const char *message = jx_str(json_object_get(app, "rollout"), "message");
 
-        progress_clear(w);
+        progress_clear(&w->progress);
         if (!isempty(message))
                 fprintf(stderr, "fleetctl: %s: %s\n", w->app, message);
         else
@@ -187,7 +139,7 @@ static int report_failed(AppWaiter *w, const json_t *app) {
 static int report_timeout(AppWaiter *w, const AppProgress *p) {
         char buf[64];
 
-        progress_clear(w);
+        progress_clear(&w->progress);
         fprintf(stderr,
                 "fleetctl: gave up waiting after %s: %s v%u has %u of %u instances healthy. The cluster goes on; "
                 "see 'fleetctl ps %s'.\n",
@@ -214,7 +166,7 @@ static int app_waiter_poll(AppWaiter *w, usec_t elapsed) {
         app_progress(app, w->processes, &p);
         switch (app_wait_check(app, &p, &w->seen_rolling)) {
         case APP_WAIT_DONE:
-                progress_clear(w);
+                progress_clear(&w->progress);
                 r = print_running(w, app, &p);
                 return r < 0 ? r : 0;
         case APP_WAIT_FAILED:
@@ -224,7 +176,7 @@ static int app_waiter_poll(AppWaiter *w, usec_t elapsed) {
         }
         if (arg_app_timeout > 0 && elapsed >= arg_app_timeout)
                 return report_timeout(w, &p);
-        r = progress_show(w, app, &p, elapsed);
+        r = progress_update(w, app, &p, elapsed);
         return r < 0 ? r : 1;
 }
 
@@ -234,7 +186,7 @@ int app_wait(Client *c, const char *app, const json_t *answer) {
                 .app = app,
                 .seen_rolling = streq_ptr(jx_str(json_object_get(answer, "rollout"), "state"), "rolling"),
         };
-        usec_t start = now_usec(CLOCK_MONOTONIC), elapsed, nap;
+        usec_t start = now_usec(CLOCK_MONOTONIC), elapsed;
         int r;
 
         if (arg_no_wait)
@@ -242,18 +194,15 @@ int app_wait(Client *c, const char *app, const json_t *answer) {
         w.path = app_path(c, app, "");
         if (!w.path)
                 return -ENOMEM;
+        /* Not on a terminal, a line per change: what a log of the rollout wants. */
+        progress_init(&w.progress, PROGRESS_LINES);
         for (;;) {
                 elapsed = now_usec(CLOCK_MONOTONIC) - start;
                 /* Off while asking: the client may have something to say on stderr. */
-                progress_clear(&w);
+                progress_clear(&w.progress);
                 r = app_waiter_poll(&w, elapsed);
-                if (r <= 0) {
-                        progress_clear(&w);
+                if (r <= 0)
                         return r;
-                }
-                nap = arg_app_timeout > 0 ? MIN(APP_WAIT_INTERVAL, arg_app_timeout - MIN(elapsed, arg_app_timeout))
-                                          : APP_WAIT_INTERVAL;
-                struct timespec ts = { .tv_sec = nap / USEC_PER_SEC, .tv_nsec = (nap % USEC_PER_SEC) * 1000 };
-                nanosleep(&ts, NULL);
+                sleep_usec(progress_nap(APP_WAIT_INTERVAL, arg_app_timeout, elapsed));
         }
 }

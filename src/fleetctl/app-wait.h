@@ -16,25 +16,13 @@
 #define APP_WAIT_INTERVAL        (500 * USEC_PER_MSEC)
 #define APP_WAIT_TIMEOUT_DEFAULT (5 * 60 * USEC_PER_SEC)
 
-/* --no-wait, --timeout=DURATION (0: none). Verbs with options of their own take these two in
- * their option table and help, and pass them on to app_wait_parse(). */
+/* --no-wait, --timeout=DURATION (0: none): app_wait_options, and APP_WAIT_OPTIONS in the
+ * option lists of verbs with options of their own (deploy). */
 extern bool arg_no_wait;
 extern usec_t arg_app_timeout;
-
-enum {
-        ARG_APP_NO_WAIT = VERB_ARG_BASE + 0x80,
-        ARG_APP_TIMEOUT,
-};
-
-#define APP_WAIT_LONG_OPTIONS                                                   \
-        { "no-wait", no_argument, NULL, ARG_APP_NO_WAIT },                      \
-        { "timeout", required_argument, NULL, ARG_APP_TIMEOUT }
-#define APP_WAIT_HELP                                                                           \
-        "     --no-wait            Do not wait for the instances to run what was asked\n"       \
-        "     --timeout=DURATION   Give up waiting after DURATION (default 5m; 0: never)\n"
-
-int app_wait_parse(int c, const char *arg);
-extern const VerbOptions app_wait_options;
+extern const Option option_no_wait, option_app_timeout;
+#define APP_WAIT_OPTIONS &option_no_wait, &option_app_timeout
+extern OptionList app_wait_options;
 
 /* "/v1/apps/<app, escaped><suffix>" (suffix "" or "/scale", ...). NULL on -ENOMEM. */
 char *app_path(Client *c, const char *app, const char *suffix);

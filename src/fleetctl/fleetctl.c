@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* fleetctl's front: global options, the verb table, each verb's options and argument count,
  * and the exit status (see fleetctl.h). The verbs themselves live in verb-*.c. */
+#include <assert.h>
 #include <curl/curl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 
 #include "app-wait.h"
 #include "fleetctl.h"
+#include "options.h"
 #include "wait.h"
 
 const char *arg_endpoint = NULL;
@@ -15,6 +17,9 @@ bool arg_json = false;
 
 #define ARGS_MANY UINT_MAX
 
+/* The usage of the option sets several verbs share (options.h, wait.h, app-wait.h). */
+#define LIST_USAGE "[-l|--full] [--no-legend]"
+#define JOURNAL_USAGE "[-n N] [-f] "
 #define WAIT_USAGE "[--no-block] [--block-attempts=N] [--timeout=DURATION] "
 #define WAIT_DESCRIPTION                                                                        \
         "Then waits, checking 5 times a second, until the machines report the units\n"           \
@@ -37,7 +42,7 @@ typedef struct Verb {
         const char *group;            /* the heading it is listed under in fleetctl --help */
         unsigned min_args, max_args;
         verb_func_t run;              /* NULL: handled here (help) */
-        const VerbOptions *options;   /* NULL: none beyond the global ones */
+        const Option *const *options; /* NULL-terminated; NULL: none beyond the global ones */
         const char *usage;            /* what follows the verb in a usage line */
         const char *summary;          /* one line for fleetctl --help */
         const char *description;      /* a paragraph for fleetctl help VERB */
@@ -49,13 +54,13 @@ static const char group_apps[] = "App verbs";
 static const char group_other[] = "Other verbs";
 
 static const Verb verbs[] = {
-        { "list-units", group_units, 0, 0, verb_list_units, &list_units_options,
-          "[-l|--full] [--no-legend] [--fields=LIST]", "List the units the machines run and their state",
+        { "list-units", group_units, 0, 0, verb_list_units, list_units_options,
+          LIST_USAGE " [--fields=LIST]", "List the units the machines run and their state",
           "Lists every unit a machine reports from systemd: its name, the machine (the ID's\n"
           "first 8 characters unless --full, and its IP), and systemd's active and sub states.\n"
           "With --json, prints the list as fleetd sent it." },
-        { "list-unit-files", group_units, 0, 0, verb_list_unit_files, &list_unit_files_options,
-          "[-l|--full] [--no-legend] [--fields=LIST]", "List the units the cluster holds",
+        { "list-unit-files", group_units, 0, 0, verb_list_unit_files, list_unit_files_options,
+          LIST_USAGE " [--fields=LIST]", "List the units the cluster holds",
           "Lists every unit submitted to the cluster, running or not: its hash (the first 7\n"
           "characters unless --full), its desired state (DSTATE), what the engine made of it\n"
           "(STATE) and the machines it is scheduled on (TARGET). Reads all of fleetd's pages.\n"
@@ -68,7 +73,7 @@ static const Verb verbs[] = {
           "before anything is sent: if one is missing or not a valid unit file, nothing is\n"
           "submitted. A unit the cluster has with the same contents is left as it is; one with\n"
           "other contents is refused (destroy it first)." },
-        { "verify", group_units, 1, ARGS_MANY, verb_verify, &verify_options, "[--as NAME] FILE...",
+        { "verify", group_units, 1, ARGS_MANY, verb_verify, verify_options, "[--as NAME] FILE...",
           "Check unit files as fleetd will read them, without fleetd",
           "Reads each unit FILE as submit would and fleetd will, without asking fleetd: the file\n"
           "and its name are checked, and its [X-Fleet] options read as fleet read them (quoted\n"
@@ -79,23 +84,23 @@ static const Verb verbs[] = {
           "web@2.service for web@.service). With --json, prints one object per file and line:\n"
           "{file, name, machineID, machineOf, machineMetadata {key: [values]}, conflicts,\n"
           "replaces, global, warnings, errors}. The exit status is 1 if any file has errors." },
-        { "load", group_units, 1, ARGS_MANY, verb_load, &wait_options, WAIT_USAGE "UNIT|FILE...",
+        { "load", group_units, 1, ARGS_MANY, verb_load, wait_options, WAIT_USAGE "UNIT|FILE...",
           "Schedule units onto machines without starting them",
           "Sets each unit's desired state to loaded: the engine picks a machine, which loads it\n"
           "into systemd. A FILE (a path that exists, or one with a '/') is submitted first if\n"
           "the cluster does not have it; it is checked, with every other argument, before\n"
           "anything is sent.\n" WAIT_DESCRIPTION },
-        { "start", group_units, 1, ARGS_MANY, verb_start, &wait_options, WAIT_USAGE "UNIT|FILE...",
+        { "start", group_units, 1, ARGS_MANY, verb_start, wait_options, WAIT_USAGE "UNIT|FILE...",
           "Start units, submitting and scheduling them first if needed",
           "Sets each unit's desired state to launched: the engine picks a machine, which starts\n"
           "it. A FILE is submitted first as with load. An instance of a submitted template\n"
           "(start web@{1..3}.service after submit web@.service) is created by fleetd.\n"
           "A unit that fails to start is reported with its state.\n" WAIT_DESCRIPTION },
-        { "stop", group_units, 1, ARGS_MANY, verb_stop, &wait_options, WAIT_USAGE "UNIT...",
+        { "stop", group_units, 1, ARGS_MANY, verb_stop, wait_options, WAIT_USAGE "UNIT...",
           "Stop units, leaving them loaded on their machines",
           "Sets each unit's desired state back to loaded: its machine stops it and keeps it\n"
           "loaded. A unit that is not loaded anywhere is left as it is.\n" WAIT_DESCRIPTION },
-        { "unload", group_units, 1, ARGS_MANY, verb_unload, &wait_options, WAIT_USAGE "UNIT...",
+        { "unload", group_units, 1, ARGS_MANY, verb_unload, wait_options, WAIT_USAGE "UNIT...",
           "Stop units and take them off their machines",
           "Sets each unit's desired state to inactive: its machine stops it and removes it from\n"
           "systemd; the cluster keeps the unit.\n" WAIT_DESCRIPTION },
@@ -113,16 +118,16 @@ static const Verb verbs[] = {
           "load and active states, since when, main PID, memory, the machine, and the last\n"
           "lines of its journal when fleetd sends them. Asks fleetd, not SSH. Globs match the\n"
           "units the cluster knows. With --json, prints a list of what fleetd sent." },
-        { "journal", group_units, 1, 1, verb_journal, &journal_options, "[-n N] [-f] UNIT",
+        { "journal", group_units, 1, 1, verb_journal, journal_options, JOURNAL_USAGE "UNIT",
           "Print the journal of a unit",
           "Prints the last lines of UNIT's journal on its machine (as journalctl -u UNIT does)\n"
           "and, with --follow, new lines as they come, until interrupted. Asks fleetd, not SSH." },
-        { "list-machines", group_machines, 0, 0, verb_list_machines, &list_machines_options,
-          "[-l|--full] [--no-legend]", "List the machines in the cluster",
+        { "list-machines", group_machines, 0, 0, verb_list_machines, list_machines_options,
+          LIST_USAGE, "List the machines in the cluster",
           "Lists every machine running fleetd: its ID (the first 8 characters unless --full),\n"
           "address, metadata (k=v, sorted by key) and state. With --json, prints the list as\n"
           "fleetd sent it." },
-        { "deploy", group_apps, 0, 1, verb_deploy, &deploy_options,
+        { "deploy", group_apps, 0, 1, verb_deploy, deploy_options,
           "-f FILE [-a APP] [--no-wait] [--timeout=DURATION]",
           "Deploy an app from its manifest and wait until it runs",
           "Sends the app manifest FILE (YAML, at most 256 KiB; see docs/manifest.md) to fleetd,\n"
@@ -144,11 +149,11 @@ static const Verb verbs[] = {
           "systemd's active/sub state and its health: healthy (active, and passing its health\n"
           "check if it has one), starting, unhealthy, failed, stopping or stopped. With --json,\n"
           "prints the instances as fleetd sent them." },
-        { "scale", group_apps, 2, ARGS_MANY, verb_scale, &app_wait_options, APP_WAIT_USAGE "APP PROCESS=COUNT...",
+        { "scale", group_apps, 2, ARGS_MANY, verb_scale, app_wait_options, APP_WAIT_USAGE "APP PROCESS=COUNT...",
           "Set how many instances of each process run",
           "Sets how many instances of each PROCESS of APP run (web=3 worker=0); processes not\n"
           "named keep their count. Makes no release.\n" APP_WAIT_DESCRIPTION },
-        { "config", group_apps, 1, ARGS_MANY, verb_config, &app_wait_options,
+        { "config", group_apps, 1, ARGS_MANY, verb_config, app_wait_options,
           "[show] APP | set APP KEY=VALUE... | unset APP KEY...",
           "Show or change an app's config (its environment)",
           "config APP, or config show APP, prints the config of APP's current release, a line\n"
@@ -161,16 +166,16 @@ static const Verb verbs[] = {
           "Lists the releases of APP, newest first: version, how long ago it was made, its cause\n"
           "(deploy, config set KEY, rollback to v2, automatic rollback ...) and its image. With\n"
           "--json, prints the releases as fleetd sent them, config and processes included." },
-        { "rollback", group_apps, 1, 2, verb_rollback, &app_wait_options, APP_WAIT_USAGE "APP [vN]",
+        { "rollback", group_apps, 1, 2, verb_rollback, app_wait_options, APP_WAIT_USAGE "APP [vN]",
           "Go back to an earlier release",
           "Makes a new release of APP that copies release vN (N alone works too; default: the\n"
           "release before the current one) and rolls it out as deploy does.\n" APP_WAIT_DESCRIPTION },
-        { "restart", group_apps, 1, 2, verb_restart, &app_wait_options, APP_WAIT_USAGE "APP [PROCESS]",
+        { "restart", group_apps, 1, 2, verb_restart, app_wait_options, APP_WAIT_USAGE "APP [PROCESS]",
           "Replace an app's instances one by one",
           "Replaces every instance of APP (of PROCESS only, if given) with a new one, as a deploy\n"
           "does: each old one stays until its replacement is healthy. Makes no release.\n"
           APP_WAIT_DESCRIPTION },
-        { "logs", group_apps, 1, 1, verb_logs, &logs_options, "[-n N] [-f] [-p PROCESS] APP",
+        { "logs", group_apps, 1, 1, verb_logs, logs_options, JOURNAL_USAGE "[-p PROCESS] APP",
           "Print the journals of an app's instances",
           "Prints the last lines of the journal of each instance of APP that runs somewhere, each\n"
           "line after the instance's name (\"web.2| ...\"), one instance after the other. With\n"
@@ -186,39 +191,42 @@ static const Verb verbs[] = {
           "Shows fleetctl's help, or the usage and options of VERB." },
 };
 
-enum {
-        ARG_VERSION = 0x100,
-        ARG_ENDPOINT,
-        ARG_JSON,
+static const Option option_help = {
+        "help", 'h', OPTION_ACTION, NULL, NULL, "Show this help (fleetctl VERB --help: the verb's)"
 };
-
-/* Understood before and after the verb. */
-static const struct option global_options[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "endpoint", required_argument, NULL, ARG_ENDPOINT },
-        { "json", no_argument, NULL, ARG_JSON },
-        {}
+static const Option option_version = { "version", 0, OPTION_ACTION, NULL, NULL, "Show the version" };
+static const Option option_endpoint = {
+        "endpoint", 0, OPTION_STRING, &arg_endpoint, "ADDR",
+        "fleetd's API: unix:///path, a socket path or http(s)://host:port\n"
+        "(default $FLEETCTL_ENDPOINT, else " CLIENT_DEFAULT_ENDPOINT ")"
 };
+static const Option option_json = { "json", 0, OPTION_TRUE, &arg_json, NULL, "Print JSON instead of tables" };
 
-int parse_lines_arg(const char *arg, unsigned *ret) {
-        unsigned long n;
-        char *end;
-
-        errno = 0;
-        n = strtoul(arg, &end, 10);
-        if (errno != 0 || end == arg || *end || arg[0] == '-' || n > INT_MAX) {
-                fprintf(stderr, "fleetctl: --lines takes a number of lines, not '%s'.\n", arg);
-                return -EINVAL;
-        }
-        *ret = (unsigned) n;
-        return 0;
-}
+/* Before the verb. */
+static OptionList main_options = { &option_help, &option_version, &option_endpoint, &option_json, NULL };
+/* After the verb too, beside its own. */
+static OptionList global_options = { &option_help, &option_endpoint, &option_json, NULL };
 
 int print_json(const json_t *v) {
         if (json_dumpf(v, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY) < 0 || fputc('\n', stdout) == EOF ||
             fflush(stdout) != 0)
                 return -EIO;
         return 0;
+}
+
+int print_list(const json_t *json, Table *t, const json_t *rows, row_func_t add_row, void *userdata) {
+        json_t *item;
+        size_t i;
+        int r;
+
+        if (arg_json)
+                return print_json(json);
+        json_array_foreach(rows, i, item) {
+                r = add_row(t, item, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return table_print(t, stdout);
 }
 
 static void help(FILE *f) {
@@ -231,13 +239,9 @@ static void help(FILE *f) {
                         fprintf(f, "\n%s:\n", verbs[i].group);
                 fprintf(f, "  %-16s %s\n", verbs[i].name, verbs[i].summary);
         }
+        fprintf(f, "\nOptions:\n");
+        option_list_help(f, main_options);
         fprintf(f,
-                "\nOptions:\n"
-                "  -h --help            Show this help (fleetctl VERB --help: the verb's)\n"
-                "     --version         Show the version\n"
-                "     --endpoint=ADDR   fleetd's API: unix:///path, a socket path or http(s)://host:port\n"
-                "                       (default $FLEETCTL_ENDPOINT, else " CLIENT_DEFAULT_ENDPOINT ")\n"
-                "     --json            Print JSON instead of tables\n"
                 "\nExit status:\n"
                 "  0 success, 1 failure or an error from fleetd, 2 usage error,\n"
                 "  3 fleetd cannot be reached, 4 not found\n");
@@ -245,8 +249,10 @@ static void help(FILE *f) {
 
 static void verb_help(const Verb *v) {
         printf("Usage: fleetctl %s %s\n\n%s\n", v->name, v->usage, v->description);
-        if (v->options)
-                printf("\nOptions:\n%s", v->options->help);
+        if (v->options) {
+                printf("\nOptions:\n");
+                option_list_help(stdout, v->options);
+        }
         printf("\nThe global options (--endpoint, --json) work here too; see fleetctl --help.\n");
 }
 
@@ -279,46 +285,54 @@ static int option_error(const char *verb, int c, char **argv) {
         return usage_error(verb, "unknown option '%s'.", what);
 }
 
-static int parse_global_option(int c, const char *arg) {
-        switch (c) {
-        case ARG_ENDPOINT:
-                arg_endpoint = arg;
-                return 0;
-        case ARG_JSON:
-                arg_json = true;
-                return 0;
+/* Applies the options in argv that p knows, as getopt_long finds them, until the first one
+ * that is an action (--help, --version: in *ret_action) or the end of the options (NULL).
+ * Returns 0 or -EINVAL (printed). */
+static int parse_options(const char *verb, const OptionParser *p, int argc, char *argv[],
+                         const Option **ret_action) {
+        const Option *o;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, p->short_options, p->long_options, NULL)) >= 0) {
+                if (c == '?' || c == ':')
+                        return option_error(verb, c, argv);
+                o = option_parser_find(p, c);
+                assert(o);
+                if (o->kind == OPTION_ACTION) {
+                        *ret_action = o;
+                        return 0;
+                }
+                r = option_apply(o, optarg);
+                if (r < 0)
+                        return r;
         }
-        return -EINVAL;
+        *ret_action = NULL;
+        return 0;
 }
 
 /* The options before the verb. Returns 1 to go on with the verb at argv[optind], 0 when done
  * (--help, --version), or -EINVAL. */
 static int parse_argv(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "endpoint", required_argument, NULL, ARG_ENDPOINT },
-                { "json", no_argument, NULL, ARG_JSON },
-                {}
-        };
-        int c;
+        _cleanup_(option_parser_done) OptionParser p = {};
+        const Option *action;
+        int r;
 
-        opterr = 0;
         /* '+': stop at the verb, its options are its own. */
-        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help(stdout);
-                        return 0;
-                case ARG_VERSION:
-                        printf("fleetctl %s\n", FLEETD_VERSION);
-                        return 0;
-                case '?':
-                case ':':
-                        return option_error(NULL, c, argv);
-                default:
-                        parse_global_option(c, optarg);
-                }
+        r = option_parser_init(&p, "+:", main_options, NULL);
+        if (r < 0)
+                return r;
+        opterr = 0;
+        r = parse_options(NULL, &p, argc, argv, &action);
+        if (r < 0)
+                return r;
+        if (action == &option_help) {
+                help(stdout);
+                return 0;
+        }
+        if (action == &option_version) {
+                printf("fleetctl %s\n", FLEETD_VERSION);
+                return 0;
+        }
 
         if (optind >= argc) {
                 help(stderr);
@@ -327,53 +341,25 @@ static int parse_argv(int argc, char *argv[]) {
         return 1;
 }
 
-/* Global and verb options together, so that "fleetctl list-machines --json" works too. */
-static int merge_options(const Verb *v, struct option **ret_long, char **ret_short) {
-        const struct option *own = v->options ? v->options->options : NULL;
-        size_t n_own = 0, n_global = ELEMENTSOF(global_options) - 1;
-        struct option *l;
-
-        while (own && own[n_own].name)
-                n_own++;
-        l = calloc(n_own + n_global + 1, sizeof(struct option));
-        if (!l)
-                return -ENOMEM;
-        memcpy(l, global_options, n_global * sizeof(struct option));
-        if (n_own > 0)
-                memcpy(l + n_global, own, n_own * sizeof(struct option));
-        if (asprintf(ret_short, ":h%s", v->options ? v->options->short_options : "") < 0) {
-                free(l);
-                return -ENOMEM;
-        }
-        *ret_long = l;
-        return 0;
-}
-
-/* The verb's options in argv (argv[0] is the verb). Returns 1 to run it with the arguments
- * from argv[optind], 0 when done (--help), or -EINVAL. */
+/* The verb's options in argv (argv[0] is the verb), and the global ones, so that "fleetctl
+ * list-machines --json" works too. Returns 1 to run it with the arguments from argv[optind],
+ * 0 when done (--help), or -EINVAL. */
 static int parse_verb_argv(const Verb *v, int argc, char *argv[]) {
-        _cleanup_free_ struct option *options = NULL;
-        _cleanup_free_ char *short_options = NULL;
+        _cleanup_(option_parser_done) OptionParser p = {};
+        const Option *action;
         unsigned n;
-        int c, r;
+        int r;
 
-        r = merge_options(v, &options, &short_options);
+        r = option_parser_init(&p, ":", global_options, v->options);
         if (r < 0)
                 return r;
-
         optind = 0;   /* a fresh scan, and GNU getopt may permute: options after arguments work */
-        while ((c = getopt_long(argc, argv, short_options, options, NULL)) >= 0) {
-                if (c == 'h') {
-                        verb_help(v);
-                        return 0;
-                }
-                if (c == '?' || c == ':')
-                        return option_error(v->name, c, argv);
-                r = parse_global_option(c, optarg);
-                if (r < 0 && v->options)
-                        r = v->options->parse(c, optarg);
-                if (r < 0)
-                        return r;
+        r = parse_options(v->name, &p, argc, argv, &action);
+        if (r < 0)
+                return r;
+        if (action == &option_help) {
+                verb_help(v);
+                return 0;
         }
 
         n = (unsigned) (argc - optind);

@@ -21,13 +21,14 @@
  * anything else 1. So a verb must not pass on -EINVAL, -ECONNREFUSED or -ENOENT that mean
  * something else. */
 
-#include <getopt.h>
 #include <stdbool.h>
 
 #include <jansson.h>
 
 #include "basic/macros.h"
 #include "client.h"
+#include "options.h"
+#include "table.h"
 
 enum {
         EXIT_USAGE = 2,
@@ -35,20 +36,10 @@ enum {
         EXIT_NOT_FOUND = 4,
 };
 
-/* Global options, set by fleetctl.c before a verb runs. */
+/* Global options, set by fleetctl.c before a verb runs. A verb's own options are an OptionList
+ * (options.h) in the verb table. */
 extern const char *arg_endpoint;
 extern bool arg_json;
-
-/* A verb's own options. Long-only options take values from VERB_ARG_BASE up, so that they
- * never collide with the global ones. */
-#define VERB_ARG_BASE 0x200
-typedef struct VerbOptions {
-        const struct option *options;   /* ends with {} */
-        const char *short_options;      /* getopt letters, e.g. "l" */
-        /* Applies one option; returns 0, or -EINVAL after printing why. */
-        int (*parse)(int c, const char *arg);
-        const char *help;               /* lines for the verb's --help */
-} VerbOptions;
 
 /* A verb gets a client for the endpoint and its positional arguments (argc counted within
  * the table's min/max). */
@@ -56,20 +47,25 @@ typedef int (*verb_func_t)(Client *c, int argc, char **argv);
 
 /* Prints v as indented JSON on stdout (--json). Returns 0 or -EIO. */
 int print_json(const json_t *v);
-/* --lines=N of journal and logs: a whole number up to INT_MAX, else a message and -EINVAL. */
-int parse_lines_arg(const char *arg, unsigned *ret);
+
+/* Adds the row of item to t (table_add_row()). Returns 0 or a negative errno. */
+typedef int (*row_func_t)(Table *t, const json_t *item, void *userdata);
+
+/* A listing on stdout: with --json, json as fleetd sent it; else t (its columns made), with a
+ * row per element of the array rows, each added by add_row. Returns 0 or a negative errno. */
+int print_list(const json_t *json, Table *t, const json_t *rows, row_func_t add_row, void *userdata);
 
 /* Prints "fleetctl: <message>" and where to read about verb (NULL: fleetctl itself) on stderr.
  * Returns -EINVAL (exit status 2). */
 int usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);
 
 /* verb-machines.c */
-extern const VerbOptions list_machines_options;
+extern OptionList list_machines_options;
 int verb_list_machines(Client *c, int argc, char **argv);
 
 /* verb-list-units.c */
-extern const VerbOptions list_units_options;
-extern const VerbOptions list_unit_files_options;
+extern OptionList list_units_options;
+extern OptionList list_unit_files_options;
 int verb_list_units(Client *c, int argc, char **argv);
 int verb_list_unit_files(Client *c, int argc, char **argv);
 
@@ -77,7 +73,7 @@ int verb_list_unit_files(Client *c, int argc, char **argv);
 int verb_submit(Client *c, int argc, char **argv);
 
 /* verb-verify.c; options: verify_options */
-extern const VerbOptions verify_options;
+extern OptionList verify_options;
 int verb_verify(Client *c, int argc, char **argv);
 
 /* verb-start.c; options: wait_options (wait.h) */
@@ -97,12 +93,16 @@ int verb_cat(Client *c, int argc, char **argv);
 /* verb-status.c */
 int verb_status(Client *c, int argc, char **argv);
 
-/* verb-journal.c */
-extern const VerbOptions journal_options;
+/* verb-journal.c; options: JOURNAL_OPTIONS (options.h), which logs takes too */
+extern OptionList journal_options;
 int verb_journal(Client *c, int argc, char **argv);
+/* "/v1/units/<unit>/journal?lines=N", with "&follow=1" for --follow. NULL on -ENOMEM. */
+char *journal_path(Client *c, const char *unit);
+/* How long a journal may send nothing before it is given up on (0: never, with --follow). */
+long journal_idle_timeout_sec(void);
 
 /* verb-deploy.c; options: deploy_options */
-extern const VerbOptions deploy_options;
+extern OptionList deploy_options;
 int verb_deploy(Client *c, int argc, char **argv);
 
 /* verb-apps.c; options: app_wait_options (app-wait.h) for scale, config, rollback, restart */
@@ -116,5 +116,5 @@ int verb_rollback(Client *c, int argc, char **argv);
 int verb_restart(Client *c, int argc, char **argv);
 
 /* verb-logs.c */
-extern const VerbOptions logs_options;
+extern OptionList logs_options;
 int verb_logs(Client *c, int argc, char **argv);

@@ -172,6 +172,24 @@ static int page_path(Client *c, const char *path, const char *from, char **ret) 
         return 0;
 }
 
+int api_get_list(Client *c, const char *path, const char *key, json_t **ret_answer, json_t **ret_list) {
+        json_auto_t *answer = NULL;
+        json_t *list;
+        int r;
+
+        r = client_call(c, "GET", path, NULL, &answer);
+        if (r < 0)
+                return r;
+        list = json_object_get(answer, key);
+        if (!json_is_array(list)) {
+                fprintf(stderr, "fleetctl: fleetd at %s sent no \"%s\" list.\n", client_endpoint(c), key);
+                return -EBADMSG;
+        }
+        *ret_list = list;
+        *ret_answer = TAKE_PTR(answer);
+        return 0;
+}
+
 int api_list_all(Client *c, const char *path, const char *key, json_t **ret) {
         json_auto_t *all = json_array();
         _cleanup_free_ char *from = NULL;
@@ -188,14 +206,9 @@ int api_list_all(Client *c, const char *path, const char *key, json_t **ret) {
                 r = page_path(c, path, from, &p);
                 if (r < 0)
                         return r;
-                r = client_call(c, "GET", p, NULL, &page);
+                r = api_get_list(c, p, key, &page, &items);
                 if (r < 0)
                         return r;
-                items = json_object_get(page, key);
-                if (!json_is_array(items)) {
-                        fprintf(stderr, "fleetctl: fleetd at %s sent no \"%s\" list.\n", client_endpoint(c), key);
-                        return -EBADMSG;
-                }
                 if (json_array_extend(all, items) < 0)
                         return -ENOMEM;
                 next = jx_str(page, "next");

@@ -52,6 +52,11 @@ char *unit_path(Client *c, const char *name, const char *suffix);
 int unit_put(Client *c, const char *name, const char *contents, const char *desired, ClientFlags flags,
              long *ret_status);
 
+/* GETs path and finds the array under key in the answer: the answer in *ret_answer (the
+ * caller's), the array, which it holds, in *ret_list. Returns 0 or what client_call() returns;
+ * -EBADMSG if the answer has no such array (printed). */
+int api_get_list(Client *c, const char *path, const char *key, json_t **ret_answer, json_t **ret_list);
+
 /* GETs path, then every following page ("next" in the answer, passed back as from=), and
  * stores the concatenation of the answers' arrays under key in *ret. Returns 0 or what
  * client_call() returns; -EBADMSG if an answer has no such array or its "next" does not move

@@ -13,28 +13,16 @@
 #include "fleetctl.h"
 #include "table.h"
 #include "time-format.h"
+#include "unit-args.h"
 
 /* GETs suffix of app and the array under key in it ("instances", "releases"). */
 static int app_get_list(Client *c, const char *app, const char *suffix, const char *key, json_t **ret_answer,
                         json_t **ret_list) {
         _cleanup_free_ char *path = app_path(c, app, suffix);
-        json_auto_t *answer = NULL;
-        json_t *list;
-        int r;
 
         if (!path)
                 return -ENOMEM;
-        r = client_call(c, "GET", path, NULL, &answer);
-        if (r < 0)
-                return r;
-        list = json_object_get(answer, key);
-        if (!json_is_array(list)) {
-                fprintf(stderr, "fleetctl: fleetd at %s sent no \"%s\" list.\n", client_endpoint(c), key);
-                return -EBADMSG;
-        }
-        *ret_list = list;
-        *ret_answer = TAKE_PTR(answer);
-        return 0;
+        return api_get_list(c, path, key, ret_answer, ret_list);
 }
 
 /* "v3", or NULL (shown as "-") for no release. */
@@ -77,39 +65,26 @@ static int app_change(Client *c, const char *app, const char *method, const char
 
 /* --- apps --- */
 
+static int apps_add(Table *t, const json_t *a, void *userdata) {
+        _cleanup_free_ char *version = NULL, *scale = NULL;
+
+        if (format_version(jx_int64(a, "release", 0), &version) < 0 || app_format_scale(a, NULL, ",", &scale) < 0)
+                return -ENOMEM;
+        return table_add_row(t, jx_str(a, "name"), version, scale, jx_str(json_object_get(a, "rollout"), "state"));
+}
+
 static int apps_list(Client *c) {
         _cleanup_(table_freep) Table *t = NULL;
         json_auto_t *answer = NULL;
-        json_t *apps, *a;
-        size_t i;
+        json_t *apps;
         int r;
 
-        r = client_call(c, "GET", "/v1/apps", NULL, &answer);
+        r = api_get_list(c, "/v1/apps", "apps", &answer, &apps);
+        if (r >= 0)
+                r = table_new(&t, "APP", "RELEASE", "PROCESSES", "ROLLOUT");
         if (r < 0)
                 return r;
-        apps = json_object_get(answer, "apps");
-        if (!json_is_array(apps)) {
-                fprintf(stderr, "fleetctl: fleetd at %s sent no \"apps\" list.\n", client_endpoint(c));
-                return -EBADMSG;
-        }
-        if (arg_json)
-                return print_json(apps);
-
-        r = table_new(&t, "APP", "RELEASE", "PROCESSES", "ROLLOUT");
-        if (r < 0)
-                return r;
-        json_array_foreach(apps, i, a) {
-                _cleanup_free_ char *version = NULL, *scale = NULL;
-
-                if (format_version(jx_int64(a, "release", 0), &version) < 0 ||
-                    app_format_scale(a, NULL, ",", &scale) < 0)
-                        return -ENOMEM;
-                r = table_add_row(t, jx_str(a, "name"), version, scale,
-                                  jx_str(json_object_get(a, "rollout"), "state"));
-                if (r < 0)
-                        return r;
-        }
-        return table_print(t, stdout);
+        return print_list(apps, t, apps, apps_add, NULL);
 }
 
 static int apps_destroy(Client *c, const char *app) {
@@ -145,7 +120,7 @@ int verb_apps(Client *c, int argc, char **argv) {
 
 /* --- ps --- */
 
-static int ps_add(Table *t, const json_t *i) {
+static int ps_add(Table *t, const json_t *i, void *userdata) {
         _cleanup_free_ char *label = NULL, *version = NULL, *address = NULL, *state = NULL, *host = NULL;
         const char *active = jx_str(i, "active"), *machine = jx_str(i, "machine");
 
@@ -165,64 +140,80 @@ static int ps_add(Table *t, const json_t *i) {
 int verb_ps(Client *c, int argc, char **argv) {
         _cleanup_(table_freep) Table *t = NULL;
         json_auto_t *app = NULL, *sorted = NULL;
-        json_t *instances, *i;
-        size_t k;
+        json_t *instances;
         int r;
 
         r = app_get_list(c, argv[0], "", "instances", &app, &instances);
-        if (r < 0)
-                return r;
-        if (arg_json)
-                return print_json(instances);
-        r = app_instances_sorted(app, NULL, &sorted);
+        if (r >= 0)
+                r = app_instances_sorted(app, NULL, &sorted);
         if (r >= 0)
                 r = table_new(&t, "INSTANCE", "UNIT", "RELEASE", "HOST", "ADDRESS", "STATE", "HEALTH");
         if (r < 0)
                 return r;
-        json_array_foreach(sorted, k, i) {
-                r = ps_add(t, i);
-                if (r < 0)
-                        return r;
-        }
-        return table_print(t, stdout);
+        return print_list(instances, t, sorted, ps_add, NULL);
 }
 
 /* --- releases --- */
+
+/* userdata: the realtime now, for "3 min ago". */
+static int releases_add(Table *t, const json_t *rel, void *userdata) {
+        _cleanup_free_ char *version = NULL;
+        /* docs/api.md says "created"; releases are stored with "created_usec". */
+        int64_t created = jx_int64(rel, "created", 0) ?: jx_int64(rel, "created_usec", 0);
+        char ago[64] = "";
+
+        if (format_version(jx_int64(rel, "version", 0), &version) < 0)
+                return -ENOMEM;
+        if (created > 0)
+                format_relative(ago, sizeof(ago), (usec_t) created, *(const usec_t *) userdata);
+        return table_add_row(t, version, created > 0 ? ago : NULL, jx_str(rel, "cause"), jx_str(rel, "image"));
+}
 
 int verb_releases(Client *c, int argc, char **argv) {
         _cleanup_(table_freep) Table *t = NULL;
         json_auto_t *answer = NULL;
         usec_t now = now_usec(CLOCK_REALTIME);
-        json_t *releases, *rel;
-        size_t i;
+        json_t *releases;
         int r;
 
         r = app_get_list(c, argv[0], "/releases", "releases", &answer, &releases);
+        if (r >= 0)
+                r = table_new(&t, "VERSION", "CREATED", "CAUSE", "IMAGE");
         if (r < 0)
                 return r;
-        if (arg_json)
-                return print_json(releases);
-        r = table_new(&t, "VERSION", "CREATED", "CAUSE", "IMAGE");
-        if (r < 0)
-                return r;
-        json_array_foreach(releases, i, rel) {
-                _cleanup_free_ char *version = NULL;
-                /* docs/api.md says "created"; releases are stored with "created_usec". */
-                int64_t created = jx_int64(rel, "created", 0) ?: jx_int64(rel, "created_usec", 0);
-                char ago[64] = "";
-
-                if (format_version(jx_int64(rel, "version", 0), &version) < 0)
-                        return -ENOMEM;
-                if (created > 0)
-                        format_relative(ago, sizeof(ago), (usec_t) created, now);
-                r = table_add_row(t, version, created > 0 ? ago : NULL, jx_str(rel, "cause"), jx_str(rel, "image"));
-                if (r < 0)
-                        return r;
-        }
-        return table_print(t, stdout);
+        return print_list(releases, t, releases, releases_add, &now);
 }
 
-/* --- scale --- */
+/* --- scale, config, rollback --- */
+
+/* Digits only ("3", not "+3" or " 3"), up to INT_MAX. Returns 0 or -EINVAL. */
+static int parse_count(const char *s, unsigned *ret) {
+        unsigned long n;
+        char *end;
+
+        if (!isdigit((unsigned char) *s))
+                return -EINVAL;
+        errno = 0;
+        n = strtoul(s, &end, 10);
+        if (errno != 0 || *end || n > INT_MAX)
+                return -EINVAL;
+        *ret = (unsigned) n;
+        return 0;
+}
+
+/* "KEY=VALUE", split at the first '=': KEY in *ret_key (the caller's), VALUE in *ret_value
+ * (within arg). Returns 0, -EINVAL for no '=' or an empty KEY, or -ENOMEM. */
+static int split_assignment(const char *arg, char **ret_key, const char **ret_value) {
+        const char *eq = strchr(arg, '=');
+
+        if (!eq || eq == arg)
+                return -EINVAL;
+        *ret_key = strndup(arg, (size_t) (eq - arg));
+        if (!*ret_key)
+                return -ENOMEM;
+        *ret_value = eq + 1;
+        return 0;
+}
 
 /* PROCESS=COUNT arguments as {"web": 3}; a usage error for anything else. */
 static int scale_body(int argc, char **argv, json_t **ret) {
@@ -231,20 +222,16 @@ static int scale_body(int argc, char **argv, json_t **ret) {
         if (!body)
                 return -ENOMEM;
         for (int i = 0; i < argc; i++) {
-                const char *eq = strchr(argv[i], '=');
                 _cleanup_free_ char *process = NULL;
-                unsigned long n;
-                char *end;
+                const char *count;
+                unsigned n;
+                int r;
 
-                if (!eq || eq == argv[i] || !isdigit((unsigned char) eq[1]))
+                r = split_assignment(argv[i], &process, &count);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0 || parse_count(count, &n) < 0)
                         return usage_error("scale", "'%s': expected PROCESS=COUNT, such as web=3.", argv[i]);
-                errno = 0;
-                n = strtoul(eq + 1, &end, 10);
-                if (errno != 0 || *end || n > INT_MAX)
-                        return usage_error("scale", "'%s': expected PROCESS=COUNT, such as web=3.", argv[i]);
-                process = strndup(argv[i], (size_t) (eq - argv[i]));
-                if (!process)
-                        return -ENOMEM;
                 if (json_object_get(body, process))
                         return usage_error("scale", "process %s is given twice.", process);
                 if (json_object_set_new(body, process, json_integer((json_int_t) n)) < 0)
@@ -331,16 +318,17 @@ static int config_set_body(int argc, char **argv, json_t **ret) {
         if (!set)
                 return -ENOMEM;
         for (int i = 0; i < argc; i++) {
-                const char *eq = strchr(argv[i], '=');
                 _cleanup_free_ char *key = NULL;
+                const char *value;
+                int r;
 
-                if (!eq || eq == argv[i])
+                r = split_assignment(argv[i], &key, &value);
+                if (r == -EINVAL)
                         return usage_error("config", "'%s': expected KEY=VALUE, such as GREETING=hello.", argv[i]);
-                key = strndup(argv[i], (size_t) (eq - argv[i]));
-                if (!key)
-                        return -ENOMEM;
+                if (r < 0)
+                        return r;
                 /* jansson takes UTF-8 only, as JSON does. */
-                if (json_object_set_new(set, key, json_string(eq + 1)) < 0)
+                if (json_object_set_new(set, key, json_string(value)) < 0)
                         return usage_error("config", "KEY=VALUE arguments must be UTF-8 text.");
         }
         *ret = json_pack("{s:O}", "set", set);
@@ -395,16 +383,9 @@ int verb_config(Client *c, int argc, char **argv) {
 
 /* "v3" or "3" -> 3; 0 for anything else. */
 static unsigned parse_version(const char *s) {
-        unsigned long n;
-        char *end;
+        unsigned n;
 
-        if (*s == 'v')
-                s++;
-        if (!isdigit((unsigned char) *s))
-                return 0;
-        errno = 0;
-        n = strtoul(s, &end, 10);
-        return errno == 0 && !*end && n <= INT_MAX ? (unsigned) n : 0;
+        return parse_count(s[0] == 'v' ? s + 1 : s, &n) < 0 ? 0 : n;
 }
 
 int verb_rollback(Client *c, int argc, char **argv) {

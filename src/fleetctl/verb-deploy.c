@@ -17,32 +17,14 @@
 static const char *arg_file = NULL;
 static const char *arg_app = NULL;
 
-static const struct option deploy_long[] = {
-        { "file", required_argument, NULL, 'f' },
-        { "app", required_argument, NULL, 'a' },
-        APP_WAIT_LONG_OPTIONS,
-        {}
+static const Option option_file = {
+        "file", 'f', OPTION_STRING, &arg_file, "FILE", "The app's manifest (or give FILE as the argument)"
+};
+static const Option option_app = {
+        "app", 'a', OPTION_STRING, &arg_app, "NAME", "Deploy to app NAME (default: the manifest's app: key)"
 };
 
-static int deploy_parse(int c, const char *arg) {
-        switch (c) {
-        case 'f':
-                arg_file = arg;
-                return 0;
-        case 'a':
-                arg_app = arg;
-                return 0;
-        }
-        return app_wait_parse(c, arg);
-}
-
-const VerbOptions deploy_options = {
-        .options = deploy_long,
-        .short_options = "f:a:",
-        .parse = deploy_parse,
-        .help = "  -f --file=FILE          The app's manifest (or give FILE as the argument)\n"
-                "  -a --app=NAME           Deploy to app NAME (default: the manifest's app: key)\n" APP_WAIT_HELP,
-};
+OptionList deploy_options = { &option_file, &option_app, APP_WAIT_OPTIONS, NULL };
 
 /* Reads the manifest at path, at most DEPLOY_MANIFEST_MAX bytes. Prints what is wrong and
  * returns -EBADMSG, or -ENOMEM; 0 with the text (NUL-terminated) on success. */

@@ -13,56 +13,15 @@
 
 #define HASH_SHORT 7
 
-static bool arg_full = false;
-static bool arg_legend = true;
-static const char *arg_fields = NULL;
+static const Option option_unit_fields = LIST_FIELDS_OPTION(
+        "Columns to show, comma-separated: unit, machine, active, sub,\n"
+        "load, hash (default: unit,machine,active,sub)");
+static const Option option_unit_file_fields = LIST_FIELDS_OPTION(
+        "Columns to show, comma-separated: unit, hash, dstate, state,\n"
+        "target (default: all of them)");
 
-enum {
-        ARG_NO_LEGEND = VERB_ARG_BASE,
-        ARG_FIELDS,
-};
-
-static const struct option list_units_long[] = {
-        { "full", no_argument, NULL, 'l' },
-        { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
-        { "fields", required_argument, NULL, ARG_FIELDS },
-        {}
-};
-
-static int list_units_parse(int c, const char *arg) {
-        switch (c) {
-        case 'l':
-                arg_full = true;
-                return 0;
-        case ARG_NO_LEGEND:
-                arg_legend = false;
-                return 0;
-        case ARG_FIELDS:
-                arg_fields = arg;
-                return 0;
-        }
-        return -EINVAL;
-}
-
-const VerbOptions list_units_options = {
-        .options = list_units_long,
-        .short_options = "l",
-        .parse = list_units_parse,
-        .help = "  -l --full           Show whole machine IDs and hashes\n"
-                "     --no-legend      Do not print the header line\n"
-                "     --fields=LIST    Columns to show, comma-separated: unit, machine, active, sub,\n"
-                "                      load, hash (default: unit,machine,active,sub)\n",
-};
-
-const VerbOptions list_unit_files_options = {
-        .options = list_units_long,
-        .short_options = "l",
-        .parse = list_units_parse,
-        .help = "  -l --full           Show whole hashes and machine IDs\n"
-                "     --no-legend      Do not print the header line\n"
-                "     --fields=LIST    Columns to show, comma-separated: unit, hash, dstate, state,\n"
-                "                      target (default: all of them)\n",
-};
+OptionList list_units_options = { LIST_OPTIONS, &option_unit_fields, NULL };
+OptionList list_unit_files_options = { LIST_OPTIONS, &option_unit_file_fields, NULL };
 
 typedef struct Lister {
         Client *client;

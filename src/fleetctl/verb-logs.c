@@ -4,7 +4,6 @@
  * then GET /v1/units/<unit>/journal gives each one's journal, through fleetd as `journal`
  * does. Without --follow one instance after the other; with it all at once (ClientLines), and
  * instances that start meanwhile (a rollout, a scale) join at the next look at the app. */
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <time.h>
@@ -13,48 +12,19 @@
 #include "app-wait.h"
 #include "basic/json-util.h"
 #include "fleetctl.h"
+#include "progress.h"
 #include "unit-args.h"
 
-#define LOGS_LINES_DEFAULT 10
-/* Without --follow, a journal that stops arriving for this long is given up on. */
-#define LOGS_IDLE_TIMEOUT_SEC 60L
 /* With --follow, how often the app is looked at again for new instances. */
 #define LOGS_RELIST_INTERVAL (5 * USEC_PER_SEC)
 
-static unsigned arg_lines = LOGS_LINES_DEFAULT;
-static bool arg_follow = false;
 static const char *arg_process = NULL;
 
-static const struct option logs_long[] = {
-        { "lines", required_argument, NULL, 'n' },
-        { "follow", no_argument, NULL, 'f' },
-        { "process", required_argument, NULL, 'p' },
-        {}
+static const Option option_process = {
+        "process", 'p', OPTION_STRING, &arg_process, "NAME", "Only the instances of process NAME (web, worker, ...)"
 };
 
-static int logs_parse(int c, const char *arg) {
-        switch (c) {
-        case 'n':
-                return parse_lines_arg(arg, &arg_lines);
-        case 'f':
-                arg_follow = true;
-                return 0;
-        case 'p':
-                arg_process = arg;
-                return 0;
-        }
-        return -EINVAL;
-}
-
-const VerbOptions logs_options = {
-        .options = logs_long,
-        .short_options = "n:fp:",
-        .parse = logs_parse,
-        .help = "  -n --lines=N        Show the last N lines of each instance (default 10)\n"
-                "  -f --follow         Keep printing new lines as they come, from new instances\n"
-                "                      too (Ctrl-C stops)\n"
-                "  -p --process=NAME   Only the instances of process NAME (web, worker, ...)\n",
-};
+OptionList logs_options = { JOURNAL_OPTIONS, &option_process, NULL };
 
 typedef struct Logs {
         Client *client;
@@ -102,19 +72,17 @@ static int logs_instances(Logs *l, json_t **ret) {
 
 /* Asks for the journal of instance i, unless that was done already. */
 static int logs_add(Logs *l, const json_t *i) {
-        _cleanup_free_ char *label = NULL, *suffix = NULL, *path = NULL;
+        _cleanup_free_ char *label = NULL, *path = NULL;
         const char *unit = jx_str(i, "unit");
 
         if (json_object_get(l->followed, unit))
                 return 0;
         if (instance_label(i, &label) < 0)
                 return -ENOMEM;
-        if (asprintf(&suffix, "/journal?lines=%u%s", arg_lines, arg_follow ? "&follow=1" : "") < 0)
-                return (suffix = NULL), -ENOMEM;
-        path = unit_path(l->client, unit, suffix);
+        path = journal_path(l->client, unit);
         if (!path || json_object_set_new(l->followed, unit, json_true()) < 0)
                 return -ENOMEM;
-        return client_lines_add(l->lines, path, label, arg_follow ? 0 : LOGS_IDLE_TIMEOUT_SEC);
+        return client_lines_add(l->lines, path, label, journal_idle_timeout_sec());
 }
 
 /* Each instance's lines, one instance after the other. */
@@ -133,17 +101,6 @@ static int logs_print(Logs *l, const json_t *instances) {
         return client_lines_failure(l->lines);
 }
 
-/* Sleeps for what is left of LOGS_RELIST_INTERVAL since start. */
-static void logs_wait_out(usec_t start) {
-        usec_t spent = now_usec(CLOCK_MONOTONIC) - start, nap;
-
-        if (spent >= LOGS_RELIST_INTERVAL)
-                return;
-        nap = LOGS_RELIST_INTERVAL - spent;
-        struct timespec ts = { .tv_sec = nap / USEC_PER_SEC, .tv_nsec = (nap % USEC_PER_SEC) * 1000 };
-        nanosleep(&ts, NULL);
-}
-
 /* Every instance's new lines as they come, until interrupted, or the app or fleetd is gone. */
 static int logs_follow(Logs *l, json_t *instances) {
         json_auto_t *list = json_incref(instances);
@@ -152,7 +109,7 @@ static int logs_follow(Logs *l, json_t *instances) {
         int r;
 
         for (;;) {
-                usec_t start = now_usec(CLOCK_MONOTONIC);
+                usec_t start = now_usec(CLOCK_MONOTONIC), spent;
 
                 json_array_foreach(list, k, i) {
                         r = logs_add(l, i);
@@ -164,7 +121,8 @@ static int logs_follow(Logs *l, json_t *instances) {
                         return r;
                 /* With no answer open, run returns at once: the app is looked at again only
                  * once the interval is over all the same. */
-                logs_wait_out(start);
+                spent = now_usec(CLOCK_MONOTONIC) - start;
+                sleep_usec(LOGS_RELIST_INTERVAL - MIN(spent, LOGS_RELIST_INTERVAL));
                 json_decref(list);
                 list = NULL;
                 r = logs_instances(l, &list);

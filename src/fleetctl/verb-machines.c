@@ -4,39 +4,9 @@
 
 #include "fleetctl.h"
 #include "table.h"
+#include "unit-args.h"
 
-static bool arg_full = false;
-static bool arg_legend = true;
-
-enum {
-        ARG_NO_LEGEND = VERB_ARG_BASE,
-};
-
-static const struct option list_machines_long[] = {
-        { "full", no_argument, NULL, 'l' },
-        { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
-        {}
-};
-
-static int list_machines_parse(int c, const char *arg) {
-        switch (c) {
-        case 'l':
-                arg_full = true;
-                return 0;
-        case ARG_NO_LEGEND:
-                arg_legend = false;
-                return 0;
-        }
-        return -EINVAL;
-}
-
-const VerbOptions list_machines_options = {
-        .options = list_machines_long,
-        .short_options = "l",
-        .parse = list_machines_parse,
-        .help = "  -l --full         Show whole machine IDs\n"
-                "     --no-legend    Do not print the header line\n",
-};
+OptionList list_machines_options = { LIST_OPTIONS, NULL };
 
 static int compare_strings(const void *a, const void *b) {
         return strcmp(*(const char * const *) a, *(const char * const *) b);
@@ -79,7 +49,7 @@ static int format_metadata(const json_t *metadata, char **ret) {
         return 0;
 }
 
-static int add_machine(Table *t, const json_t *m) {
+static int add_machine(Table *t, const json_t *m, void *userdata) {
         _cleanup_free_ char *metadata = NULL, *short_id = NULL;
         const char *id = json_string_value(json_object_get(m, "id"));
         int r;
@@ -96,29 +66,14 @@ static int add_machine(Table *t, const json_t *m) {
 int verb_list_machines(Client *c, int argc, char **argv) {
         _cleanup_(table_freep) Table *t = NULL;
         json_auto_t *answer = NULL;
-        json_t *machines, *m;
-        size_t i;
+        json_t *machines;
         int r;
 
-        r = client_call(c, "GET", "/v1/machines", NULL, &answer);
-        if (r < 0)
-                return r;
-        machines = json_object_get(answer, "machines");
-        if (!json_is_array(machines)) {
-                fprintf(stderr, "fleetctl: fleetd at %s sent no \"machines\" list.\n", client_endpoint(c));
-                return -EBADMSG;
-        }
-        if (arg_json)
-                return print_json(machines);
-
-        r = table_new(&t, "MACHINE", "IP", "METADATA", "STATE");
+        r = api_get_list(c, "/v1/machines", "machines", &answer, &machines);
+        if (r >= 0)
+                r = table_new(&t, "MACHINE", "IP", "METADATA", "STATE");
         if (r < 0)
                 return r;
         table_set_header(t, arg_legend);
-        json_array_foreach(machines, i, m) {
-                r = add_machine(t, m);
-                if (r < 0)
-                        return r;
-        }
-        return table_print(t, stdout);
+        return print_list(machines, t, machines, add_machine, NULL);
 }

@@ -6,6 +6,7 @@
 #include "fleetctl.h"
 #include "registry.h"
 #include "table.h"
+#include "unit-args.h"
 
 static void routes_free(RouteRecord *l, size_t n) {
         for (size_t i = 0; i < n; i++)
@@ -74,14 +75,9 @@ int verb_routes(Client *c, int argc, char **argv) {
         }
         if (asprintf(&path, "/v1/routes%s%s", app ? "?app=" : "", strempty(app)) < 0)
                 return -ENOMEM;
-        r = client_call(c, "GET", path, NULL, &answer);
+        r = api_get_list(c, path, "routes", &answer, &routes);
         if (r < 0)
                 return r;
-        routes = json_object_get(answer, "routes");
-        if (!json_is_array(routes)) {
-                fprintf(stderr, "fleetctl: fleetd at %s sent no \"routes\" list.\n", client_endpoint(c));
-                return -EBADMSG;
-        }
         if (arg_json)
                 return print_json(routes);
 

@@ -12,37 +12,27 @@
 
 static const char *arg_as = NULL;
 
-enum {
-        ARG_AS = VERB_ARG_BASE,
+static const Option option_as = {
+        "as", 0, OPTION_STRING, &arg_as, "NAME",
+        "Read each FILE as the unit NAME: an instance of the template FILE\n"
+        "(web@2.service for web@.service), specifiers expanded for it",
 };
+OptionList verify_options = { &option_as, NULL };
 
-static const struct option verify_long[] = {
-        { "as", required_argument, NULL, ARG_AS },
-        {}
-};
-
-static int verify_parse(int c, const char *arg) {
+/* --as must name a unit fleetd could place. */
+static int verify_check_as(void) {
         _cleanup_free_ char *why = NULL;
         int r;
 
-        if (c != ARG_AS)
-                return -EINVAL;
-        r = unit_name_check(arg, UNIT_NAME_ANY | UNIT_NAME_PLACEABLE, &why);
+        if (!arg_as)
+                return 0;
+        r = unit_name_check(arg_as, UNIT_NAME_ANY | UNIT_NAME_PLACEABLE, &why);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
                 return usage_error("verify", "--as: %s.", why ?: "invalid unit name");
-        arg_as = arg;
         return 0;
 }
-
-const VerbOptions verify_options = {
-        .options = verify_long,
-        .short_options = "",
-        .parse = verify_parse,
-        .help = "     --as NAME       Read each FILE as the unit NAME: an instance of the template FILE\n"
-                "                     (web@2.service for web@.service), specifiers expanded for it\n",
-};
 
 /* One file as read. */
 typedef struct Verified {
@@ -174,7 +164,7 @@ static int print_json_line(const Verified *v) {
         return 0;
 }
 
-static void print_list(const char *label, char **l) {
+static void print_requirement(const char *label, char **l) {
         if (strv_length(l) == 0)
                 return;
         printf("  %-16s", label);
@@ -202,10 +192,10 @@ static void print_human(const Verified *v) {
 
         if (o->machine_id)
                 printf("  %-16s %s\n", "MachineID", o->machine_id);
-        print_list("MachineOf", o->machine_of);
-        print_list("MachineMetadata", o->machine_metadata);
-        print_list("Conflicts", o->conflicts);
-        print_list("Replaces", o->replaces);
+        print_requirement("MachineOf", o->machine_of);
+        print_requirement("MachineMetadata", o->machine_metadata);
+        print_requirement("Conflicts", o->conflicts);
+        print_requirement("Replaces", o->replaces);
         if (o->global)
                 printf("  %-16s %s\n", "Global", "true");
         if (!o->machine_id && !o->global && strv_length(o->machine_of) + strv_length(o->machine_metadata) +
@@ -217,6 +207,9 @@ int verb_verify(Client *c, int argc, char **argv) {
         bool failed = false;
         int r;
 
+        r = verify_check_as();
+        if (r < 0)
+                return r;
         for (int i = 0; i < argc; i++) {
                 _cleanup_(verified_done) Verified v = {};
 

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Waiting for units to reach a state (see wait.h). */
-#include <limits.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "basic/json-util.h"
 #include "basic/strv.h"
 #include "machine-legend.h"
+#include "progress.h"
 #include "unit-args.h"
 #include "wait.h"
 
@@ -14,54 +14,18 @@ bool arg_no_block = false;
 unsigned arg_block_attempts = 0;
 usec_t arg_timeout = WAIT_TIMEOUT_DEFAULT;
 
-enum {
-        ARG_NO_BLOCK = VERB_ARG_BASE,
-        ARG_BLOCK_ATTEMPTS,
-        ARG_TIMEOUT,
+static const Option option_no_block = {
+        "no-block", 0, OPTION_TRUE, &arg_no_block, NULL, "Do not wait for the machines to get there"
+};
+static const Option option_block_attempts = {
+        "block-attempts", 0, OPTION_UNSIGNED, &arg_block_attempts, "N",
+        "Give up after N checks, 5 a second (0: no limit, the default)"
+};
+static const Option option_timeout = {
+        "timeout", 0, OPTION_DURATION, &arg_timeout, "DURATION", "Give up after DURATION (default 60s; 0: never)"
 };
 
-static const struct option wait_long[] = {
-        { "no-block", no_argument, NULL, ARG_NO_BLOCK },
-        { "block-attempts", required_argument, NULL, ARG_BLOCK_ATTEMPTS },
-        { "timeout", required_argument, NULL, ARG_TIMEOUT },
-        {}
-};
-
-static int wait_parse(int c, const char *arg) {
-        unsigned long n;
-        char *end;
-
-        switch (c) {
-        case ARG_NO_BLOCK:
-                arg_no_block = true;
-                return 0;
-        case ARG_BLOCK_ATTEMPTS:
-                errno = 0;
-                n = strtoul(arg, &end, 10);
-                if (errno != 0 || end == arg || *end || arg[0] == '-' || n > UINT_MAX) {
-                        fprintf(stderr, "fleetctl: --block-attempts takes a number, not '%s'.\n", arg);
-                        return -EINVAL;
-                }
-                arg_block_attempts = (unsigned) n;
-                return 0;
-        case ARG_TIMEOUT:
-                if (parse_duration(arg, &arg_timeout) < 0) {
-                        fprintf(stderr, "fleetctl: --timeout takes a duration such as 90s or 5m, not '%s'.\n", arg);
-                        return -EINVAL;
-                }
-                return 0;
-        }
-        return -EINVAL;
-}
-
-const VerbOptions wait_options = {
-        .options = wait_long,
-        .short_options = "",
-        .parse = wait_parse,
-        .help = "     --no-block          Do not wait for the machines to get there\n"
-                "     --block-attempts=N  Give up after N checks, 5 a second (0: no limit, the default)\n"
-                "     --timeout=DURATION  Give up after DURATION (default 60s; 0: never)\n",
-};
+OptionList wait_options = { &option_no_block, &option_block_attempts, &option_timeout, NULL };
 
 static const struct {
         const char *trigger;   /* "Triggered unit X start" */
@@ -132,7 +96,7 @@ typedef struct Waiter {
         WaitUnit *units;
         size_t n_units;
         MachineLegends legends;
-        bool progress_shown;
+        Progress progress;
         int failure;
 } Waiter;
 
@@ -143,22 +107,7 @@ static void waiter_done(Waiter *w) {
         }
         free(w->units);
         machine_legends_done(&w->legends);
-}
-
-static void progress_clear(Waiter *w) {
-        if (!w->progress_shown)
-                return;
-        fputs("\r\033[K", stderr);
-        w->progress_shown = false;
-}
-
-static void progress_show(Waiter *w, size_t pending, usec_t elapsed) {
-        if (!isatty(STDERR_FILENO))
-                return;
-        fprintf(stderr, "\r\033[KWaiting for %zu of %zu unit%s to be %s... %llus", pending, w->n_units,
-                w->n_units == 1 ? "" : "s", goal_words[w->goal].goal,
-                (unsigned long long) (elapsed / USEC_PER_SEC));
-        w->progress_shown = true;
+        progress_done(&w->progress);
 }
 
 /* "activating (start) on 3f2a1b9c.../10.0.0.11" for messages. */
@@ -190,7 +139,7 @@ static int report_done(Waiter *w, const WaitUnit *u) {
                 if (r < 0)
                         return r;
         }
-        progress_clear(w);
+        progress_clear(&w->progress);
         printf("Unit %s %s%s%s\n", u->name, goal_words[w->goal].done, legend ? " on " : "", strempty(legend));
         fflush(stdout);
         return 0;
@@ -203,7 +152,7 @@ static int report_failed(Waiter *w, const WaitUnit *u) {
         r = describe_state(w, u->state, &what);
         if (r < 0)
                 return r;
-        progress_clear(w);
+        progress_clear(&w->progress);
         fprintf(stderr, "fleetctl: Unit %s failed: %s. See 'fleetctl status %s' and 'fleetctl journal %s'.\n",
                 u->name, what, u->name, u->name);
         failure_merge(&w->failure, -EIO);
@@ -218,7 +167,7 @@ static int report_timeout(Waiter *w, const WaitUnit *u, unsigned attempts) {
         r = describe_state(w, u->state, &what);
         if (r < 0)
                 return r;
-        progress_clear(w);
+        progress_clear(&w->progress);
         if (arg_block_attempts > 0 && attempts >= arg_block_attempts)
                 snprintf(buf, sizeof(buf), "%u attempt%s", attempts, attempts == 1 ? "" : "s");
         else
@@ -284,7 +233,7 @@ static int waiter_run(Waiter *w) {
 
         for (unsigned attempt = 1;; attempt++) {
                 /* Off while polling: the client may have something to say on stderr. */
-                progress_clear(w);
+                progress_clear(&w->progress);
                 pending = waiter_round(w);
                 if (pending <= 0)
                         return pending;
@@ -299,10 +248,11 @@ static int waiter_run(Waiter *w) {
                                 }
                         return 0;
                 }
-                progress_show(w, (size_t) pending, elapsed);
-                usec_t nap = arg_timeout > 0 ? MIN(WAIT_INTERVAL, arg_timeout - elapsed) : WAIT_INTERVAL;
-                struct timespec ts = { .tv_sec = nap / USEC_PER_SEC, .tv_nsec = (nap % USEC_PER_SEC) * 1000 };
-                nanosleep(&ts, NULL);
+                r = progress_show(&w->progress, elapsed, "Waiting for %d of %zu unit%s to be %s", pending,
+                                  w->n_units, w->n_units == 1 ? "" : "s", goal_words[w->goal].goal);
+                if (r < 0)
+                        return r;
+                sleep_usec(progress_nap(WAIT_INTERVAL, arg_timeout, elapsed));
         }
 }
 
@@ -330,7 +280,7 @@ int wait_for_units(Client *c, char **names, WaitGoal goal, usec_t since) {
                         return -ENOMEM;
                 }
         }
+        progress_init(&w.progress, PROGRESS_QUIET);
         r = waiter_run(&w);
-        progress_clear(&w);
         return r < 0 ? r : w.failure;
 }

@@ -30,7 +30,7 @@ typedef enum WaitGoal {
 extern bool arg_no_block;
 extern unsigned arg_block_attempts;
 extern usec_t arg_timeout;
-extern const VerbOptions wait_options;
+extern OptionList wait_options;
 
 typedef enum WaitResult {
         WAIT_PENDING,
