@@ -1,22 +1,27 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
-/* fleet-router's configuration: /etc/fleetd/fleet-router.conf (INI, read with inih; keys at top
- * level or under [fleet-router]), then --<key>=value flags, each overriding the one before.
- * The etcd keys (etcd_servers, etcd_key_prefix, the TLS and credential keys,
- * etcd_request_timeout) and log_level mean what they mean in fleetd.conf and are parsed by
- * fleetd's own config code, so both files take the same values.
- * PURE: no logging, no I/O except reading the named file. On -EINVAL, *ret_error (when not
- * NULL) receives an allocated one-line message saying where and what ("path:3: ..."). */
+/* fleet-router's configuration: its keys, registered with the shared loader (conf-parser.h:
+ * the same syntax, layers and messages as fleetd's). /etc/fleetd/fleet-router.conf (INI; keys
+ * at top level or under [fleet-router]), then FLEET_ROUTER_<KEY> environment variables
+ * (FLEET_ROUTER_CONFIG names the file), then --<key>=value flags, each overriding the one
+ * before, each all-or-nothing. The etcd keys (etcd_servers, etcd_key_prefix, the TLS and
+ * credential keys, etcd_request_timeout) are fleetd's own (config.h), and log_level means what
+ * it means in fleetd.conf, so both files take the same values. PURE: no logging, no I/O except
+ * reading the named file. On -EINVAL, *ret_error (when not NULL) receives an allocated one-line
+ * message saying where and what ("path:3: ..."). */
 
 #include "basic/macros.h"
 #include "basic/time-util.h"
+#include "conf-parser.h"
 #include "config.h"
 
 #define ROUTER_CONFIG_DEFAULT_PATH "/etc/fleetd/fleet-router.conf"
 
 typedef struct RouterConfig {
-        Config *fleet;                /* etcd_* and log_level (fleetd's Config; other keys unused) */
+        CONFIG_ETCD_MEMBERS;          /* etcd_servers ... etcd_request_timeout (config.h); an
+                                       * unset etcd_request_timeout means 5s */
+        int log_level;                /* LOG_INFO */
         char *domain;                 /* default "fleet.local" */
         char *listen;                 /* default "80" */
         char *output;                 /* default "/run/fleet-router/nginx.conf" */
@@ -29,6 +34,9 @@ typedef struct RouterConfig {
         usec_t command_timeout;       /* default 10s: nginx -t and the reload command */
 } RouterConfig;
 
+/* Every key, for conf_load() and the conf_*() calls. Its verify is router_config_finish(). */
+extern const ConfTable router_config_table;
+
 /* A config with every default set. */
 int router_config_new(RouterConfig **ret);
 RouterConfig *router_config_free(RouterConfig *c);
@@ -39,13 +47,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(RouterConfig *, router_config_free);
  * keys. */
 int router_config_set(RouterConfig *c, const char *key, const char *value, const char *where, char **ret_error);
 
-/* Reads an INI file. A missing file is -ENOENT without a message (the caller decides whether
- * that matters); other read errors are -errno without one. Unknown keys, bad values, other
- * sections and syntax errors are -EINVAL with "path:line: ...". */
+/* Reads an INI file (conf_parse_file()). A missing file is -ENOENT without a message (the
+ * caller decides whether that matters); other read errors are -errno without one. Unknown keys,
+ * bad values, other sections and syntax errors are -EINVAL with "path:line: ...". */
 int router_config_parse_file(RouterConfig *c, const char *path, char **ret_error);
 
-/* Applies --key=value and --key value flags from argv[1..argc); --config (either form) is
- * skipped: see router_config_path(). Anything else is -EINVAL with a message. */
+/* Applies --key=value and --key value flags from argv[1..argc) (conf_apply_args()); --config
+ * (either form) is skipped. Anything else is -EINVAL with a message. */
 int router_config_parse_args(RouterConfig *c, int argc, char * const *argv, char **ret_error);
 
 /* The config file named by --config=PATH or --config PATH, else the default;
@@ -53,10 +61,13 @@ int router_config_parse_args(RouterConfig *c, int argc, char * const *argv, char
 const char *router_config_path(int argc, char * const *argv, bool *ret_explicit);
 
 /* After all layers: checks the whole config (fleetd's rules for the etcd keys). */
-int router_config_finish(RouterConfig *c, char **ret_error);
+int router_config_finish(const RouterConfig *c, char **ret_error);
+
+/* The etcd client's options (an unset etcd_request_timeout is 5s). */
+EtcdOptions router_config_etcd_options(const RouterConfig *c);
 
 /* nginx's pid file: nginx.pid next to output. NULL on OOM. */
 char *router_config_pid_file(const RouterConfig *c);
 
-/* The keys, NULL-terminated (for --help). */
+/* The keys, NULL-terminated, in table order (for --help). */
 extern const char * const router_config_keys[];

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
 #include "basic/hashmap.h"
+#include "daemon-util.h"
 #include "etcd-client.h"
 #include "log.h"
 #include "registry.h"
@@ -57,7 +57,7 @@ static void on_reloader_idle(Reloader *rl, void *userdata) {
 
         if (r->started && !r->ready) {
                 r->ready = true;
-                sd_notify(false, "READY=1");
+                daemon_notify_ready(NULL);
                 if (r->loaded)
                         log_info("fleet-router %s ready: nginx config in %s, %zu app(s) routed.", FLEETD_VERSION,
                                  r->config->output, r->last_stats.n_apps);
@@ -281,18 +281,9 @@ static void route_free_value(void *p) {
 }
 
 static int router_setup_etcd(Router *r) {
-        const Config *c = r->config->fleet;
-        EtcdOptions o = {
-                .endpoints = c->etcd_servers,
-                .cafile = c->etcd_cafile,
-                .certfile = c->etcd_certfile,
-                .keyfile = c->etcd_keyfile,
-                .username = c->etcd_username,
-                .password = c->etcd_password,
-                .request_timeout = config_etcd_request_timeout(c),
-        };
+        EtcdOptions o = router_config_etcd_options(r->config);
 
-        r->routes_prefix = registry_key(c->etcd_key_prefix, "routes", "", NULL);
+        r->routes_prefix = registry_key(r->config->etcd_key_prefix, "routes", "", NULL);
         if (!r->routes_prefix)
                 return -ENOMEM;
         r->routes_end = etcd_prefix_end(r->routes_prefix);
@@ -323,15 +314,9 @@ static int router_setup_timers(Router *r) {
 static int router_setup_event(Router *r) {
         int k;
 
-        k = sd_event_default(&r->event);
+        k = daemon_event_new(NULL, NULL, &r->event);
         if (k < 0)
-                return log_error_errno(k, "Failed to allocate the event loop: %m");
-        if ((k = sd_event_add_signal(r->event, NULL, SIGTERM, NULL, NULL)) < 0 ||
-            (k = sd_event_add_signal(r->event, NULL, SIGINT, NULL, NULL)) < 0)
-                return log_error_errno(k, "Failed to watch signals: %m");
-        k = sd_event_set_watchdog(r->event, true);
-        if (k < 0)
-                return log_error_errno(k, "Failed to enable the watchdog: %m");
+                return k;
         k = router_setup_timers(r);
         if (k < 0)
                 return log_error_errno(k, "Failed to set up timers: %m");
@@ -430,14 +415,13 @@ int router_run(Router *r) {
                 return k;
 
         log_info("Watching %s in etcd at %s; serving <app>.%s on %s.", r->routes_prefix,
-                 r->config->fleet->etcd_servers[0], r->config->domain, r->config->listen);
-        sd_notify(false, "STATUS=Reading the routes from etcd.");
+                 r->config->etcd_servers[0], r->config->domain, r->config->listen);
+        daemon_notify_status("Reading the routes from etcd.");
         router_load(r);
 
-        k = sd_event_loop(r->event);
-        sd_notify(false, "STOPPING=1");
+        k = daemon_run(r->event);
         if (k < 0)
-                return log_error_errno(k, "Event loop failed: %m");
+                return k;
         log_info("Stopping; nginx keeps serving the last config.");
         return 0;
 }

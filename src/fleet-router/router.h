@@ -15,9 +15,10 @@
 
 typedef struct Router Router;
 
-/* Sets up the event loop (SIGTERM and SIGINT end it; the watchdog is served when systemd asks
- * for one), the etcd client and the reloader. Takes over config, also on failure. SIGCHLD,
- * SIGTERM and SIGINT must be blocked. Logs its errors. */
+/* Sets up the event loop (daemon_event_new(): SIGTERM and SIGINT end it, SIGCHLD is blocked
+ * for the reloader's children, the watchdog is served when systemd asks for one), the etcd
+ * client and the reloader. Takes over config, also on failure. Call it before any thread
+ * exists. Logs its errors. */
 int router_new(RouterConfig *config, Router **ret);
 Router *router_free(Router *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Router *, router_free);

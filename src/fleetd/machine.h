@@ -10,7 +10,7 @@
  * lease while it is still alive: a crash or restart of fleetd does not make the machine
  * vanish from the cluster, so nothing is moved away from it. */
 
-#include "config.h"
+#include "fleetd-config.h"
 #include "etcd-client.h"
 #include "registry.h"
 

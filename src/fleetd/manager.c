@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
 #include "api-fleet.h"
+#include "daemon-util.h"
 #include "log.h"
 #include "manager.h"
 
@@ -24,16 +24,8 @@ static void on_presence_change(Presence *p, PresenceState state, void *userdata)
 }
 
 static int manager_setup_etcd(Manager *m) {
-        const Config *c = m->config;
-        EtcdOptions o = {
-                .endpoints = c->etcd_servers,
-                .cafile = c->etcd_cafile,
-                .certfile = c->etcd_certfile,
-                .keyfile = c->etcd_keyfile,
-                .username = c->etcd_username,
-                .password = c->etcd_password,
-                .request_timeout = config_etcd_request_timeout(c),
-        };
+        EtcdOptions o = config_etcd_client_options(m->config);
+
         return etcd_client_new(m->event, &o, &m->etcd);
 }
 
@@ -58,24 +50,11 @@ int manager_new(Config *config, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to work out this machine's address (set public_ip): %m");
 
-        r = sd_event_default(&m->event);
+        /* Also blocks SIGCHLD: hooks (hooks.h) are reaped through sd_event_add_child(). No
+         * thread exists yet, so all inherit the mask. */
+        r = daemon_event_new(NULL, NULL, &m->event);
         if (r < 0)
-                return log_error_errno(r, "Failed to allocate event loop: %m");
-
-        /* SIGCHLD too: hooks (hooks.h) are reaped through sd_event_add_child(), which needs it
-         * blocked in every thread; no thread exists yet, so all inherit this mask. */
-        sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGCHLD);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL)) < 0 ||
-            (r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL)) < 0)
-                return log_error_errno(r, "Failed to watch signals: %m");
-        r = sd_event_set_watchdog(m->event, true);
-        if (r < 0)
-                return log_error_errno(r, "Failed to enable watchdog: %m");
+                return r;
 
         r = manager_setup_etcd(m);
         if (r < 0)
@@ -158,19 +137,22 @@ int manager_run(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to start the agent (is systemd reachable over D-Bus?): %m");
 
-        r = engine_new(m->event, m->etcd, m->presence, c->etcd_key_prefix, m->self.id, c->engine_reconcile_interval,
-                       &m->engine);
-        if (r < 0)
-                return log_error_errno(r, "Failed to start the engine: %m");
+        if (c->disable_engine)
+                log_info("disable_engine is set: this fleetd never leads the engine (it schedules nothing).");
+        else {
+                r = engine_new(m->event, m->etcd, m->presence, c->etcd_key_prefix, m->self.id,
+                               c->engine_reconcile_interval, &m->engine);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to start the engine: %m");
+        }
 
         log_info("fleetd %s started on %s (%s), etcd at %s.", FLEETD_VERSION, m->self.hostname, m->self.ip,
                  c->etcd_servers[0]);
-        sd_notify(false, "READY=1\nSTATUS=Connecting to etcd.");
+        daemon_notify_ready("Connecting to etcd.");
 
-        r = sd_event_loop(m->event);
-        sd_notify(false, "STOPPING=1");
+        r = daemon_run(m->event);
         if (r < 0)
-                return log_error_errno(r, "Event loop failed: %m");
+                return r;
         log_info("Stopping; the lease stays until it expires or the next fleetd adopts it.");
         return 0;
 }

@@ -8,7 +8,7 @@
 
 #include "agent.h"
 #include "api-server.h"
-#include "config.h"
+#include "fleetd-config.h"
 #include "engine.h"
 #include "etcd-client.h"
 #include "list-cache.h"

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "basic/strv.h"
-#include "config.h"
+#include "fleetd-config.h"
 #include "../tests.h"
 
 /* A file in /tmp that is removed when the variable goes out of scope. */
@@ -86,7 +86,7 @@ TEST(keys_table) {
                 ASSERT_TRUE(r == 0 || r == -EINVAL);
                 ASSERT_TRUE(!err || !strstr(err, "unknown key"));
         }
-        ASSERT_INT(n, 22);
+        ASSERT_INT(n, 23);
 }
 
 TEST(full_file) {
@@ -195,7 +195,8 @@ static const struct {
         { "etcd_keyfile", "etcd.key" },
         { "etcd_request_timeout", "abc" },
         { "etcd_request_timeout", "0" },
-        { "etcd_request_timeout", "1.5" },
+        { "etcd_request_timeout", "1.5.0" },
+        { "etcd_request_timeout", "0.0001" },
         { "public_ip", "10.0.0.256" },
         { "public_ip", "example.com" },
         { "metadata", "region" },
@@ -204,6 +205,9 @@ static const struct {
         { "agent_ttl", "-5s" },
         { "agent_ttl", "" },
         { "engine_reconcile_interval", "500ms" },
+        { "engine_reconcile_interval", "0.5" },
+        { "disable_engine", "maybe" },
+        { "disable_engine", "" },
         { "api_socket", "fleetd.sock" },
         /* 110 bytes; sun_path holds 107 and the NUL. */
         { "api_socket", "/run/fleetd/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -224,6 +228,9 @@ static const struct {
         { "state_dir", "" },
         { "log_level", "verbose" },
         { "log_level", "INFO" },
+        { "verbosity", "-1" },
+        { "verbosity", "debug" },
+        { "verbosity", "" },
 };
 
 TEST(bad_values_in_file) {
@@ -782,7 +789,7 @@ TEST(example_file) {
                 n_keys++;
         }
         fclose(out);
-        ASSERT_INT(n_keys, 22);
+        ASSERT_INT(n_keys, 23);
         ASSERT_INT(temp_file_write(&t, uncommented), 0);
         free(uncommented);
 
@@ -800,7 +807,118 @@ TEST(example_file) {
         ASSERT_STR(d->machine_id_file, c->machine_id_file);
         ASSERT_STR(d->state_dir, c->state_dir);
         ASSERT_INT(d->log_level, c->log_level);
+        ASSERT_INT(d->disable_engine, c->disable_engine);
         ASSERT_TRUE(!d->public_ip && !d->metadata && !d->api_listen && !d->etcd_password);
+}
+
+/* fleet's own fleet.conf (fleet.conf.sample's forms, and every key of fleet's fleetd). */
+TEST(fleet_conf) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_strv_free_ char **notes = NULL;
+        _cleanup_temp_ TempFile t = {};
+        _cleanup_free_ char *err = NULL;
+
+        ASSERT_INT(temp_file_write(&t,
+                "# This config file is INI-formatted\n"
+                "verbosity=1\n"
+                "etcd_servers=[\"https://127.0.0.1:2379\",\"https://127.0.0.1:4001\"]\n"
+                "etcd_request_timeout=1.5\n"
+                "etcd_cafile=/path/to/CAfile\n"
+                "etcd_keyfile=/path/to/keyfile\n"
+                "etcd_certfile=/path/to/certfile\n"
+                "etcd_username=guest\n"
+                "etcd_password='p4ssw0rd'\n"
+                "etcd_key_prefix=/_coreos.com/fleet/\n"
+                "public_ip=\"\"\n"
+                "metadata=\"region=us-west,az=us-west-1\"\n"
+                "agent_ttl=\"30s\"\n"
+                "engine_reconcile_interval=2.5\n"
+                "token_limit=100\n"
+                "disable_engine=true\n"
+                "disable_watches=false\n"
+                "enable_grpc=true\n"
+                "verify_units=false\n"
+                "authorized_keys_file=\n"
+                "unit_prefix=\"\"\n"), 0);
+
+        ASSERT_INT(config_new(&c), 0);
+        ASSERT_INT(conf_parse_file(&config_table, c, t.path, &notes, &err), 0);
+        ASSERT_TRUE(!err);
+        ASSERT_INT(c->log_level, LOG_DEBUG);
+        ASSERT_INT(strv_length(c->etcd_servers), 2);
+        ASSERT_STR(c->etcd_servers[0], "https://127.0.0.1:2379");
+        ASSERT_STR(c->etcd_servers[1], "https://127.0.0.1:4001");
+        ASSERT_INT(c->etcd_request_timeout, 1500 * USEC_PER_MSEC);
+        ASSERT_STR(c->etcd_cafile, "/path/to/CAfile");
+        ASSERT_STR(c->etcd_keyfile, "/path/to/keyfile");
+        ASSERT_STR(c->etcd_certfile, "/path/to/certfile");
+        ASSERT_STR(c->etcd_username, "guest");
+        ASSERT_STR(c->etcd_password, "p4ssw0rd");
+        ASSERT_STR(c->etcd_key_prefix, "/_coreos.com/fleet/");
+        ASSERT_TRUE(!c->public_ip);
+        ASSERT_INT(c->n_metadata, 2);
+        ASSERT_STR(c->metadata[1].key, "az");
+        ASSERT_INT(c->agent_ttl, 30 * USEC_PER_SEC);
+        ASSERT_INT(c->engine_reconcile_interval, 2500 * USEC_PER_MSEC);
+        ASSERT_TRUE(c->disable_engine);
+        ASSERT_INT(config_verify(c, NULL), 0);
+
+        /* The keys that mean nothing here, each noted with its line. */
+        ASSERT_INT(strv_length(notes), 6);
+        ASSERT_CONTAINS(notes[0], at(&t, 15));
+        ASSERT_CONTAINS(notes[0], ": fleet key token_limit has no meaning in fleetd, ignored");
+        ASSERT_CONTAINS(notes[1], "disable_watches");
+        ASSERT_CONTAINS(notes[2], "enable_grpc");
+        ASSERT_CONTAINS(notes[5], at(&t, 21));
+        ASSERT_CONTAINS(notes[5], "unit_prefix");
+
+        /* fleet's file is the fallback of fleetd's. */
+        ASSERT_STR(config_table.default_path, "/etc/fleetd/fleetd.conf");
+        ASSERT_STR(config_table.fallback_path, "/etc/fleet/fleet.conf");
+}
+
+TEST(fleet_conf_unknown_key) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_temp_ TempFile t = {};
+        _cleanup_free_ char *err = NULL, *want = NULL;
+
+        /* A fleet key is not a licence for any key. */
+        ASSERT_INT(temp_file_write(&t, "verbosity=2\ntoken_limit=5\nenable_grcp=true\n"), 0);
+        ASSERT_INT(config_new(&c), 0);
+        ASSERT_INT(config_parse_file(c, t.path, &err), -EINVAL);
+        ASSERT_TRUE(asprintf(&want, "%s: unknown key 'enable_grcp'", at(&t, 3)) > 0);
+        ASSERT_STR(err, want);
+        ASSERT_INT(c->log_level, LOG_INFO);
+}
+
+TEST(fleet_keys_everywhere) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_strv_free_ char **notes = NULL;
+        char *env[] = { (char *) "FLEETD_TOKEN_LIMIT=10", (char *) "FLEETD_VERBOSITY=0", NULL };
+        char *argv[] = { (char *) "fleetd", (char *) "--enable_grpc=true", (char *) "--disable_engine", (char *) "yes",
+                         NULL };
+
+        ASSERT_INT(config_new(&c), 0);
+        ASSERT_TRUE(!c->disable_engine);
+        ASSERT_INT(config_set(c, "log_level", "err", "test", NULL), 0);
+        ASSERT_INT(conf_apply_env(&config_table, c, env, &notes, NULL), 0);
+        ASSERT_INT(c->log_level, LOG_INFO);
+        ASSERT_INT(conf_apply_args(&config_table, c, 4, argv, &notes, NULL), 0);
+        ASSERT_TRUE(c->disable_engine);
+        ASSERT_INT(strv_length(notes), 2);
+        ASSERT_STR(notes[0], "FLEETD_TOKEN_LIMIT: fleet key token_limit has no meaning in fleetd, ignored");
+        ASSERT_STR(notes[1], "--enable_grpc: fleet key enable_grpc has no meaning in fleetd, ignored");
+
+        /* verbosity and log_level set one level: the last one wins. */
+        ASSERT_INT(config_set(c, "verbosity", "2", "test", NULL), 0);
+        ASSERT_INT(c->log_level, LOG_DEBUG);
+        ASSERT_INT(config_set(c, "log_level", "notice", "test", NULL), 0);
+        ASSERT_INT(c->log_level, LOG_NOTICE);
+        ASSERT_INT(config_set(c, "verbosity", "0", "test", NULL), 0);
+        ASSERT_INT(c->log_level, LOG_INFO);
+
+        for (const char * const *k = config_fleet_keys; *k; k++)
+                ASSERT_INT(config_set(c, *k, "1", "test", NULL), 0);
 }
 
 TEST_MAIN(T(defaults),
@@ -828,4 +946,7 @@ TEST_MAIN(T(defaults),
           T(routes_and_hooks),
           T(host_port),
           T(verify),
-          T(example_file))
+          T(example_file),
+          T(fleet_conf),
+          T(fleet_conf_unknown_key),
+          T(fleet_keys_everywhere))

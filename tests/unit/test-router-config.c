@@ -50,8 +50,8 @@ TEST(defaults) {
         ASSERT_INT(c->connect_timeout, USEC_PER_SEC);
         ASSERT_INT(c->batch_delay, 50 * USEC_PER_MSEC);
         ASSERT_INT(c->command_timeout, 10 * USEC_PER_SEC);
-        ASSERT_STR(c->fleet->etcd_servers[0], "http://127.0.0.1:2379");
-        ASSERT_STR(c->fleet->etcd_key_prefix, "/fleetd/");
+        ASSERT_STR(c->etcd_servers[0], "http://127.0.0.1:2379");
+        ASSERT_STR(c->etcd_key_prefix, "/fleetd/");
 
         /* no command: the built-in SIGHUP to nginx's master */
         ASSERT_INT(router_config_finish(c, NULL), 0);
@@ -86,10 +86,10 @@ TEST(file_all_keys) {
                               &error),
                    0);
         ASSERT_TRUE(!error);
-        ASSERT_INT(strv_length(c->fleet->etcd_servers), 2);
-        ASSERT_STR(c->fleet->etcd_servers[1], "http://10.0.0.2:2379");
-        ASSERT_STR(c->fleet->etcd_key_prefix, "/custom/");
-        ASSERT_INT(c->fleet->log_level, LOG_DEBUG);
+        ASSERT_INT(strv_length(c->etcd_servers), 2);
+        ASSERT_STR(c->etcd_servers[1], "http://10.0.0.2:2379");
+        ASSERT_STR(c->etcd_key_prefix, "/custom/");
+        ASSERT_INT(c->log_level, LOG_DEBUG);
         ASSERT_STR(c->domain, "apps.example.com");
         ASSERT_STR(c->listen, "127.0.0.1:8080");
         ASSERT_STR(c->output, "/srv/router/nginx.conf");
@@ -121,7 +121,8 @@ TEST(file_errors_say_where) {
                 { "batch_delay = 11s\n", ":1: invalid value for batch_delay" },
                 { "command_timeout = 10ms\n", ":1: invalid value for command_timeout" },
                 { "reload_command = nginx -s reload\n", ":1: invalid value for reload_command" },
-                { "domain =\n", ":1: domain must not be empty" },
+                /* fleetd's message for an empty key that has a default (the loader is shared) */
+                { "domain =\n", ":1: invalid value for domain: ''" },
                 { "etcd_servers = ftp://x\n", ":1: invalid value for etcd_servers" },
                 { "log_level = loud\n", ":1: invalid value for log_level" },
                 /* fleetd.conf's other keys mean nothing here */
@@ -187,7 +188,7 @@ TEST(flags) {
         ASSERT_STR(c->listen, "8080");
         ASSERT_STR(c->domain, "test");
         ASSERT_INT(strv_length(c->reload_command), 3);
-        ASSERT_STR(c->fleet->etcd_servers[0], "http://127.0.0.1:1");
+        ASSERT_STR(c->etcd_servers[0], "http://127.0.0.1:1");
 }
 
 TEST(flag_errors) {
@@ -246,6 +247,52 @@ TEST(keys_listed) {
         }
 }
 
+/* The loader is fleetd's: each layer is all-or-nothing, lines hold 199 characters. */
+TEST(same_rules_as_fleetd) {
+        _cleanup_(router_config_freep) RouterConfig *c = NULL;
+        _cleanup_free_ char *error = NULL, *error2 = NULL, *ok = NULL, *bad = NULL;
+        char value[200];
+
+        ASSERT_INT(router_config_new(&c), 0);
+        ASSERT_INT(parse_text(c, "listen = 8080\ndomain = Bad\n", &error), -EINVAL);
+        ASSERT_STR(c->listen, "80");
+
+        /* "access_log = /aaa...": 199 characters. */
+        memset(value, 'a', sizeof(value));
+        value[0] = '/';
+        value[199 - strlen("access_log = ")] = 0;
+        ASSERT_TRUE(asprintf(&ok, "access_log = %s\nlisten = 81\n", value) > 0);
+        ASSERT_INT(parse_text(c, ok, NULL), 0);
+        ASSERT_STR(c->access_log, value);
+        ASSERT_TRUE(asprintf(&bad, "access_log = %sa\nlisten = 82\n", value) > 0);
+        ASSERT_INT(parse_text(c, bad, &error2), -EINVAL);
+        ASSERT_CONTAINS(error2, ":1: line too long (at most 199 characters)");
+        ASSERT_STR(c->listen, "81");
+}
+
+/* FLEET_ROUTER_<KEY>, between the file and the flags; FLEET_ROUTER_CONFIG names the file. */
+TEST(environment) {
+        _cleanup_(router_config_freep) RouterConfig *c = NULL;
+        _cleanup_free_ char *error = NULL, *path = write_conf("listen = 81\ndomain = file.example\n"), *var = NULL;
+        char *env[] = { NULL, (char *) "FLEET_ROUTER_LISTEN=82", (char *) "FLEETD_LISTEN=83", NULL };
+        char *argv[] = { (char *) "fleet-router", (char *) "--domain=flag.example", NULL };
+        char *bad[] = { (char *) "FLEET_ROUTER_AGENT_TTL=5s", NULL };
+        const char *read = NULL;
+
+        ASSERT_TRUE(path);
+        ASSERT_TRUE(asprintf(&var, "FLEET_ROUTER_CONFIG=%s", path) > 0);
+        env[0] = var;
+        ASSERT_INT(router_config_new(&c), 0);
+        ASSERT_INT(conf_load(&router_config_table, c, 2, argv, env, &read, NULL, &error), 0);
+        unlink(path);
+        ASSERT_STR(read, path);
+        ASSERT_STR(c->listen, "82");
+        ASSERT_STR(c->domain, "flag.example");
+
+        ASSERT_INT(conf_apply_env(&router_config_table, c, bad, NULL, &error), -EINVAL);
+        ASSERT_CONTAINS(error, "unknown environment variable FLEET_ROUTER_AGENT_TTL");
+}
+
 static const char *arg_source_root;
 
 /* examples/fleet-router.conf: it parses, and it shows every key (as "#key ="). */
@@ -281,6 +328,7 @@ int main(int argc, char *argv[]) {
         static const TestCase cases[] = {
                 T(defaults), T(file_all_keys), T(file_errors_say_where), T(file_missing), T(empty_values), T(flags),
                 T(flag_errors), T(default_path), T(finish_checks_etcd), T(keys_listed), T(example_file),
+                T(same_rules_as_fleetd), T(environment),
         };
 
         if (argc < 2) {
