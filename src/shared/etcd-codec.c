@@ -155,7 +155,8 @@ static json_t *body_op(const EtcdOp *op) {
                 return NULL;
         switch (op->type) {
         case ETCD_OP_RANGE:
-                k = jv_set(o, "request_range", body_range(&(EtcdRangeArgs) { .key = op->key, .range_end = op->range_end }));
+                k = jv_set(o, "request_range",
+                           body_range(&(EtcdRangeArgs) { .key = op->key, .range_end = op->range_end }));
                 break;
         case ETCD_OP_PUT:
                 k = jv_set(o, "request_put", body_put(op->key, op->value, op->lease));
@@ -186,7 +187,8 @@ static json_t *body_txn(const EtcdTxn *t) {
         for (size_t i = 0; i < t->n_compares; i++)
                 if (json_array_append_new(compares, body_compare(&t->compares[i])) < 0)
                         return NULL;
-        if (jv_set(o, "compare", TAKE_PTR(compares)) < 0 || jv_set(o, "success", body_ops(t->success, t->n_success)) < 0 ||
+        if (jv_set(o, "compare", TAKE_PTR(compares)) < 0 ||
+            jv_set(o, "success", body_ops(t->success, t->n_success)) < 0 ||
             jv_set(o, "failure", body_ops(t->failure, t->n_failure)) < 0)
                 return NULL;
         return TAKE_PTR(o);
@@ -196,7 +198,8 @@ static bool ops_valid(const EtcdOp *ops, size_t n) {
         if (n > 0 && !ops)
                 return false;
         for (size_t i = 0; i < n; i++)
-                if (!ops[i].key || (unsigned) ops[i].type > ETCD_OP_DELETE || (ops[i].type == ETCD_OP_PUT && !ops[i].value))
+                if (!ops[i].key || (unsigned) ops[i].type > ETCD_OP_DELETE ||
+                    (ops[i].type == ETCD_OP_PUT && !ops[i].value))
                         return false;
         return true;
 }
@@ -206,7 +209,8 @@ static bool txn_valid(const EtcdTxn *t) {
                 return false;
         for (size_t i = 0; i < t->n_compares; i++) {
                 const EtcdCompare *cmp = &t->compares[i];
-                if (!cmp->key || (unsigned) cmp->target > ETCD_COMPARE_LEASE || (unsigned) cmp->result > ETCD_NOT_EQUAL ||
+                if (!cmp->key || (unsigned) cmp->target > ETCD_COMPARE_LEASE ||
+                    (unsigned) cmp->result > ETCD_NOT_EQUAL ||
                     (cmp->target == ETCD_COMPARE_VALUE && !cmp->value))
                         return false;
         }
@@ -283,7 +287,8 @@ int etcd_encode_auth(const char *name, const char *password, char **ret) {
         if (!name)
                 return -EINVAL;
         o = json_object();
-        if (!o || jv_set(o, "name", json_string(name)) < 0 || jv_set(o, "password", json_string(strempty(password))) < 0)
+        if (!o || jv_set(o, "name", json_string(name)) < 0 ||
+            jv_set(o, "password", json_string(strempty(password))) < 0)
                 return -ENOMEM;
         return body_dump(o, ret);
 }

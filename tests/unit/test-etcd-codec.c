@@ -99,27 +99,27 @@ TEST(encode_txn) {
         static const EtcdOp failure[] = {
                 { .type = ETCD_OP_RANGE, .key = "/fleetd/a" },
         };
+        static const EtcdCompare no_value = { .key = "k", .target = ETCD_COMPARE_VALUE };
+        static const EtcdOp put_without_value = { .type = ETCD_OP_PUT, .key = "k" };
+        static const EtcdOp unknown_op = { .type = 7, .key = "k" };
         _cleanup_free_ char *body = NULL;
         char *none = NULL;
 
         ASSERT_INT(etcd_encode_txn(&(EtcdTxn) { compares, 2, success, 2, failure, 1 }, &body), 0);
-        ASSERT_STR(body, "{\"compare\":[{\"key\":\"L2ZsZWV0ZC9h\",\"mod_revision\":\"4\",\"target\":\"MOD\",\"result\":\"EQUAL\"},"
-                         "{\"key\":\"L2ZsZWV0ZC9s\",\"value\":\"eA==\",\"target\":\"VALUE\",\"result\":\"NOT_EQUAL\"}],"
-                         "\"success\":[{\"request_put\":{\"key\":\"L2ZsZWV0ZC9j\",\"value\":\"Z2FtbWE=\",\"lease\":\"7\"}},"
+        ASSERT_STR(body, "{\"compare\":[{\"key\":\"L2ZsZWV0ZC9h\",\"mod_revision\":\"4\","
+                         "\"target\":\"MOD\",\"result\":\"EQUAL\"},"
+                         "{\"key\":\"L2ZsZWV0ZC9s\",\"value\":\"eA==\",\"target\":\"VALUE\","
+                         "\"result\":\"NOT_EQUAL\"}],"
+                         "\"success\":[{\"request_put\":{\"key\":\"L2ZsZWV0ZC9j\",\"value\":\"Z2FtbWE=\","
+                         "\"lease\":\"7\"}},"
                          "{\"request_delete_range\":{\"key\":\"L2ZsZWV0ZC9k\"}}],"
                          "\"failure\":[{\"request_range\":{\"key\":\"L2ZsZWV0ZC9h\"}}]}");
 
         ASSERT_INT(etcd_encode_txn(NULL, &none), -EINVAL);
         ASSERT_INT(etcd_encode_txn(&(EtcdTxn) { .n_compares = 1 }, &none), -EINVAL);
-        ASSERT_INT(etcd_encode_txn(&(EtcdTxn) { .compares = &(EtcdCompare) { .key = "k", .target = ETCD_COMPARE_VALUE },
-                                                .n_compares = 1 },
-                                   &none),
-                   -EINVAL);
-        ASSERT_INT(etcd_encode_txn(&(EtcdTxn) { .success = &(EtcdOp) { .type = ETCD_OP_PUT, .key = "k" }, .n_success = 1 },
-                                   &none),
-                   -EINVAL);
-        ASSERT_INT(etcd_encode_txn(&(EtcdTxn) { .failure = &(EtcdOp) { .type = 7, .key = "k" }, .n_failure = 1 }, &none),
-                   -EINVAL);
+        ASSERT_INT(etcd_encode_txn(&(EtcdTxn) { .compares = &no_value, .n_compares = 1 }, &none), -EINVAL);
+        ASSERT_INT(etcd_encode_txn(&(EtcdTxn) { .success = &put_without_value, .n_success = 1 }, &none), -EINVAL);
+        ASSERT_INT(etcd_encode_txn(&(EtcdTxn) { .failure = &unknown_op, .n_failure = 1 }, &none), -EINVAL);
         ASSERT_TRUE(!none);
 }
 
@@ -310,7 +310,8 @@ TEST(auth_token) {
 /* ---- watch streams ---- */
 
 /* Splits the stream into its lines; what follows the last newline stays in *ret_rest. */
-static size_t split_lines(const char *text, size_t n, const char *lines[], size_t lens[], size_t max, size_t *ret_rest) {
+static size_t split_lines(const char *text, size_t n, const char *lines[], size_t lens[], size_t max,
+                          size_t *ret_rest) {
         size_t count = 0, off = 0, len;
 
         while (count < max && (len = etcd_watch_line_length(text + off, n - off)) > 0) {
@@ -396,7 +397,8 @@ TEST(watch_canceled) {
         /* a fresh token may cure it; had it been refused, no token would */
         ASSERT_TRUE(etcd_error_wants_token(0, a.cancel_reason));
         ASSERT_INT(etcd_cancel_reason_to_errno(a.cancel_reason), -EIO);
-        ASSERT_INT(etcd_cancel_reason_to_errno("rpc error: code = PermissionDenied desc = etcdserver: permission denied"),
+        ASSERT_INT(etcd_cancel_reason_to_errno("rpc error: code = PermissionDenied desc = "
+                                               "etcdserver: permission denied"),
                    -EACCES);
 }
 
@@ -603,7 +605,8 @@ TEST(malformed_watch_lines) {
 
 TEST(error_meaning) {
         ASSERT_INT(etcd_error_to_errno(ETCD_GRPC_PERMISSION_DENIED, "etcdserver: permission denied"), -EACCES);
-        ASSERT_INT(etcd_error_to_errno(ETCD_GRPC_OUT_OF_RANGE, "etcdserver: mvcc: required revision is a future revision"),
+        ASSERT_INT(etcd_error_to_errno(ETCD_GRPC_OUT_OF_RANGE, "etcdserver: mvcc: required revision is a future "
+                                                               "revision"),
                    -EIO);
         ASSERT_INT(etcd_error_to_errno(ETCD_GRPC_UNAVAILABLE, NULL), -EIO);
         ASSERT_TRUE(etcd_error_wants_token(ETCD_GRPC_UNKNOWN, "etcdserver: revision of auth store is old"));
@@ -613,7 +616,8 @@ TEST(error_meaning) {
 }
 
 TEST(prefix_end) {
-        _cleanup_free_ char *a = etcd_prefix_end("/fleetd/"), *b = etcd_prefix_end(""), *c = etcd_prefix_end("a\xff\xff");
+        _cleanup_free_ char *a = etcd_prefix_end("/fleetd/"), *b = etcd_prefix_end(""),
+                            *c = etcd_prefix_end("a\xff\xff");
 
         ASSERT_STR(a, "/fleetd0");
         ASSERT_STR(b, "");

@@ -8,7 +8,8 @@
 #
 #   tests/data/etcd/record.sh [ETCD]      (ETCD: the etcd binary, by default /usr/bin/etcd)
 #
-# *.json: one unary answer. watch-*.txt: a /v3/watch stream as received, one JSON object a line.
+# *.json: one unary answer (a keepalive's ends with a newline, the others do not). watch-*.txt: a
+# /v3/watch stream as received, one JSON object a line; a stream that breaks ends without one.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,8 +19,8 @@ etcd_pid=
 watch_pid=
 
 cleanup() {
-        [ -n "$watch_pid" ] && kill "$watch_pid" 2>/dev/null || true
-        [ -n "$etcd_pid" ] && kill "$etcd_pid" 2>/dev/null || true
+        if [ -n "$watch_pid" ]; then kill "$watch_pid" 2>/dev/null || true; fi
+        if [ -n "$etcd_pid" ]; then kill "$etcd_pid" 2>/dev/null || true; fi
         wait 2>/dev/null || true
         rm -rf "$tmp"
 }
@@ -159,5 +160,6 @@ watch_wait watch-error.txt 1
 kill "$etcd_pid"
 wait "$watch_pid" || true
 wait "$etcd_pid" || true
-watch_pid= etcd_pid=
+watch_pid=
+etcd_pid=
 echo "recorded into $here"
