@@ -3,17 +3,16 @@
  *
  * From the top: the journal line formatter (pure); finding the owner (etcd: state/<name>, then
  * machines/<id>); the local answers (systemd over sd-bus, sd-journal on the event loop); the
- * forwarding (one libcurl multi handle per forwarded request, driven by sd-event, its answer
+ * forwarding (one libcurl transfer per forwarded request on the loop's CurlGlue, its answer
  * streamed back through the API server with back-pressure both ways). */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <strings.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
 #include <systemd/sd-journal.h>
 #include <time.h>
 
 #include "api-remote.h"
+#include "curl-glue.h"
 #include "log.h"
 #include "manager.h"
 #include "unit-name.h"
@@ -673,55 +672,25 @@ static void journal_local(UnitQuery *q) {
 
 /* ---- forwarding to the owner's fleetd ---- */
 
-typedef struct RemoteProxy RemoteProxy;
-
-typedef struct ProxySocket {
-        RemoteProxy *proxy;
-        sd_event_source *source;
-        struct ProxySocket *next;
-} ProxySocket;
-
-struct RemoteProxy {
+typedef struct RemoteProxy {
         UnitQuery *query;
         ApiRequest *req;
         char *url;
-        CURLM *multi;
+        CurlGlue *glue;               /* the loop's, shared with the etcd client */
         CURL *easy;
         struct curl_slist *headers;
-        sd_event_source *timer;
-        ProxySocket *sockets;
         char *content_type;           /* of the owner's answer */
         bool began;                   /* our answer (a stream) has begun */
         bool paused;                  /* curl waits for room in our answer */
         char error[CURL_ERROR_SIZE];
-};
-
-static void proxy_socket_free(ProxySocket *ps) {
-        RemoteProxy *p = ps->proxy;
-
-        for (ProxySocket **i = &p->sockets; *i; i = &(*i)->next)
-                if (*i == ps) {
-                        *i = ps->next;
-                        break;
-                }
-        sd_event_source_disable_unref(ps->source);
-        free(ps);
-}
+} RemoteProxy;
 
 static RemoteProxy *proxy_free(RemoteProxy *p) {
         if (!p)
                 return NULL;
-        if (p->easy) {
-                if (p->multi)
-                        (void) curl_multi_remove_handle(p->multi, p->easy);
-                curl_easy_cleanup(p->easy);
-        }
-        if (p->multi)
-                curl_multi_cleanup(p->multi);
-        while (p->sockets)
-                proxy_socket_free(p->sockets);
+        curl_glue_remove_and_free(p->glue, p->easy);
+        curl_glue_unref(p->glue);
         curl_slist_free_all(p->headers);
-        sd_event_source_disable_unref(p->timer);
         unit_query_free(p->query);
         free(p->url);
         free(p->content_type);
@@ -743,91 +712,9 @@ static void proxy_done(RemoteProxy *p, CURLcode cc) {
         proxy_free(p);
 }
 
-/* After curl ran: a finished transfer ends the proxy. Returns true if p is gone. */
-static bool proxy_dispatch(RemoteProxy *p) {
-        CURLMsg *msg;
-        int left;
-
-        while ((msg = curl_multi_info_read(p->multi, &left)))
-                if (msg->msg == CURLMSG_DONE) {
-                        proxy_done(p, msg->data.result);
-                        return true;
-                }
-        return false;
-}
-
-static void proxy_action(RemoteProxy *p, curl_socket_t fd, int mask) {
-        int running;
-
-        if (curl_multi_socket_action(p->multi, fd, mask, &running) != CURLM_OK)
-                log_debug("curl_multi_socket_action() failed.");
-        proxy_dispatch(p);
-}
-
-static int on_proxy_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        ProxySocket *ps = userdata;
-        int mask = 0;
-
-        if (revents & (EPOLLIN | EPOLLHUP))
-                mask |= CURL_CSELECT_IN;
-        if (revents & EPOLLOUT)
-                mask |= CURL_CSELECT_OUT;
-        if (revents & EPOLLERR)
-                mask |= CURL_CSELECT_ERR;
-        proxy_action(ps->proxy, fd, mask);
-        return 0;
-}
-
-static int on_proxy_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        proxy_action(userdata, CURL_SOCKET_TIMEOUT, 0);
-        return 0;
-}
-
-static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
-        RemoteProxy *p = userp;
-        ProxySocket *ps = socketp;
-        uint32_t events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-
-        if (what == CURL_POLL_REMOVE) {
-                if (ps)
-                        proxy_socket_free(ps);
-                return 0;
-        }
-        if (ps)
-                return sd_event_source_set_io_events(ps->source, events) < 0 ? -1 : 0;
-
-        ps = calloc(1, sizeof(ProxySocket));
-        if (!ps)
-                return -1;
-        ps->proxy = p;
-        if (sd_event_add_io(p->query->m->event, &ps->source, fd, events, on_proxy_io, ps) < 0 ||
-            curl_multi_assign(p->multi, fd, ps) != CURLM_OK) {
-                sd_event_source_unref(ps->source);
-                free(ps);
-                return -1;
-        }
-        (void) sd_event_source_set_description(ps->source, "api-proxy-socket");
-        ps->next = p->sockets;
-        p->sockets = ps;
-        return 0;
-}
-
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
-        RemoteProxy *p = userp;
-        uint64_t now;
-
-        if (timeout_ms < 0)
-                return sd_event_source_set_enabled(p->timer, SD_EVENT_OFF) < 0 ? -1 : 0;
-        if (sd_event_now(p->query->m->event, CLOCK_MONOTONIC, &now) < 0 ||
-            sd_event_source_set_time(p->timer, now + (uint64_t) timeout_ms * USEC_PER_MSEC) < 0 ||
-            sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT) < 0)
-                return -1;
-        return 0;
-}
-
-/* curl does not ask for SOCK_CLOEXEC itself. */
-static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a) {
-        return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+/* The glue's callback: the transfer ended. */
+static void on_proxy_done(CURL *easy, CURLcode cc, void *userdata) {
+        proxy_done(userdata, cc);
 }
 
 /* The owner's headers are in: our answer begins with its status and type. */
@@ -890,49 +777,35 @@ static void on_proxy_request_event(ApiRequest *req, ApiRequestEvent event, void 
         }
         if (p->paused) {
                 p->paused = false;
-                /* May deliver what curl holds at once; the transfer goes on from the timer. */
-                (void) curl_easy_pause(p->easy, CURLPAUSE_CONT);
-                proxy_dispatch(p);
+                /* May deliver what curl holds at once; the transfer goes on from the loop. */
+                (void) curl_glue_unpause(p->glue, p->easy);
         }
 }
-
-#define EASY_SETOPT(e, opt, val)                                        \
-        do {                                                            \
-                if (curl_easy_setopt(e, opt, val) != CURLE_OK)          \
-                        return -EINVAL;                                 \
-        } while (0)
 
 static int proxy_setup_easy(RemoteProxy *p) {
         const Config *c = p->query->m->config;
         CURL *e = p->easy;
 
-        EASY_SETOPT(e, CURLOPT_URL, p->url);
-        EASY_SETOPT(e, CURLOPT_PRIVATE, (void *) p);
-        EASY_SETOPT(e, CURLOPT_HTTPHEADER, p->headers);
-        EASY_SETOPT(e, CURLOPT_HEADERFUNCTION, on_proxy_header);
-        EASY_SETOPT(e, CURLOPT_HEADERDATA, (void *) p);
-        EASY_SETOPT(e, CURLOPT_WRITEFUNCTION, on_proxy_body);
-        EASY_SETOPT(e, CURLOPT_WRITEDATA, (void *) p);
-        EASY_SETOPT(e, CURLOPT_ERRORBUFFER, p->error);
-        EASY_SETOPT(e, CURLOPT_NOSIGNAL, 1L);
-        EASY_SETOPT(e, CURLOPT_PROXY, "");  /* no proxy from the environment */
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_URL, p->url);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_HTTPHEADER, p->headers);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_HEADERFUNCTION, on_proxy_header);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_HEADERDATA, (void *) p);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_WRITEFUNCTION, on_proxy_body);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_WRITEDATA, (void *) p);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_ERRORBUFFER, p->error);
 #if LIBCURL_VERSION_NUM >= 0x075500
-        EASY_SETOPT(e, CURLOPT_PROTOCOLS_STR, "https");
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_PROTOCOLS_STR, "https");
 #endif
-        EASY_SETOPT(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-        EASY_SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, PROXY_CONNECT_TIMEOUT_MS);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_CONNECTTIMEOUT_MS, PROXY_CONNECT_TIMEOUT_MS);
         if (!p->query->follow)
-                EASY_SETOPT(e, CURLOPT_TIMEOUT_MS, PROXY_TIMEOUT_MS);
-        EASY_SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
-        EASY_SETOPT(e, CURLOPT_TCP_KEEPIDLE, 10L);
-        EASY_SETOPT(e, CURLOPT_TCP_KEEPINTVL, 5L);
+                CURL_SETOPT_OR_RETURN(e, CURLOPT_TIMEOUT_MS, PROXY_TIMEOUT_MS);
         /* Both ends are the cluster's: only its CA counts, and we show our certificate. */
-        EASY_SETOPT(e, CURLOPT_CAINFO, c->api_client_ca);
-        EASY_SETOPT(e, CURLOPT_CAPATH, NULL);
-        EASY_SETOPT(e, CURLOPT_SSLCERT, c->api_tls_cert);
-        EASY_SETOPT(e, CURLOPT_SSLKEY, c->api_tls_key);
-        EASY_SETOPT(e, CURLOPT_SSL_VERIFYPEER, 1L);
-        EASY_SETOPT(e, CURLOPT_SSL_VERIFYHOST, 2L);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_CAINFO, c->api_client_ca);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_CAPATH, NULL);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_SSLCERT, c->api_tls_cert);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_SSLKEY, c->api_tls_key);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_SSL_VERIFYPEER, 1L);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_SSL_VERIFYHOST, 2L);
         return 0;
 }
 
@@ -960,33 +833,23 @@ static int proxy_build_url(RemoteProxy *p, const char *api) {
 static int proxy_setup(RemoteProxy *p, const char *api) {
         int r;
 
-        p->easy = curl_easy_init();
-        p->multi = curl_multi_init();
-        if (!p->easy || !p->multi)
-                return -ENOMEM;
+        r = curl_glue_get(p->query->m->event, &p->glue);
+        if (r < 0)
+                return r;
+        r = curl_glue_make(&p->easy);
+        if (r < 0)
+                return r;
         r = proxy_build_url(p, api);
         if (r < 0)
                 return r;
         r = proxy_setup_easy(p);
         if (r < 0)
                 return r;
-
-        r = sd_event_add_time(p->query->m->event, &p->timer, CLOCK_MONOTONIC, 0, 0, on_proxy_timer, p);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_enabled(p->timer, SD_EVENT_OFF);
-        (void) sd_event_source_set_description(p->timer, "api-proxy-timer");
-        if (curl_multi_setopt(p->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket) != CURLM_OK ||
-            curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, (void *) p) != CURLM_OK ||
-            curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) != CURLM_OK ||
-            curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, (void *) p) != CURLM_OK)
-                return -EINVAL;
-
         r = api_request_set_event_handler(p->req, on_proxy_request_event, p);
         if (r < 0)
                 return r;
         /* Starts nothing yet: curl asks for a timer, which starts the transfer from the loop. */
-        return curl_multi_add_handle(p->multi, p->easy) == CURLM_OK ? 0 : -EIO;
+        return curl_glue_add(p->glue, p->easy, on_proxy_done, p);
 }
 
 static void proxy_start(UnitQuery *q, const char *api) {

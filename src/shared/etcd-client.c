@@ -1,29 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* etcd v3 through its JSON gateway, on libcurl's multi interface driven by sd-event.
+/* etcd v3 through its JSON gateway: the I/O. etcd-codec encodes the bodies and decodes the
+ * answers; the loop's CurlGlue runs the transfers.
  *
- * From the bottom up: the glue between curl and sd-event (one io source per socket curl tells
- * us about, one timer); Xfer, one HTTP POST to one endpoint; EtcdRequest, a unary call that
+ * From the bottom up: Xfer, one HTTP POST to one endpoint; EtcdRequest, a unary call that
  * fails over between endpoints and re-authenticates once; EtcdWatch, a streaming call that
  * reconnects and resumes; EtcdLease, a keepalive timer on top of requests.
  *
- * Re-entrancy: user callbacks run only after curl_multi_socket_action() has returned, never
- * from inside a curl callback, so they may start, cancel and free anything, the client
- * included. The client and the watches are reference counted for that reason; a request is
- * unlinked from the client before its callback runs. */
+ * Re-entrancy: user callbacks run only from the loop (the glue's done callbacks, a defer source
+ * for the lines a watch received, timers), never from inside curl, so they may start, cancel
+ * and free anything, the client included. The client and the watches are reference counted for
+ * that reason; a request is unlinked from the client before its callback runs. */
 
 #include <curl/curl.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
 #include <time.h>
 
-#include "basic/base64.h"
-#include "basic/json-util.h"
 #include "basic/strv.h"
+#include "curl-glue.h"
 #include "etcd-client.h"
 #include "log.h"
 
@@ -33,21 +27,8 @@
 #define WATCH_BACKOFF_MIN (100 * USEC_PER_MSEC)
 #define WATCH_BACKOFF_MAX (5 * USEC_PER_SEC)
 #define LEASE_RETRY_MIN (200 * USEC_PER_MSEC)
+/* sd-event's default accuracy (0) means 250 ms. */
 #define TIMER_ACCURACY USEC_PER_MSEC
-
-/* An idle watch learns of a dead peer from TCP keepalive: first probe after 10 s of silence,
- * then every 5 s, given up after 3 unanswered probes (~25 s). */
-#define KEEPALIVE_IDLE_SEC 10L
-#define KEEPALIVE_INTERVAL_SEC 5L
-#define KEEPALIVE_PROBES 3
-
-/* gRPC status codes, as the gateway reports them. */
-#define GRPC_UNKNOWN 2
-#define GRPC_NOT_FOUND 5
-#define GRPC_PERMISSION_DENIED 7
-#define GRPC_OUT_OF_RANGE 11
-#define GRPC_UNAVAILABLE 14
-#define GRPC_UNAUTHENTICATED 16
 
 #define LIST_LINK(head, item)                                   \
         do {                                                    \
@@ -69,51 +50,19 @@
                 (item)->next = (item)->prev = NULL;             \
         } while (0)
 
-#define EASY_SETOPT(easy, option, value)                                \
-        do {                                                            \
-                if (curl_easy_setopt(easy, option, value) != CURLE_OK)  \
-                        return -EIO;                                    \
-        } while (0)
-
 typedef struct Buffer {
         char *data;
         size_t size;
         size_t allocated;
 } Buffer;
 
-typedef enum XferKind {
-        XFER_REQUEST,
-        XFER_WATCH,
-} XferKind;
-
-/* One HTTP POST to one endpoint. First member of EtcdRequest and EtcdWatch, so that
- * CURLOPT_PRIVATE can point here and the kind tells which one it is. */
+/* One HTTP POST to one endpoint. */
 typedef struct Xfer {
-        XferKind kind;
         CURL *easy;
         struct curl_slist *headers;
         size_t endpoint;                /* index into client->endpoints */
         unsigned token_generation;      /* of the token sent */
 } Xfer;
-
-typedef struct EtcdSocket EtcdSocket;
-struct EtcdSocket {
-        EtcdClient *client;
-        sd_event_source *source;
-        EtcdSocket *next, *prev;
-};
-
-typedef enum RequestKind {
-        REQ_RANGE,
-        REQ_PUT,
-        REQ_DELETE,
-        REQ_TXN,
-        REQ_LEASE_GRANT,
-        REQ_LEASE_KEEPALIVE,
-        REQ_LEASE_REVOKE,
-        REQ_AUTH,
-        _REQ_MAX,
-} RequestKind;
 
 typedef enum RequestState {
         REQUEST_WAITING_AUTH,
@@ -125,7 +74,7 @@ struct EtcdRequest {
         Xfer xfer;
         EtcdClient *client;             /* NULL once done or when the client went away */
         EtcdRequest *next, *prev;
-        RequestKind kind;
+        EtcdCall kind;
         RequestState state;
         char *body;
         Buffer response;
@@ -184,11 +133,9 @@ struct EtcdLease {
 struct EtcdClient {
         unsigned n_ref;
         bool closed;
-        bool curl_initialized;
         sd_event *event;
-        CURLM *multi;
-        sd_event_source *curl_timer;
-        EtcdSocket *sockets;
+        CurlGlue *glue;
+        sd_event_source *process;       /* defer: hands the lines watches received to watch_process() */
 
         char **endpoints;
         size_t n_endpoints;
@@ -207,21 +154,8 @@ struct EtcdClient {
         EtcdLease *leases;
 };
 
-static const char *const request_path[_REQ_MAX] = {
-        [REQ_RANGE] = "/v3/kv/range",
-        [REQ_PUT] = "/v3/kv/put",
-        [REQ_DELETE] = "/v3/kv/deleterange",
-        [REQ_TXN] = "/v3/kv/txn",
-        [REQ_LEASE_GRANT] = "/v3/lease/grant",
-        [REQ_LEASE_KEEPALIVE] = "/v3/lease/keepalive",
-        [REQ_LEASE_REVOKE] = "/v3/lease/revoke",
-        [REQ_AUTH] = "/v3/auth/authenticate",
-};
-
-static void client_dispatch(EtcdClient *c);
 static int request_launch(EtcdRequest *r);
 static void request_finish(EtcdRequest *r, int error, const EtcdResult *result);
-static void watch_on_done(EtcdWatch *w, CURLcode cc);
 static int watch_connect(EtcdWatch *w);
 static void watch_retry(EtcdWatch *w, bool failed);
 static void watch_fail(EtcdWatch *w, int error);
@@ -273,6 +207,12 @@ static int timer_arm(EtcdClient *c, sd_event_source **t, usec_t delay,
         return sd_event_source_set_enabled(*t, SD_EVENT_ONESHOT);
 }
 
+static void erase_and_free(char *s) {
+        if (s)
+                explicit_bzero(s, strlen(s));
+        free(s);
+}
+
 static int errno_from_curl(CURLcode cc) {
         switch (cc) {
         case CURLE_OPERATION_TIMEDOUT:
@@ -290,361 +230,6 @@ static int errno_from_curl(CURLcode cc) {
         }
 }
 
-static bool message_has(const char *message, const char *what) {
-        return message && strstr(message, what);
-}
-
-static int errno_from_grpc(int code, const char *message) {
-        switch (code) {
-        case GRPC_NOT_FOUND:
-                return -ENOENT;
-        case GRPC_PERMISSION_DENIED:
-        case GRPC_UNAUTHENTICATED:
-                return -EACCES;
-        case GRPC_OUT_OF_RANGE:
-                return message_has(message, "compacted") ? -ESTALE : -EIO;
-        default:
-                if (message_has(message, "authentication failed") || message_has(message, "user name"))
-                        return -EACCES;
-                return -EIO;
-        }
-}
-
-/* Whether a fresh token may cure the error: it expired, the auth store changed, or none was sent. */
-static bool grpc_wants_token(int code, const char *message) {
-        return code == GRPC_UNAUTHENTICATED ||
-                message_has(message, "invalid auth token") ||
-                message_has(message, "revision of auth store is old") ||
-                message_has(message, "user name is empty");
-}
-
-/* The gateway answers errors as {"error":"...","code":N,"message":"..."}, and inside a stream as
- * {"error":{"grpc_code":N,"message":"..."}}. Returns the gRPC code, or 0 when o is no error. */
-static int gateway_error(const json_t *o, const char **ret_message) {
-        const json_t *e = json_object_get(o, "error");
-        int code;
-
-        if (json_is_object(e)) {
-                code = (int) jx_int64(e, "grpc_code", GRPC_UNKNOWN);
-                *ret_message = jx_str(e, "message");
-        } else if (json_is_integer(json_object_get(o, "code"))) {
-                code = (int) jx_int64(o, "code", GRPC_UNKNOWN);
-                *ret_message = jx_str(o, "message") ?: jx_str(o, "error");
-        } else
-                return 0;
-        return code != 0 ? code : GRPC_UNKNOWN;
-}
-
-/* ---- request bodies: keys and values base64, every int64 a decimal string ---- */
-
-static json_t *jv_int64(int64_t v) {
-        char buf[24];
-
-        snprintf(buf, sizeof(buf), "%" PRIi64, v);
-        return json_string(buf);
-}
-
-static json_t *jv_base64(const void *p, size_t n) {
-        _cleanup_free_ char *s = NULL;
-
-        if (base64_encode(p, n, &s) < 0)
-                return NULL;
-        return json_string(s);
-}
-
-/* Sets o[name] to v, taking v; v == NULL (a failed allocation) fails. */
-static int jv_set(json_t *o, const char *name, json_t *v) {
-        return json_object_set_new(o, name, v) < 0 ? -ENOMEM : 0;
-}
-
-static int body_set_key(json_t *o, const char *name, const char *s) {
-        return jv_set(o, name, jv_base64(s, strlen(s)));
-}
-
-/* An empty range_end stands for "\0", every key from key on (see etcd_prefix_end()): encoding
- * one byte of "" encodes its terminating NUL. */
-static int body_set_range_end(json_t *o, const char *range_end) {
-        if (!range_end)
-                return 0;
-        return jv_set(o, "range_end", jv_base64(range_end, MAX(strlen(range_end), (size_t) 1)));
-}
-
-static json_t *body_range(const EtcdRangeArgs *a) {
-        json_auto_t *o = json_object();
-
-        if (!o || body_set_key(o, "key", a->key) < 0 || body_set_range_end(o, a->range_end) < 0)
-                return NULL;
-        if (a->limit > 0 && jv_set(o, "limit", jv_int64(a->limit)) < 0)
-                return NULL;
-        if (a->revision > 0 && jv_set(o, "revision", jv_int64(a->revision)) < 0)
-                return NULL;
-        if (a->keys_only && jv_set(o, "keys_only", json_true()) < 0)
-                return NULL;
-        if (a->count_only && jv_set(o, "count_only", json_true()) < 0)
-                return NULL;
-        return TAKE_PTR(o);
-}
-
-static json_t *body_put(const char *key, const char *value, int64_t lease) {
-        json_auto_t *o = json_object();
-
-        if (!o || body_set_key(o, "key", key) < 0 || body_set_key(o, "value", value) < 0)
-                return NULL;
-        if (lease != 0 && jv_set(o, "lease", jv_int64(lease)) < 0)
-                return NULL;
-        return TAKE_PTR(o);
-}
-
-static json_t *body_delete(const char *key, const char *range_end) {
-        json_auto_t *o = json_object();
-
-        if (!o || body_set_key(o, "key", key) < 0 || body_set_range_end(o, range_end) < 0)
-                return NULL;
-        return TAKE_PTR(o);
-}
-
-static json_t *body_lease(int64_t id) {
-        json_auto_t *o = json_object();
-
-        if (!o || jv_set(o, "ID", jv_int64(id)) < 0)
-                return NULL;
-        return TAKE_PTR(o);
-}
-
-static const char *const compare_target[] = {
-        [ETCD_COMPARE_VERSION] = "VERSION",
-        [ETCD_COMPARE_CREATE] = "CREATE",
-        [ETCD_COMPARE_MOD] = "MOD",
-        [ETCD_COMPARE_VALUE] = "VALUE",
-        [ETCD_COMPARE_LEASE] = "LEASE",
-};
-
-static const char *const compare_field[] = {
-        [ETCD_COMPARE_VERSION] = "version",
-        [ETCD_COMPARE_CREATE] = "create_revision",
-        [ETCD_COMPARE_MOD] = "mod_revision",
-        [ETCD_COMPARE_VALUE] = "value",
-        [ETCD_COMPARE_LEASE] = "lease",
-};
-
-static const char *const compare_result[] = {
-        [ETCD_EQUAL] = "EQUAL",
-        [ETCD_GREATER] = "GREATER",
-        [ETCD_LESS] = "LESS",
-        [ETCD_NOT_EQUAL] = "NOT_EQUAL",
-};
-
-static json_t *body_compare(const EtcdCompare *cmp) {
-        json_auto_t *o = json_object();
-        json_t *v;
-
-        if (!o || body_set_key(o, "key", cmp->key) < 0)
-                return NULL;
-        v = cmp->target == ETCD_COMPARE_VALUE ? jv_base64(cmp->value, strlen(cmp->value))
-                                              : jv_int64(cmp->number);
-        if (jv_set(o, compare_field[cmp->target], v) < 0 ||
-            jv_set(o, "target", json_string(compare_target[cmp->target])) < 0 ||
-            jv_set(o, "result", json_string(compare_result[cmp->result])) < 0)
-                return NULL;
-        return TAKE_PTR(o);
-}
-
-static json_t *body_op(const EtcdOp *op) {
-        json_auto_t *o = json_object();
-
-        if (!o)
-                return NULL;
-        switch (op->type) {
-        case ETCD_OP_RANGE:
-                if (jv_set(o, "request_range",
-                           body_range(&(EtcdRangeArgs) { .key = op->key, .range_end = op->range_end })) < 0)
-                        return NULL;
-                break;
-        case ETCD_OP_PUT:
-                if (jv_set(o, "request_put", body_put(op->key, op->value, op->lease)) < 0)
-                        return NULL;
-                break;
-        case ETCD_OP_DELETE:
-                if (jv_set(o, "request_delete_range", body_delete(op->key, op->range_end)) < 0)
-                        return NULL;
-                break;
-        }
-        return TAKE_PTR(o);
-}
-
-static json_t *body_ops(const EtcdOp *ops, size_t n) {
-        json_auto_t *a = json_array();
-
-        if (!a)
-                return NULL;
-        for (size_t i = 0; i < n; i++)
-                if (json_array_append_new(a, body_op(&ops[i])) < 0)
-                        return NULL;
-        return TAKE_PTR(a);
-}
-
-static json_t *body_txn(const EtcdTxn *t) {
-        json_auto_t *o = json_object(), *compares = json_array();
-
-        if (!o || !compares)
-                return NULL;
-        for (size_t i = 0; i < t->n_compares; i++)
-                if (json_array_append_new(compares, body_compare(&t->compares[i])) < 0)
-                        return NULL;
-        if (jv_set(o, "compare", TAKE_PTR(compares)) < 0 ||
-            jv_set(o, "success", body_ops(t->success, t->n_success)) < 0 ||
-            jv_set(o, "failure", body_ops(t->failure, t->n_failure)) < 0)
-                return NULL;
-        return TAKE_PTR(o);
-}
-
-/* ---- answers ---- */
-
-static void kv_clear(EtcdKv *kv) {
-        free(kv->key);
-        free(kv->value);
-        *kv = (EtcdKv) {};
-}
-
-static void result_clear(EtcdResult *r) {
-        for (size_t i = 0; i < r->n_kvs; i++)
-                kv_clear(&r->kvs[i]);
-        free(r->kvs);
-        for (size_t i = 0; i < r->n_responses; i++)
-                result_clear(&r->responses[i]);
-        free(r->responses);
-        *r = (EtcdResult) {};
-}
-
-static int decode_base64(const char *s, char **ret, size_t *ret_len) {
-        void *p;
-        int k;
-
-        s = strempty(s);  /* etcd omits empty values */
-        k = base64_decode(s, strlen(s), &p, ret_len);
-        if (k < 0)
-                return k == -ENOMEM ? k : -EBADMSG;
-        *ret = p;
-        return 0;
-}
-
-static int parse_kv(const json_t *o, EtcdKv *ret) {
-        _cleanup_free_ char *key = NULL, *value = NULL;
-        size_t value_len = 0;
-        int k;
-
-        if (!json_is_object(o) || !jx_str(o, "key"))
-                return -EBADMSG;
-        k = decode_base64(jx_str(o, "key"), &key, NULL);
-        if (k >= 0)
-                k = decode_base64(jx_str(o, "value"), &value, &value_len);
-        if (k < 0)
-                return k;
-        *ret = (EtcdKv) {
-                .key = TAKE_PTR(key),
-                .value = TAKE_PTR(value),
-                .value_len = value_len,
-                .create_revision = jx_int64(o, "create_revision", 0),
-                .mod_revision = jx_int64(o, "mod_revision", 0),
-                .version = jx_int64(o, "version", 0),
-                .lease = jx_int64(o, "lease", 0),
-        };
-        return 0;
-}
-
-/* Fills r->kvs from a JSON array of kvs, or from a single kv object. */
-static int parse_kvs(const json_t *v, EtcdResult *r) {
-        size_t n = json_is_array(v) ? json_array_size(v) : v ? 1 : 0;
-
-        if (n == 0)
-                return 0;
-        r->kvs = calloc(n, sizeof(EtcdKv));
-        if (!r->kvs)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                int k = parse_kv(json_is_array(v) ? json_array_get(v, i) : v, &r->kvs[i]);
-                if (k < 0)
-                        return k;
-                r->n_kvs++;
-        }
-        return 0;
-}
-
-static int parse_answer(RequestKind kind, const json_t *o, EtcdResult *ret);
-
-static int parse_txn_responses(const json_t *a, EtcdResult *r) {
-        size_t n = json_array_size(a);
-
-        if (n == 0)
-                return 0;
-        r->responses = calloc(n, sizeof(EtcdResult));
-        if (!r->responses)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                const json_t *item = json_array_get(a, i), *v;
-                RequestKind kind;
-                int k;
-
-                if ((v = json_object_get(item, "response_range")))
-                        kind = REQ_RANGE;
-                else if ((v = json_object_get(item, "response_put")))
-                        kind = REQ_PUT;
-                else if ((v = json_object_get(item, "response_delete_range")))
-                        kind = REQ_DELETE;
-                else
-                        return -EBADMSG;
-                k = parse_answer(kind, v, &r->responses[i]);
-                if (k < 0)
-                        return k;
-                r->n_responses++;
-        }
-        return 0;
-}
-
-/* Zero values are omitted by the gateway: a missing field means 0 or false. */
-static int parse_answer(RequestKind kind, const json_t *o, EtcdResult *ret) {
-        _cleanup_(result_clear) EtcdResult r = {
-                .revision = jx_int64(json_object_get(o, "header"), "revision", 0),
-        };
-        int k = 0;
-
-        switch (kind) {
-        case REQ_RANGE:
-                r.count = jx_int64(o, "count", 0);
-                r.more = jx_bool(o, "more", false);
-                k = parse_kvs(json_object_get(o, "kvs"), &r);
-                break;
-        case REQ_PUT:
-                k = parse_kvs(json_object_get(o, "prev_kv"), &r);
-                break;
-        case REQ_DELETE:
-                r.deleted = jx_int64(o, "deleted", 0);
-                k = parse_kvs(json_object_get(o, "prev_kvs"), &r);
-                break;
-        case REQ_TXN:
-                r.succeeded = jx_bool(o, "succeeded", false);
-                k = parse_txn_responses(json_object_get(o, "responses"), &r);
-                break;
-        case REQ_LEASE_GRANT:
-        case REQ_LEASE_KEEPALIVE:
-                r.lease_id = jx_int64(o, "ID", 0);
-                r.ttl = jx_int64(o, "TTL", 0);
-                if (!isempty(jx_str(o, "error")))
-                        k = -EIO;
-                else if (r.ttl <= 0) /* keepalive of a lease that is gone: no TTL */
-                        k = kind == REQ_LEASE_KEEPALIVE ? -ENOENT : -EBADMSG;
-                break;
-        default:
-                break;
-        }
-        if (k < 0)
-                return k;
-        *ret = r;
-        r = (EtcdResult) {};
-        return 0;
-}
-
-/* ---- curl on sd-event ---- */
 
 static EtcdClient *client_ref(EtcdClient *c) {
         c->n_ref++;
@@ -658,146 +243,10 @@ static void client_unref(EtcdClient *c) {
                 client_destroy(c);
 }
 
-static void socket_free(EtcdSocket *s) {
-        if (!s)
-                return;
-        LIST_UNLINK(s->client->sockets, s);
-        sd_event_source_disable_unref(s->source);
-        free(s);
-}
-
-static void client_socket_action(EtcdClient *c, curl_socket_t fd, int mask) {
-        int running;
-
-        client_ref(c);
-        if (curl_multi_socket_action(c->multi, fd, mask, &running) != CURLM_OK)
-                log_debug("etcd: curl_multi_socket_action() failed.");
-        client_dispatch(c);
-        client_unref(c);
-}
-
-static int on_socket_io(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
-        EtcdSocket *s = userdata;
-        int mask = 0;
-
-        if (revents & (EPOLLIN | EPOLLHUP))
-                mask |= CURL_CSELECT_IN;
-        if (revents & EPOLLOUT)
-                mask |= CURL_CSELECT_OUT;
-        if (revents & EPOLLERR)
-                mask |= CURL_CSELECT_ERR;
-        client_socket_action(s->client, fd, mask);  /* s may be gone now */
-        return 0;
-}
-
-static int socket_add(EtcdClient *c, curl_socket_t fd, uint32_t events) {
-        _cleanup_free_ EtcdSocket *s = calloc(1, sizeof(EtcdSocket));
-        int k;
-
-        if (!s)
-                return -ENOMEM;
-        s->client = c;
-        k = sd_event_add_io(c->event, &s->source, fd, events, on_socket_io, s);
-        if (k < 0)
-                return k;
-        if (curl_multi_assign(c->multi, fd, s) != CURLM_OK) {
-                sd_event_source_unref(s->source);
-                return -EIO;
-        }
-        (void) sd_event_source_set_description(s->source, "etcd-socket");
-        LIST_LINK(c->sockets, s);
-        TAKE_PTR(s);
-        return 0;
-}
-
-static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
-        EtcdClient *c = userp;
-        EtcdSocket *s = socketp;
-        uint32_t events = 0;
-
-        if (what == CURL_POLL_REMOVE) {
-                socket_free(s);
-                return 0;
-        }
-        if (what & CURL_POLL_IN)
-                events |= EPOLLIN;
-        if (what & CURL_POLL_OUT)
-                events |= EPOLLOUT;
-        if (s)
-                return sd_event_source_set_io_events(s->source, events) < 0 ? -1 : 0;
-        return socket_add(c, fd, events) < 0 ? -1 : 0;
-}
-
-static int on_curl_timer_fired(sd_event_source *source, uint64_t usec, void *userdata) {
-        client_socket_action(userdata, CURL_SOCKET_TIMEOUT, 0);
-        return 0;
-}
-
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
-        EtcdClient *c = userp;
-
-        if (timeout_ms < 0)
-                return sd_event_source_set_enabled(c->curl_timer, SD_EVENT_OFF) < 0 ? -1 : 0;
-        if (timer_arm(c, &c->curl_timer, (usec_t) timeout_ms * USEC_PER_MSEC,
-                      on_curl_timer_fired, c, "etcd-curl-timer") < 0)
-                return -1;
-        return 0;
-}
-
-/* curl does not ask for SOCK_CLOEXEC itself. */
-static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a) {
-        return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-}
-
-static int on_socket_options(void *clientp, curl_socket_t fd, curlsocktype purpose) {
-        int probes = KEEPALIVE_PROBES;
-
-        (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes));
-        return CURL_SOCKOPT_OK;
-}
-
-static EtcdWatch *client_find_pending_watch(EtcdClient *c);
-static void watch_process(EtcdWatch *w);
-static EtcdWatch *watch_ref(EtcdWatch *w);
-static void watch_unref(EtcdWatch *w);
-static void request_on_done(EtcdRequest *r, CURLcode cc);
-
-/* Runs what a socket action produced: buffered watch lines first, then finished transfers.
- * Called with a reference on c, so callbacks may free it. */
-static void client_dispatch(EtcdClient *c) {
-        EtcdWatch *w;
-        CURLMsg *m;
-        int left;
-
-        while (!c->closed && (w = client_find_pending_watch(c))) {
-                watch_ref(w);
-                watch_process(w);
-                watch_unref(w);
-        }
-        while (!c->closed && (m = curl_multi_info_read(c->multi, &left))) {
-                CURLcode cc = m->data.result;
-                char *p = NULL;
-                Xfer *x;
-
-                if (m->msg != CURLMSG_DONE ||
-                    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &p) != CURLE_OK || !p)
-                        continue;
-                x = (Xfer *) p;
-                if (x->kind == XFER_REQUEST)
-                        request_on_done((EtcdRequest *) x, cc);
-                else
-                        watch_on_done((EtcdWatch *) x, cc);
-        }
-}
-
 /* ---- one HTTP POST ---- */
 
 static void xfer_stop(EtcdClient *c, Xfer *x) {
-        if (x->easy) {
-                (void) curl_multi_remove_handle(c->multi, x->easy);
-                curl_easy_cleanup(x->easy);
-                x->easy = NULL;
-        }
+        x->easy = curl_glue_remove_and_free(c->glue, x->easy);
         curl_slist_free_all(x->headers);
         x->headers = NULL;
 }
@@ -826,50 +275,50 @@ static int xfer_options(EtcdClient *c, Xfer *x, const char *url, const char *bod
         long ms = (long) MAX(c->timeout / USEC_PER_MSEC, (usec_t) 1);
         CURL *e = x->easy;
 
-        EASY_SETOPT(e, CURLOPT_URL, url);
-        EASY_SETOPT(e, CURLOPT_PRIVATE, (void *) x);
-        EASY_SETOPT(e, CURLOPT_HTTPHEADER, x->headers);
-        EASY_SETOPT(e, CURLOPT_COPYPOSTFIELDS, body);
-        EASY_SETOPT(e, CURLOPT_WRITEFUNCTION, write_cb);
-        EASY_SETOPT(e, CURLOPT_WRITEDATA, write_data);
-        EASY_SETOPT(e, CURLOPT_NOSIGNAL, 1L);
-        EASY_SETOPT(e, CURLOPT_PROXY, "");  /* no proxy from the environment */
-        EASY_SETOPT(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-        EASY_SETOPT(e, CURLOPT_SOCKOPTFUNCTION, on_socket_options);
-        EASY_SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_URL, url);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_HTTPHEADER, x->headers);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_COPYPOSTFIELDS, body);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_WRITEFUNCTION, write_cb);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_WRITEDATA, write_data);
+        CURL_SETOPT_OR_RETURN(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
         /* A watch is idle for as long as nothing changes: no total timeout, no low-speed
-         * limit, only TCP keepalive to notice a peer that went away. */
+         * limit, only TCP keepalive (curl_glue_make()) to notice a peer that went away. */
         if (!stream)
-                EASY_SETOPT(e, CURLOPT_TIMEOUT_MS, ms);
-        EASY_SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
-        EASY_SETOPT(e, CURLOPT_TCP_KEEPIDLE, KEEPALIVE_IDLE_SEC);
-        EASY_SETOPT(e, CURLOPT_TCP_KEEPINTVL, KEEPALIVE_INTERVAL_SEC);
+                CURL_SETOPT_OR_RETURN(e, CURLOPT_TIMEOUT_MS, ms);
         if (c->cafile)
-                EASY_SETOPT(e, CURLOPT_CAINFO, c->cafile);
+                CURL_SETOPT_OR_RETURN(e, CURLOPT_CAINFO, c->cafile);
         if (c->certfile)
-                EASY_SETOPT(e, CURLOPT_SSLCERT, c->certfile);
+                CURL_SETOPT_OR_RETURN(e, CURLOPT_SSLCERT, c->certfile);
         if (c->keyfile)
-                EASY_SETOPT(e, CURLOPT_SSLKEY, c->keyfile);
+                CURL_SETOPT_OR_RETURN(e, CURLOPT_SSLKEY, c->keyfile);
         return 0;
 }
 
-/* Starts POST path on endpoint x->endpoint. */
-static int xfer_start(EtcdClient *c, Xfer *x, const char *path, const char *body, bool stream,
-                      bool with_token, curl_write_callback write_cb, void *write_data) {
+/* How a transfer is made: stream (no total timeout), with the token, where its answer goes,
+ * and who hears of its end. */
+typedef struct XferCallbacks {
+        bool stream;
+        bool with_token;
+        curl_write_callback write;
+        curl_glue_done_t done;
+} XferCallbacks;
+
+/* Starts POST path on endpoint x->endpoint; cb->write and cb->done get userdata. */
+static int xfer_start(EtcdClient *c, Xfer *x, const char *path, const char *body, const XferCallbacks *cb,
+                      void *userdata) {
         _cleanup_free_ char *url = NULL;
         int k;
 
         xfer_stop(c, x);
         if (asprintf(&url, "%s%s", c->endpoints[x->endpoint], path) < 0)
                 return -ENOMEM;
-        x->easy = curl_easy_init();
-        if (!x->easy)
-                return -ENOMEM;
-        k = xfer_headers(c, x, with_token);
+        k = curl_glue_make(&x->easy);
         if (k >= 0)
-                k = xfer_options(c, x, url, body, stream, write_cb, write_data);
-        if (k >= 0 && curl_multi_add_handle(c->multi, x->easy) != CURLM_OK)
-                k = -EIO;
+                k = xfer_headers(c, x, cb->with_token);
+        if (k >= 0)
+                k = xfer_options(c, x, url, body, cb->stream, cb->write, userdata);
+        if (k >= 0)
+                k = curl_glue_add(c->glue, x->easy, cb->done, userdata);
         if (k < 0)
                 xfer_stop(c, x);
         return k;
@@ -929,7 +378,7 @@ static void request_finish(EtcdRequest *r, int error, const EtcdResult *result) 
         bool floating = r->floating;  /* an owned r may be gone after the callback */
 
         if (error < 0)
-                log_debug_errno(error, "etcd: %s failed: %m", request_path[r->kind]);
+                log_debug_errno(error, "etcd: %s failed: %m", etcd_call_path(r->kind));
         request_detach(r);
         if (r->callback)
                 r->callback(c, error, error < 0 ? NULL : result, r->userdata);
@@ -944,21 +393,29 @@ static size_t request_write(char *p, size_t size, size_t n, void *userdata) {
         k = buffer_append(&r->response, p, size * n, RESPONSE_MAX);
         if (k < 0) {
                 r->write_error = k == -EFBIG ? -EBADMSG : k;
-                log_debug("etcd: answer to %s exceeds %zu bytes.", request_path[r->kind], RESPONSE_MAX);
+                log_debug("etcd: answer to %s exceeds %zu bytes.", etcd_call_path(r->kind), RESPONSE_MAX);
                 return 0;
         }
         return size * n;
 }
 
+static void on_request_done(CURL *easy, CURLcode cc, void *userdata);
+
+static const XferCallbacks request_callbacks = {
+        .write = request_write,
+        .done = on_request_done,
+};
+
 static int client_authenticate(EtcdClient *c);
 
 static int request_launch(EtcdRequest *r) {
         EtcdClient *c = r->client;
+        XferCallbacks cb = request_callbacks;
         int k;
 
         buffer_clear(&r->response);
         r->write_error = 0;
-        if (r->kind != REQ_AUTH && client_needs_token(c)) {
+        if (r->kind != ETCD_CALL_AUTH && client_needs_token(c)) {
                 xfer_stop(c, &r->xfer);
                 k = client_authenticate(c);
                 if (k < 0)
@@ -967,8 +424,8 @@ static int request_launch(EtcdRequest *r) {
                 r->auth_generation = c->auth_generation;
                 return 0;
         }
-        k = xfer_start(c, &r->xfer, request_path[r->kind], r->body, false, r->kind != REQ_AUTH,
-                       request_write, r);
+        cb.with_token = r->kind != ETCD_CALL_AUTH;
+        k = xfer_start(c, &r->xfer, etcd_call_path(r->kind), r->body, &cb, r);
         if (k < 0)
                 return k;
         r->state = REQUEST_RUNNING;
@@ -976,8 +433,9 @@ static int request_launch(EtcdRequest *r) {
 }
 
 /* Reads, lease keepalives and grants (a stray lease just expires) may be sent twice. */
-static bool request_idempotent(RequestKind kind) {
-        return kind == REQ_RANGE || kind == REQ_LEASE_KEEPALIVE || kind == REQ_LEASE_GRANT || kind == REQ_AUTH;
+static bool request_idempotent(EtcdCall kind) {
+        return kind == ETCD_CALL_RANGE || kind == ETCD_CALL_LEASE_KEEPALIVE || kind == ETCD_CALL_LEASE_GRANT ||
+                kind == ETCD_CALL_AUTH;
 }
 
 static bool request_may_resend(EtcdRequest *r) {
@@ -998,7 +456,7 @@ static void request_attempt_failed(EtcdRequest *r, int error) {
         size_t failed = r->xfer.endpoint;
         int k;
 
-        log_debug_errno(error, "etcd: %s on %s failed: %m", request_path[r->kind], c->endpoints[failed]);
+        log_debug_errno(error, "etcd: %s on %s failed: %m", etcd_call_path(r->kind), c->endpoints[failed]);
         if (c->current == failed)  /* let the next request start elsewhere */
                 c->current = (failed + 1) % c->n_endpoints;
         if (++r->n_tried >= c->n_endpoints || !request_may_resend(r)) {
@@ -1011,19 +469,19 @@ static void request_attempt_failed(EtcdRequest *r, int error) {
                 request_finish(r, k, NULL);
 }
 
-static void request_on_etcd_error(EtcdRequest *r, int code, const char *message) {
+static void request_on_etcd_error(EtcdRequest *r, const EtcdError *e) {
         EtcdClient *c = r->client;
         int k;
 
-        log_debug("etcd: %s on %s: %s (code %d)", request_path[r->kind],
-                  c->endpoints[r->xfer.endpoint], strna(message), code);
-        if (r->kind == REQ_AUTH && message_has(message, "authentication is not enabled")) {
+        log_debug("etcd: %s on %s: %s (code %d)", etcd_call_path(r->kind),
+                  c->endpoints[r->xfer.endpoint], strna(e->message), e->code);
+        if (r->kind == ETCD_CALL_AUTH && etcd_error_auth_disabled(e->code, e->message)) {
                 /* credentials configured, auth off on the server: go on without a token */
                 k = free_and_strdup(&c->token, "");
                 request_finish(r, k, &(EtcdResult) {});
                 return;
         }
-        if (r->kind != REQ_AUTH && c->username && !r->reauthed && grpc_wants_token(code, message)) {
+        if (r->kind != ETCD_CALL_AUTH && c->username && !r->reauthed && etcd_error_wants_token(e->code, e->message)) {
                 r->reauthed = true;
                 client_forget_token(c, r->xfer.token_generation);
                 k = request_launch(r);
@@ -1031,35 +489,24 @@ static void request_on_etcd_error(EtcdRequest *r, int code, const char *message)
                         request_finish(r, k, NULL);
                 return;
         }
-        if (code == GRPC_UNAVAILABLE) {  /* no leader, shutting down: another member may do */
+        if (e->code == ETCD_GRPC_UNAVAILABLE) {  /* no leader, shutting down: another member may do */
                 request_attempt_failed(r, -EIO);
                 return;
         }
-        request_finish(r, errno_from_grpc(code, message), NULL);
+        request_finish(r, etcd_error_to_errno(e->code, e->message), NULL);
 }
 
-static int request_parse(EtcdRequest *r, const json_t *o, EtcdResult *ret) {
-        EtcdClient *c = r->client;
-        const char *token;
-
-        if (r->kind != REQ_AUTH)
-                return parse_answer(r->kind, o, ret);
-        token = jx_str(o, "token");
-        if (isempty(token))
-                return -EBADMSG;
-        if (free_and_strdup(&c->token, token) < 0)
-                return -ENOMEM;
+/* An authentication's answer: the token the next requests send. */
+static void client_take_token(EtcdClient *c, EtcdAnswer *a) {
+        erase_and_free(c->token);
+        c->token = TAKE_PTR(a->token);
         c->token_generation++;
-        return 0;
 }
 
 static void request_on_done(EtcdRequest *r, CURLcode cc) {
-        _cleanup_(result_clear) EtcdResult result = {};
-        json_auto_t *j = NULL;
-        const char *message = NULL;
-        const json_t *o;
+        _cleanup_(etcd_answer_done) EtcdAnswer a = {};
         long status = 0;
-        int code, k;
+        int k;
 
         if (cc != CURLE_OK) {
                 if (r->write_error < 0)
@@ -1069,48 +516,56 @@ static void request_on_done(EtcdRequest *r, CURLcode cc) {
                 return;
         }
         (void) curl_easy_getinfo(r->xfer.easy, CURLINFO_RESPONSE_CODE, &status);
-        j = json_loadb(r->response.data ?: "", r->response.size, 0, NULL);
-        if (!j) {
-                if (status >= 500)
-                        request_attempt_failed(r, -EIO);
-                else
-                        request_finish(r, -EBADMSG, NULL);
+        k = etcd_decode_answer(r->kind, r->response.data, r->response.size, &a);
+        if (k == -EBADMSG && status >= 500) {  /* not the gateway speaking: a proxy, a crash */
+                request_attempt_failed(r, -EIO);
                 return;
         }
-        o = json_object_get(j, "result") ?: j;  /* streaming calls (keepalive) wrap their answer */
-        code = gateway_error(o, &message);
-        if (code != 0) {
-                request_on_etcd_error(r, code, message);
+        if (k >= 0 && a.error.code != 0) {
+                request_on_etcd_error(r, &a.error);
                 return;
         }
-        k = status / 100 == 2 ? request_parse(r, o, &result) : -EIO;
+        if (k >= 0 && status / 100 != 2)
+                k = -EIO;
+        if (k >= 0 && r->kind == ETCD_CALL_AUTH)
+                client_take_token(r->client, &a);
         if (k >= 0)
                 r->client->current = r->xfer.endpoint;
-        request_finish(r, k, &result);
+        request_finish(r, k, &a.result);
 }
 
-/* Queues a request; ret NULL makes it floating. body is not taken. */
-static int client_submit(EtcdClient *c, RequestKind kind, const json_t *body,
-                         etcd_callback_t cb, void *userdata, EtcdRequest **ret) {
-        _cleanup_(request_freep) EtcdRequest *r = NULL;
-        int k;
+/* The glue's callback. A transfer runs only while its request is linked to the client; the
+ * client stays alive until the request's callback returned, whatever that callback frees. */
+static void on_request_done(CURL *easy, CURLcode cc, void *userdata) {
+        EtcdRequest *r = userdata;
+        EtcdClient *c = client_ref(r->client);
 
-        if (!body)
-                return -ENOMEM;
+        request_on_done(r, cc);
+        client_unref(c);
+}
+
+/* Queues a request whose body was encoded (k < 0: encoding failed, and that is the answer);
+ * ret NULL makes it floating. body is taken. */
+static int client_submit(EtcdClient *c, EtcdCall kind, int k, char *body,
+                         etcd_callback_t cb, void *userdata, EtcdRequest **ret) {
+        _cleanup_free_ char *b = body;
+        _cleanup_(request_freep) EtcdRequest *r = NULL;
+
+        if (!c)
+                return -EINVAL;
+        if (k < 0)
+                return k;
         r = calloc(1, sizeof(EtcdRequest));
         if (!r)
                 return -ENOMEM;
         *r = (EtcdRequest) {
-                .xfer.kind = XFER_REQUEST,
                 .xfer.endpoint = c->current,
                 .kind = kind,
                 .floating = !ret,
                 .callback = cb,
                 .userdata = userdata,
+                .body = TAKE_PTR(b),
         };
-        r->body = json_dumps(body, JSON_COMPACT);
-        if (!r->body)
-                return -ENOMEM;
         r->client = c;
         LIST_LINK(c->requests, r);
         k = request_launch(r);
@@ -1137,6 +592,9 @@ static EtcdWatch *client_find_waiting_watch(EtcdClient *c, unsigned generation) 
                         return w;
         return NULL;
 }
+
+static EtcdWatch *watch_ref(EtcdWatch *w);
+static void watch_unref(EtcdWatch *w);
 
 /* Starts what waited for authentication number generation, or fails it. Whatever callbacks
  * start meanwhile waits for a newer authentication and is left alone. */
@@ -1168,113 +626,74 @@ static void client_on_auth(EtcdClient *c, int error, const EtcdResult *result, v
 
 /* Fetches a token unless that is under way already. */
 static int client_authenticate(EtcdClient *c) {
-        json_auto_t *body = NULL;
+        char *body = NULL;
+        int k;
 
         if (c->auth)
                 return 0;
-        body = json_object();
-        if (!body || jv_set(body, "name", json_string(c->username)) < 0 ||
-            jv_set(body, "password", json_string(strempty(c->password))) < 0)
-                return -ENOMEM;
+        k = etcd_encode_auth(c->username, c->password, &body);
+        if (k < 0)
+                return k;
         c->auth_generation++;
-        return client_submit(c, REQ_AUTH, body, client_on_auth, NULL, &c->auth);
+        return client_submit(c, ETCD_CALL_AUTH, k, body, client_on_auth, NULL, &c->auth);
 }
 
 /* ---- the calls ---- */
 
 int etcd_client_range(EtcdClient *c, const EtcdRangeArgs *args,
                       etcd_callback_t cb, void *userdata, EtcdRequest **ret_request) {
-        json_auto_t *body = NULL;
+        char *body = NULL;
+        int k = etcd_encode_range(args, &body);
 
-        if (!c || !args || !args->key)
-                return -EINVAL;
-        body = body_range(args);
-        return client_submit(c, REQ_RANGE, body, cb, userdata, ret_request);
+        return client_submit(c, ETCD_CALL_RANGE, k, body, cb, userdata, ret_request);
 }
 
 int etcd_client_put(EtcdClient *c, const char *key, const char *value, int64_t lease,
                     etcd_callback_t cb, void *userdata, EtcdRequest **ret_request) {
-        json_auto_t *body = NULL;
+        char *body = NULL;
+        int k = etcd_encode_put(key, value, lease, &body);
 
-        if (!c || !key || !value || lease < 0)
-                return -EINVAL;
-        body = body_put(key, value, lease);
-        return client_submit(c, REQ_PUT, body, cb, userdata, ret_request);
+        return client_submit(c, ETCD_CALL_PUT, k, body, cb, userdata, ret_request);
 }
 
 int etcd_client_delete(EtcdClient *c, const char *key, const char *range_end,
                        etcd_callback_t cb, void *userdata, EtcdRequest **ret_request) {
-        json_auto_t *body = NULL;
+        char *body = NULL;
+        int k = etcd_encode_delete(key, range_end, &body);
 
-        if (!c || !key)
-                return -EINVAL;
-        body = body_delete(key, range_end);
-        return client_submit(c, REQ_DELETE, body, cb, userdata, ret_request);
-}
-
-static bool ops_valid(const EtcdOp *ops, size_t n) {
-        if (n > 0 && !ops)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!ops[i].key || (unsigned) ops[i].type > ETCD_OP_DELETE ||
-                    (ops[i].type == ETCD_OP_PUT && !ops[i].value))
-                        return false;
-        return true;
-}
-
-static bool txn_valid(const EtcdTxn *t) {
-        if (!t || (t->n_compares > 0 && !t->compares))
-                return false;
-        for (size_t i = 0; i < t->n_compares; i++) {
-                const EtcdCompare *cmp = &t->compares[i];
-                if (!cmp->key || (unsigned) cmp->target > ETCD_COMPARE_LEASE ||
-                    (unsigned) cmp->result > ETCD_NOT_EQUAL ||
-                    (cmp->target == ETCD_COMPARE_VALUE && !cmp->value))
-                        return false;
-        }
-        return ops_valid(t->success, t->n_success) && ops_valid(t->failure, t->n_failure);
+        return client_submit(c, ETCD_CALL_DELETE, k, body, cb, userdata, ret_request);
 }
 
 int etcd_client_txn(EtcdClient *c, const EtcdTxn *txn,
                     etcd_callback_t cb, void *userdata, EtcdRequest **ret_request) {
-        json_auto_t *body = NULL;
+        char *body = NULL;
+        int k = etcd_encode_txn(txn, &body);
 
-        if (!c || !txn_valid(txn))
-                return -EINVAL;
-        body = body_txn(txn);
-        return client_submit(c, REQ_TXN, body, cb, userdata, ret_request);
+        return client_submit(c, ETCD_CALL_TXN, k, body, cb, userdata, ret_request);
 }
 
 int etcd_client_lease_grant(EtcdClient *c, int64_t ttl_sec,
                             etcd_callback_t cb, void *userdata, EtcdRequest **ret_request) {
-        json_auto_t *body = NULL;
+        char *body = NULL;
+        int k = etcd_encode_lease_grant(ttl_sec, &body);
 
-        if (!c || ttl_sec <= 0)
-                return -EINVAL;
-        body = json_object();
-        if (body && jv_set(body, "TTL", jv_int64(ttl_sec)) < 0)
-                return -ENOMEM;
-        return client_submit(c, REQ_LEASE_GRANT, body, cb, userdata, ret_request);
+        return client_submit(c, ETCD_CALL_LEASE_GRANT, k, body, cb, userdata, ret_request);
 }
 
 int etcd_client_lease_keepalive(EtcdClient *c, int64_t lease_id,
                                 etcd_callback_t cb, void *userdata, EtcdRequest **ret_request) {
-        json_auto_t *body = NULL;
+        char *body = NULL;
+        int k = etcd_encode_lease_id(lease_id, &body);
 
-        if (!c || lease_id <= 0)
-                return -EINVAL;
-        body = body_lease(lease_id);
-        return client_submit(c, REQ_LEASE_KEEPALIVE, body, cb, userdata, ret_request);
+        return client_submit(c, ETCD_CALL_LEASE_KEEPALIVE, k, body, cb, userdata, ret_request);
 }
 
 int etcd_client_lease_revoke(EtcdClient *c, int64_t lease_id,
                              etcd_callback_t cb, void *userdata, EtcdRequest **ret_request) {
-        json_auto_t *body = NULL;
+        char *body = NULL;
+        int k = etcd_encode_lease_id(lease_id, &body);
 
-        if (!c || lease_id <= 0)
-                return -EINVAL;
-        body = body_lease(lease_id);
-        return client_submit(c, REQ_LEASE_REVOKE, body, cb, userdata, ret_request);
+        return client_submit(c, ETCD_CALL_LEASE_REVOKE, k, body, cb, userdata, ret_request);
 }
 
 /* ---- watches ---- */
@@ -1386,20 +805,7 @@ static void watch_retry(EtcdWatch *w, bool failed) {
                 watch_fail(w, k);
 }
 
-static char *watch_body(EtcdWatch *w) {
-        json_auto_t *o = json_object(), *create = json_object();
-        int64_t start = w->revision_known ? w->last_revision + 1 : 0;
-
-        if (!o || !create || body_set_key(create, "key", w->key) < 0 ||
-            body_set_range_end(create, w->range_end) < 0)
-                return NULL;
-        if (start > 0 && jv_set(create, "start_revision", jv_int64(start)) < 0)
-                return NULL;
-        if (jv_set(o, "create_request", TAKE_PTR(create)) < 0)
-                return NULL;
-        return json_dumps(o, JSON_COMPACT);
-}
-
+/* curl's write callback: buffers, and leaves the lines to watch_process() from the loop. */
 static size_t watch_write(char *p, size_t size, size_t n, void *userdata) {
         EtcdWatch *w = userdata;
         size_t len = size * n;
@@ -1413,7 +819,10 @@ static size_t watch_write(char *p, size_t size, size_t n, void *userdata) {
         }
         nl = memrchr(p, '\n', len);
         w->tail = nl ? (size_t) (p + len - nl - 1) : w->tail + len;
-        w->pending = w->pending || nl;
+        if (nl && !w->pending) {
+                w->pending = true;
+                (void) sd_event_source_set_enabled(w->client->process, SD_EVENT_ONESHOT);
+        }
         if (w->tail > WATCH_LINE_MAX) {
                 log_debug("etcd: watch on %s: a line exceeds %zu bytes.", w->key, WATCH_LINE_MAX);
                 w->write_error = -EBADMSG;
@@ -1421,6 +830,15 @@ static size_t watch_write(char *p, size_t size, size_t n, void *userdata) {
         }
         return len;
 }
+
+static void on_watch_done(CURL *easy, CURLcode cc, void *userdata);
+
+static const XferCallbacks watch_callbacks = {
+        .stream = true,
+        .with_token = true,
+        .write = watch_write,
+        .done = on_watch_done,
+};
 
 static int watch_connect(EtcdWatch *w) {
         EtcdClient *c = w->client;
@@ -1436,19 +854,17 @@ static int watch_connect(EtcdWatch *w) {
                 w->auth_generation = c->auth_generation;
                 return 0;
         }
-        body = watch_body(w);
-        if (!body)
-                return -ENOMEM;
-        k = xfer_start(c, &w->xfer, "/v3/watch", body, true, true, watch_write, w);
+        k = etcd_encode_watch(w->key, w->range_end, w->revision_known ? w->last_revision + 1 : 0, &body);
+        if (k < 0)
+                return k;
+        k = xfer_start(c, &w->xfer, ETCD_WATCH_PATH, body, &watch_callbacks, w);
         if (k < 0)
                 return k;
         w->state = WATCH_CONNECTING;
         return watch_arm(w, c->timeout);  /* "created" must come within the request timeout */
 }
 
-static void watch_on_created(EtcdWatch *w, const json_t *result) {
-        int64_t revision = jx_int64(json_object_get(result, "header"), "revision", 0);
-
+static void watch_on_created(EtcdWatch *w, int64_t revision) {
         w->state = WATCH_STREAMING;
         w->backoff = WATCH_BACKOFF_MIN;
         w->reauthed = false;
@@ -1462,88 +878,57 @@ static void watch_on_created(EtcdWatch *w, const json_t *result) {
         }
 }
 
-static void events_free(EtcdEvent *ev, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                kv_clear(&ev[i].kv);
-        free(ev);
-}
+/* Hands a batch over, minus what was delivered before a reconnect. */
+static void watch_deliver(EtcdWatch *w, EtcdWatchAnswer *a) {
+        size_t n = 0;
 
-/* Parses one batch and hands it over, minus what was delivered before a reconnect. */
-static int watch_deliver(EtcdWatch *w, const json_t *events) {
-        size_t n = json_array_size(events), k = 0;
-        EtcdEvent *ev = calloc(n, sizeof(EtcdEvent));
-        int r = 0;
-
-        if (!ev)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                const json_t *e = json_array_get(events, i);
-
-                r = parse_kv(json_object_get(e, "kv"), &ev[k].kv);
-                if (r < 0)
-                        break;
-                if (w->revision_known && ev[k].kv.mod_revision <= w->last_revision) {
-                        kv_clear(&ev[k].kv);
-                        continue;
-                }
-                ev[k++].type = streq_ptr(jx_str(e, "type"), "DELETE") ? ETCD_EVENT_DELETE : ETCD_EVENT_PUT;
+        for (size_t i = 0; i < a->n_events; i++) {
+                if (w->revision_known && a->events[i].kv.mod_revision <= w->last_revision)
+                        etcd_kv_done(&a->events[i].kv);
+                else
+                        a->events[n++] = a->events[i];
         }
-        if (r >= 0 && k > 0) {
-                w->last_revision = ev[k - 1].kv.mod_revision;
-                w->revision_known = true;
-                w->callback(w, 0, ev, k, w->userdata);
-        }
-        events_free(ev, k);
-        return r;
+        a->n_events = n;
+        if (n == 0)
+                return;
+        w->last_revision = a->events[n - 1].kv.mod_revision;
+        w->revision_known = true;
+        w->callback(w, 0, a->events, n, w->userdata);
 }
 
 static int watch_on_cancel(EtcdWatch *w, const char *reason) {
         log_debug("etcd: watch on %s canceled: %s", w->key, strna(reason));
-        if (grpc_wants_token(0, reason))
+        if (etcd_error_wants_token(0, reason))
                 return WATCH_REAUTH;
-        if (message_has(reason, "ermission denied") || message_has(reason, "PermissionDenied"))
-                return -EACCES;
-        return -EIO;
+        return etcd_cancel_reason_to_errno(reason);
 }
 
-static int watch_on_error(EtcdWatch *w, const json_t *j) {
-        const char *message = NULL;
-        int code = gateway_error(j, &message);
-
-        if (code == 0)
-                return 0;  /* neither a result nor an error: not ours to judge */
-        log_debug("etcd: watch on %s: %s (code %d)", w->key, strna(message), code);
-        if (grpc_wants_token(code, message))
+static int watch_on_error(EtcdWatch *w, const EtcdError *e) {
+        log_debug("etcd: watch on %s: %s (code %d)", w->key, strna(e->message), e->code);
+        if (etcd_error_wants_token(e->code, e->message))
                 return WATCH_REAUTH;
-        if (code == GRPC_PERMISSION_DENIED)
+        if (e->code == ETCD_GRPC_PERMISSION_DENIED)
                 return -EACCES;
         return WATCH_RECONNECT;
 }
 
 /* One line of the stream: {"result":{...}} or an error. */
 static int watch_handle_line(EtcdWatch *w, const char *line, size_t len) {
-        json_auto_t *j = NULL;
-        const json_t *result, *events;
+        _cleanup_(etcd_watch_answer_done) EtcdWatchAnswer a = {};
+        int k;
 
-        while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
-                len--;
-        if (len == 0)
-                return 0;
-        j = json_loadb(line, len, 0, NULL);
-        if (!j)
-                return -EBADMSG;
-        result = json_object_get(j, "result");
-        if (!result)
-                return watch_on_error(w, j);
-        if (jx_int64(result, "compact_revision", 0) > 0)
+        k = etcd_decode_watch_line(line, len, &a);
+        if (k < 0)
+                return k;
+        if (a.error.code != 0)
+                return watch_on_error(w, &a.error);
+        if (a.compact_revision > 0)
                 return -ESTALE;
-        if (jx_bool(result, "canceled", false))
-                return watch_on_cancel(w, jx_str(result, "cancel_reason"));
-        if (jx_bool(result, "created", false))
-                watch_on_created(w, result);
-        events = json_object_get(result, "events");
-        if (json_array_size(events) > 0)
-                return watch_deliver(w, events);
+        if (a.canceled)
+                return watch_on_cancel(w, a.cancel_reason);
+        if (a.created)
+                watch_on_created(w, a.revision);
+        watch_deliver(w, &a);
         return 0;
 }
 
@@ -1574,13 +959,13 @@ static void watch_process(EtcdWatch *w) {
 
         while (watch_is_reading(w) && done < w->buf.size) {
                 const char *line = w->buf.data + done;
-                const char *nl = memchr(line, '\n', w->buf.size - done);
+                size_t n = etcd_watch_line_length(line, w->buf.size - done);
                 int k;
 
-                if (!nl)
+                if (n == 0)
                         break;
-                done = nl - w->buf.data + 1;
-                k = watch_handle_line(w, line, nl - line);
+                done += n;
+                k = watch_handle_line(w, line, n);
                 if (k != 0) {
                         watch_stream_end(w, k);
                         return;
@@ -1597,8 +982,21 @@ static void watch_process(EtcdWatch *w) {
         w->pending = false;
 }
 
+/* The client's defer source: the lines watches received. */
+static int on_client_process(sd_event_source *s, void *userdata) {
+        EtcdClient *c = client_ref(userdata);
+        EtcdWatch *w;
+
+        while (!c->closed && (w = client_find_pending_watch(c))) {
+                watch_ref(w);
+                watch_process(w);
+                watch_unref(w);
+        }
+        client_unref(c);
+        return 0;
+}
+
 static void watch_on_done(EtcdWatch *w, CURLcode cc) {
-        watch_ref(w);
         if (w->tail > 0 && w->write_error == 0 && buffer_append(&w->buf, "\n", 1, RESPONSE_MAX + 1) >= 0)
                 w->pending = true;  /* an answer that ends without a newline (an error) */
         watch_process(w);
@@ -1611,7 +1009,16 @@ static void watch_on_done(EtcdWatch *w, CURLcode cc) {
                         watch_retry(w, w->state == WATCH_CONNECTING);
                 }
         }
+}
+
+/* The glue's callback; the stream runs only while w is linked to its client. */
+static void on_watch_done(CURL *easy, CURLcode cc, void *userdata) {
+        EtcdWatch *w = watch_ref(userdata);
+        EtcdClient *c = client_ref(w->client);
+
+        watch_on_done(w, cc);
         watch_unref(w);
+        client_unref(c);
 }
 
 int etcd_client_watch(EtcdClient *c, const char *key, const char *range_end, int64_t start_revision,
@@ -1625,7 +1032,6 @@ int etcd_client_watch(EtcdClient *c, const char *key, const char *range_end, int
         if (!w)
                 return -ENOMEM;
         *w = (EtcdWatch) {
-                .xfer.kind = XFER_WATCH,
                 .xfer.endpoint = c->current,
                 .n_ref = 1,
                 .state = WATCH_IDLE,
@@ -1645,21 +1051,6 @@ int etcd_client_watch(EtcdClient *c, const char *key, const char *range_end, int
                 return k;
         *ret = TAKE_PTR(w);
         return 0;
-}
-
-char *etcd_prefix_end(const char *prefix) {
-        char *s = strdup(prefix);
-        size_t n = strlen(prefix);
-
-        if (!s)
-                return NULL;
-        /* drop trailing 0xff bytes, increment the last one left; none left: "\0" */
-        while (n > 0 && (unsigned char) s[n - 1] == 0xff)
-                n--;
-        if (n > 0)
-                s[n - 1]++;
-        s[n] = 0;
-        return s;
 }
 
 /* ---- lease keeper ---- */
@@ -1789,45 +1180,16 @@ static int client_copy_options(EtcdClient *c, const EtcdOptions *o) {
         return 0;
 }
 
-/* curl 7.x makes the multi handle's wakeup socketpair without SOCK_CLOEXEC. Those are the
- * lowest free fds when curl_multi_init() runs: mark what opened in a window above the lowest. */
-static CURLM *multi_new_cloexec(int any_fd) {
-        int base = fcntl(any_fd, F_DUPFD_CLOEXEC, 3);
-        uint64_t was_open = 0;
-        CURLM *m;
+static int client_setup(EtcdClient *c) {
+        int k = curl_glue_get(c->event, &c->glue);
 
-        if (base >= 0)
-                close(base);
-        for (int i = 0; base >= 0 && i < 64; i++)
-                if (fcntl(base + i, F_GETFD) >= 0)
-                        was_open |= UINT64_C(1) << i;
-        m = curl_multi_init();
-        for (int i = 0; base >= 0 && i < 64; i++) {
-                int flags = fcntl(base + i, F_GETFD);
-                if (!(was_open & (UINT64_C(1) << i)) && flags >= 0 && !(flags & FD_CLOEXEC))
-                        (void) fcntl(base + i, F_SETFD, flags | FD_CLOEXEC);
-        }
-        return m;
-}
-
-static int client_setup_curl(EtcdClient *c) {
-        int k;
-
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                return -EIO;
-        c->curl_initialized = true;
-        c->multi = multi_new_cloexec(sd_event_get_fd(c->event));
-        if (!c->multi)
-                return -ENOMEM;
-        if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket) != CURLM_OK ||
-            curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) != CURLM_OK ||
-            curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) != CURLM_OK ||
-            curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c) != CURLM_OK)
-                return -EIO;
-        k = timer_arm(c, &c->curl_timer, 0, on_curl_timer_fired, c, "etcd-curl-timer");
         if (k < 0)
                 return k;
-        return sd_event_source_set_enabled(c->curl_timer, SD_EVENT_OFF);
+        k = sd_event_add_defer(c->event, &c->process, on_client_process, c);
+        if (k < 0)
+                return k;
+        (void) sd_event_source_set_description(c->process, "etcd-watch-lines");
+        return sd_event_source_set_enabled(c->process, SD_EVENT_OFF);
 }
 
 int etcd_client_new(sd_event *e, const EtcdOptions *options, EtcdClient **ret) {
@@ -1844,7 +1206,7 @@ int etcd_client_new(sd_event *e, const EtcdOptions *options, EtcdClient **ret) {
         k = client_copy_options(c, options);
         if (k < 0)
                 return k;
-        k = client_setup_curl(c);
+        k = client_setup(c);
         if (k < 0)
                 return k;
         *ret = TAKE_PTR(c);
@@ -1871,19 +1233,10 @@ static void client_close(EtcdClient *c) {
         }
 }
 
-static void erase_and_free(char *s) {
-        if (s)
-                explicit_bzero(s, strlen(s));
-        free(s);
-}
-
 static void client_destroy(EtcdClient *c) {
         client_close(c);
-        if (c->multi)
-                curl_multi_cleanup(c->multi);
-        while (c->sockets)
-                socket_free(c->sockets);
-        sd_event_source_disable_unref(c->curl_timer);
+        curl_glue_unref(c->glue);
+        sd_event_source_disable_unref(c->process);
         sd_event_unref(c->event);
         strv_free(c->endpoints);
         free(c->cafile);
@@ -1892,8 +1245,6 @@ static void client_destroy(EtcdClient *c) {
         free(c->username);
         erase_and_free(c->password);
         erase_and_free(c->token);
-        if (c->curl_initialized)
-                curl_global_cleanup();
         free(c);
 }
 

@@ -5,7 +5,10 @@
  * sd-event loop. Nothing here blocks: every call queues a request and returns at once; the
  * result arrives through a callback from the loop.
  *
- * Keys and values are plain C strings at this interface; base64 happens inside.
+ * Keys and values are plain C strings at this interface; base64 happens inside. The types of
+ * requests and results (EtcdKv, EtcdResult, EtcdTxn, EtcdEvent, ...) are etcd-codec.h's, which
+ * turns them into the gateway's JSON and back; this client does the I/O: libcurl on the loop's
+ * CurlGlue, failover, authentication, watches that resume, lease keepers.
  *
  * Errors given to callbacks are negative errno values:
  *   -ETIMEDOUT     the request timed out on every endpoint it tried
@@ -25,6 +28,7 @@
 
 #include "basic/macros.h"
 #include "basic/time-util.h"
+#include "etcd-codec.h"
 
 typedef struct EtcdClient EtcdClient;
 typedef struct EtcdRequest EtcdRequest;
@@ -40,30 +44,6 @@ typedef struct EtcdOptions {
         const char *password;
         usec_t request_timeout;       /* per request and endpoint; 0 means 5 s */
 } EtcdOptions;
-
-typedef struct EtcdKv {
-        char *key;
-        char *value;                  /* NUL-terminated; value_len excludes the NUL */
-        size_t value_len;
-        int64_t create_revision;
-        int64_t mod_revision;
-        int64_t version;
-        int64_t lease;
-} EtcdKv;
-
-typedef struct EtcdResult {
-        int64_t revision;             /* header.revision of the answer */
-        EtcdKv *kvs;                  /* range: the keys read; put with prev_kv: the old one */
-        size_t n_kvs;
-        int64_t count;                /* range: total matching keys (before limit) */
-        bool more;                    /* range: more keys past the limit */
-        int64_t deleted;              /* deleterange */
-        bool succeeded;               /* txn: the compares held and the success ops ran */
-        struct EtcdResult *responses; /* txn: one result per op that ran, in order */
-        size_t n_responses;
-        int64_t lease_id;             /* lease grant / keepalive */
-        int64_t ttl;                  /* lease grant / keepalive: seconds left */
-} EtcdResult;
 
 /* Called once per request with error 0 and a result, or a negative error and NULL.
  * The result and everything in it belong to the client and are valid during the call only. */
@@ -87,16 +67,6 @@ const char *etcd_client_current_endpoint(EtcdClient *c);
 EtcdRequest *etcd_request_cancel(EtcdRequest *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(EtcdRequest *, etcd_request_cancel);
 
-typedef struct EtcdRangeArgs {
-        const char *key;
-        const char *range_end;        /* NULL: the single key; use etcd_prefix_end() for a prefix;
-                                       * "" stands for "\0": every key from key on */
-        int64_t limit;                /* 0: no limit */
-        int64_t revision;             /* 0: latest */
-        bool keys_only;
-        bool count_only;
-} EtcdRangeArgs;
-
 int etcd_client_range(EtcdClient *c, const EtcdRangeArgs *args,
                       etcd_callback_t cb, void *userdata, EtcdRequest **ret_request);
 /* lease 0: no lease. */
@@ -104,52 +74,6 @@ int etcd_client_put(EtcdClient *c, const char *key, const char *value, int64_t l
                     etcd_callback_t cb, void *userdata, EtcdRequest **ret_request);
 int etcd_client_delete(EtcdClient *c, const char *key, const char *range_end,
                        etcd_callback_t cb, void *userdata, EtcdRequest **ret_request);
-
-typedef enum EtcdCompareTarget {
-        ETCD_COMPARE_VERSION,
-        ETCD_COMPARE_CREATE,          /* create_revision */
-        ETCD_COMPARE_MOD,             /* mod_revision */
-        ETCD_COMPARE_VALUE,
-        ETCD_COMPARE_LEASE,
-} EtcdCompareTarget;
-
-typedef enum EtcdCompareResult {
-        ETCD_EQUAL,
-        ETCD_GREATER,
-        ETCD_LESS,
-        ETCD_NOT_EQUAL,
-} EtcdCompareResult;
-
-typedef struct EtcdCompare {
-        const char *key;
-        EtcdCompareTarget target;
-        EtcdCompareResult result;
-        int64_t number;               /* for VERSION, CREATE, MOD, LEASE */
-        const char *value;            /* for VALUE */
-} EtcdCompare;
-
-typedef enum EtcdOpType {
-        ETCD_OP_RANGE,
-        ETCD_OP_PUT,
-        ETCD_OP_DELETE,
-} EtcdOpType;
-
-typedef struct EtcdOp {
-        EtcdOpType type;
-        const char *key;
-        const char *range_end;        /* RANGE and DELETE */
-        const char *value;            /* PUT */
-        int64_t lease;                /* PUT */
-} EtcdOp;
-
-typedef struct EtcdTxn {
-        const EtcdCompare *compares;
-        size_t n_compares;
-        const EtcdOp *success;
-        size_t n_success;
-        const EtcdOp *failure;
-        size_t n_failure;
-} EtcdTxn;
 
 /* Runs a transaction. A compare that does not hold is not an error: the callback gets
  * error 0 with result->succeeded false (and the failure ops' results). */
@@ -176,16 +100,6 @@ EtcdLease *etcd_lease_free(EtcdLease *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(EtcdLease *, etcd_lease_free);
 int64_t etcd_lease_id(EtcdLease *l);
 
-typedef enum EtcdEventType {
-        ETCD_EVENT_PUT,
-        ETCD_EVENT_DELETE,
-} EtcdEventType;
-
-typedef struct EtcdEvent {
-        EtcdEventType type;
-        EtcdKv kv;                    /* for DELETE: key and mod_revision only */
-} EtcdEvent;
-
 /* Called for each batch of events (error 0, n_events >= 1, in revision order), and with a
  * negative error when the watch cannot continue by itself: -ESTALE if the revision it
  * must resume from was compacted (the caller re-reads and starts a new watch). Connection
@@ -202,7 +116,3 @@ EtcdWatch *etcd_watch_free(EtcdWatch *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(EtcdWatch *, etcd_watch_free);
 /* The last revision delivered to the callback (or start_revision - 1). */
 int64_t etcd_watch_revision(EtcdWatch *w);
-
-/* The range_end that selects every key starting with prefix (the prefix with its last
- * byte incremented; "\0" for the empty prefix). Returns a new string or NULL on OOM. */
-char *etcd_prefix_end(const char *prefix);
