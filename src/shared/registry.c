@@ -31,6 +31,8 @@ void machine_record_done(MachineRecord *m) {
         free(m->ip);
         free(m->api);
         free(m->version);
+        free(m->boot_id);
+        free(m->fleetlock_id);
         metadata_free(m->metadata, m->n_metadata);
         *m = (MachineRecord) {};
 }
@@ -77,7 +79,7 @@ json_t *machine_record_to_json(const MachineRecord *m) {
                 if (json_object_set_new(metadata, m->metadata[i].key, json_string(m->metadata[i].value)) < 0)
                         return NULL;
 
-        return json_pack("{s:s, s:s*, s:s*, s:s*, s:O, s:{s:f, s:I}, s:s, s:s*}",
+        return json_pack("{s:s, s:s*, s:s*, s:s*, s:O, s:{s:f, s:I}, s:s, s:s*, s:s*, s:s*}",
                          "id", m->id,
                          "hostname", m->hostname,
                          "ip", m->ip,
@@ -87,7 +89,9 @@ json_t *machine_record_to_json(const MachineRecord *m) {
                                  "cpu", (double) m->cpu_millis / 1000.0,
                                  "memory", (json_int_t) m->memory_bytes,
                          "state", machine_state_to_string(m->state),
-                         "version", m->version);
+                         "version", m->version,
+                         "bootId", m->boot_id,
+                         "fleetlockId", m->fleetlock_id);
 }
 
 static int dup_optional(const json_t *j, const char *key, char **ret) {
@@ -137,6 +141,8 @@ int machine_record_from_json(const json_t *j, MachineRecord *ret) {
             (r = dup_optional(j, "ip", &m.ip)) < 0 ||
             (r = dup_optional(j, "api", &m.api)) < 0 ||
             (r = dup_optional(j, "version", &m.version)) < 0 ||
+            (r = dup_optional(j, "bootId", &m.boot_id)) < 0 ||
+            (r = dup_optional(j, "fleetlockId", &m.fleetlock_id)) < 0 ||
             (r = metadata_from_json(json_object_get(j, "metadata"), &m)) < 0)
                 return r;
 
