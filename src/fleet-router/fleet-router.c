@@ -6,6 +6,7 @@
 
 #include "daemon-util.h"
 #include "log.h"
+#include "metrics.h"
 #include "router-config.h"
 #include "router.h"
 
@@ -28,6 +29,7 @@ int main(int argc, char *argv[]) {
         int r;
 
         log_set_identifier("fleet-router");
+        metrics_set_namespace("fleet_router");
         if (daemon_help_or_version(argc, argv, "fleet-router", help))
                 return EXIT_SUCCESS;
 

@@ -53,6 +53,8 @@ static const ConfKey router_keys[] = {
             .max = 10 * USEC_PER_SEC),
         KEY(command_timeout, CONF_USEC, conf_parse_duration, "10s", "a duration from 100ms to 10m, such as 10s",
             .min = 100 * USEC_PER_MSEC, .max = 600 * USEC_PER_SEC),
+        KEY(metrics_listen, CONF_STRING, conf_parse_host_port, NULL,
+            "host:port on a loopback address, such as 127.0.0.1:9477"),
 };
 
 static const ConfGroup router_groups[] = {
@@ -94,6 +96,7 @@ const char * const router_config_keys[] = {
         "connect_timeout",
         "batch_delay",
         "command_timeout",
+        "metrics_listen",
         NULL,
 };
 

@@ -32,6 +32,7 @@ typedef struct RouterConfig {
         usec_t connect_timeout;       /* default 1s */
         usec_t batch_delay;           /* default 50ms: changes within it make one reload */
         usec_t command_timeout;       /* default 10s: nginx -t and the reload command */
+        char *metrics_listen;         /* loopback "host:port" serving GET /metrics; NULL (default): off */
 } RouterConfig;
 
 /* Every key, for conf_load() and the conf_*() calls. Its verify is router_config_finish(). */

@@ -7,6 +7,8 @@
 #include "daemon-util.h"
 #include "etcd-client.h"
 #include "log.h"
+#include "metrics-http.h"
+#include "metrics.h"
 #include "registry.h"
 #include "reloader.h"
 #include "render.h"
@@ -40,7 +42,36 @@ struct Router {
         sd_event_source *startup_timer;
         usec_t load_retry_delay;
         RenderStats last_stats;
+        MetricsHttp *metrics_http;    /* metrics_listen */
 };
+
+static MetricFamily m_routes = METRIC_GAUGE("routes", "Instances routed in the config installed last.");
+static MetricFamily m_apps = METRIC_GAUGE("apps", "Apps routed in the config installed last.");
+static MetricFamily m_reloads = METRIC_COUNTER("reloads_total", "nginx reloads that succeeded.");
+static MetricFamily m_reload_failures = METRIC_COUNTER("reload_failures_total",
+                                                       "nginx reloads that failed (each retry counts).");
+static MetricFamily m_refusals = METRIC_COUNTER("config_refusals_total",
+                                                "Rendered configs that nginx -t refused (or that could not be "
+                                                "written): the old config stayed.");
+static MetricFamily m_installs = METRIC_COUNTER("config_installs_total", "Configs put in place for nginx.");
+static MetricFamily m_render = METRIC_HISTOGRAM("config_render_duration_seconds",
+                                                "How long rendering the nginx config from the routes took.",
+                                                metric_buckets_latency);
+static MetricFamily m_build_info = METRIC_GAUGE("build_info", "Always 1: the version of this fleet-router.",
+                                                "version");
+
+/* The reloader's counts, when /metrics is read. */
+static void router_collect(void *userdata) {
+        Router *r = userdata;
+        const ReloaderStats *st = reloader_stats(r->reloader);
+
+        metric_set(&m_routes, (double) r->last_stats.n_servers, NULL);
+        metric_set(&m_apps, (double) r->last_stats.n_apps, NULL);
+        metric_set(&m_reloads, st->reloads, NULL);
+        metric_set(&m_reload_failures, st->reload_failures, NULL);
+        metric_set(&m_refusals, st->refusals, NULL);
+        metric_set(&m_installs, st->installs, NULL);
+}
 
 static void router_load(Router *r);
 
@@ -99,7 +130,9 @@ static void router_submit(Router *r) {
         int k;
 
         (void) sd_event_source_set_enabled(r->batch_timer, SD_EVENT_OFF);
+        usec_t started = now_usec(CLOCK_MONOTONIC);
         k = router_render(r, &text);
+        metric_observe(&m_render, (double) (now_usec(CLOCK_MONOTONIC) - started) / USEC_PER_SEC, NULL);
         if (k < 0) {
                 /* The options were checked with the config, so this is memory. */
                 log_error_errno(k, "Failed to render the nginx config: %m");
@@ -355,6 +388,17 @@ int router_new(RouterConfig *config, Router **ret) {
         k = reloader_new(r->event, &ro, on_reloader_idle, r, &r->reloader);
         if (k < 0)
                 return log_error_errno(k, "Failed to set up the reloader: %m");
+        metrics_register(NULL, &m_render);
+        metric_set(&m_build_info, 1, METRIC_LABELS(FLEETD_VERSION));
+        k = metrics_add_collector(NULL, router_collect, r);
+        if (k < 0)
+                return log_error_errno(k, "Failed to set up the metrics: %m");
+        if (config->metrics_listen) {
+                _cleanup_free_ char *error = NULL;
+                k = metrics_http_new(r->event, config->metrics_listen, &r->metrics_http, &error);
+                if (k < 0)
+                        return log_error_errno(k, "Failed to serve metrics: %s", error ?: strerror(-k));
+        }
 
         *ret = TAKE_PTR(r);
         return 0;
@@ -363,6 +407,8 @@ int router_new(RouterConfig *config, Router **ret) {
 Router *router_free(Router *r) {
         if (!r)
                 return NULL;
+        metrics_http_free(r->metrics_http);
+        metrics_remove_collector(NULL, router_collect, r);
         reloader_free(r->reloader);
         etcd_watch_free(r->watch);
         etcd_request_cancel(r->load);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "agent-events.h"
 #include "agent-plan.h"
 #include "agent.h"
 #include "basic/hashmap.h"
@@ -13,6 +14,7 @@
 #include "health.h"
 #include "hooks.h"
 #include "log.h"
+#include "metrics.h"
 #include "ports.h"
 #include "registry.h"
 #include "release.h"
@@ -57,6 +59,11 @@ typedef struct LocalUnit {
         uint16_t route_port;          /* the port in the route last written */
         bool route_stale;             /* present, but written under a lease that is gone */
         bool draining;                /* the plan under way stops, restarts or removes it */
+
+        AgentUnitExit exit;           /* how the service last ended, as systemd said (agent-events.h) */
+        char *exit_result;            /* exit.result's own copy */
+        const char *job_type;         /* of our job under way, for its metrics */
+        usec_t job_started;
 } LocalUnit;
 
 /* The route of a unit that was removed before etcd acknowledged the route's removal (etcd did not
@@ -121,6 +128,7 @@ struct Agent {
         bool replan;
         bool unrouting;               /* PHASE_UNROUTE waits for etcd (one of pending) */
         bool drain;                   /* a unit of the plan had a route */
+        usec_t reload_started;        /* of the daemon-reload under way */
         sd_event_source *unroute_timer, *drain_timer;
 
         sd_event_source *plan_defer;
@@ -142,6 +150,7 @@ static void local_unit_free(void *p) {
                 return;
         health_checker_free(u->checker);
         health_spec_done(&u->health_spec);
+        free(u->exit_result);
         free(u->name);
         free(u->load);
         free(u->active);
@@ -286,8 +295,10 @@ static int agent_assign_port(Agent *a, LocalUnit *u) {
 
 static void on_health_changed(HealthChecker *c, HealthState state, void *userdata) {
         LocalUnit *u = userdata;
+        int status, result = health_checker_last_result(c, &status);
 
         log_unit_info(u->name, "Health check of %s: %s.", u->name, health_state_to_string(state));
+        agent_health_event(u->name, u->agent->machine_id, u->health, state, result, status);
         local_unit_set_health(u, state);
 }
 
@@ -323,6 +334,15 @@ static void on_state_changed(SystemdBackend *b, const char *unit, const UnitStat
 
         if (!u)
                 return;
+        if (st->result) {
+                /* the Service interface's news come first: kept for the failure that follows */
+                (void) free_and_strdup(&u->exit_result, st->result);
+                u->exit = (AgentUnitExit) { u->exit_result, st->exit_code, st->exit_status };
+        }
+        if (!st->active_state && !st->sub_state && !st->load_state)
+                return;
+        if (st->active_state)
+                agent_unit_event(unit, a->machine_id, u->active, st->active_state, &u->exit);
         if (st->load_state)
                 free_and_strdup(&u->load, st->load_state);
         if (st->active_state)
@@ -759,6 +779,11 @@ static void agent_advance(Agent *a);
 
 static void on_step_done(SystemdBackend *b, const char *unit, int error, const char *message, void *userdata) {
         Agent *a = userdata;
+        LocalUnit *j = unit ? hashmap_get(a->local, unit) : NULL;
+
+        if (!unit || (j && j->job_type))
+                agent_job_done(unit ? j->job_type : "reload",
+                               now_usec(CLOCK_MONOTONIC) - (unit ? j->job_started : a->reload_started), error);
 
         if (error < 0)
                 log_unit_warning_errno(unit ?: "daemon-reload", error, "%s: %s", unit ? "Job failed" : "Reload failed",
@@ -845,7 +870,11 @@ static void step_job(Agent *a, const Step *s) {
                 log_unit_warning_errno(s->name ?: "daemon-reload", r, "Failed to ask systemd: %m");
         else
                 a->pending++;
+        if (r >= 0 && s->type == AGENT_RELOAD)
+                a->reload_started = now_usec(CLOCK_MONOTONIC);
         if (r >= 0 && u) {
+                u->job_type = s->type == AGENT_STOP ? "stop" : s->type == AGENT_START ? "start" : "restart";
+                u->job_started = now_usec(CLOCK_MONOTONIC);
                 u->job = true;
                 u->adopted = false;
                 local_unit_sync_health(u);
@@ -1278,6 +1307,17 @@ static char *ports_dir_of(const char *units_dir) {
         return asprintf(&dir, "%.*s/ports", (int) (slash - units_dir), units_dir) < 0 ? NULL : dir;
 }
 
+/* fleetd_local_units, when /metrics is read. */
+static void agent_collect(void *userdata) {
+        Agent *a = userdata;
+        size_t i = 0;
+        void *v;
+
+        agent_collect_begin();
+        while (hashmap_iterate(a->local, &i, NULL, &v))
+                agent_collect_unit(((LocalUnit *) v)->active);
+}
+
 int agent_new(sd_event *e, EtcdClient *etcd, Presence *presence, const AgentOptions *o, Agent **ret) {
         _cleanup_(agent_freep) Agent *a = NULL;
         int r;
@@ -1319,6 +1359,9 @@ int agent_new(sd_event *e, EtcdClient *etcd, Presence *presence, const AgentOpti
                         return r;
         }
 
+        r = metrics_add_collector(NULL, agent_collect, a);
+        if (r < 0)
+                return r;
         r = systemd_backend_new(e, o->units_dir, o->link_dir, on_state_changed, a, &a->backend);
         if (r < 0)
                 return r;
@@ -1343,6 +1386,7 @@ int agent_new(sd_event *e, EtcdClient *etcd, Presence *presence, const AgentOpti
 Agent *agent_free(Agent *a) {
         if (!a)
                 return NULL;
+        metrics_remove_collector(NULL, agent_collect, a);
         etcd_request_cancel(a->load_request);
         etcd_request_cancel(a->publish_request);
         etcd_watch_free(a->watch);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "api-apps.h"
+#include "api-events.h"
 #include "app-record.h"
 #include "basic/json-util.h"
 #include "log.h"
@@ -38,6 +39,8 @@ typedef struct AppOp {
         Release other;                /* rollback: the release to go back to */
         unsigned other_version;
         Release made;                 /* a new release to write, if any (version > 0) */
+        char *what;                   /* for the event: what changed besides a new release */
+        json_t *details;              /* the event's details (never a config value) */
 } AppOp;
 
 static void app_op_free(AppOp *o) {
@@ -50,6 +53,8 @@ static void app_op_free(AppOp *o) {
         release_done(&o->current);
         release_done(&o->other);
         release_done(&o->made);
+        free(o->what);
+        json_decref(o->details);
         free(o);
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(AppOp *, app_op_free);
@@ -62,6 +67,21 @@ static char *release_key(Manager *m, const char *app, unsigned version) {
 
 /* --- the write --- */
 
+/* The one event of the change, once etcd took it: what the caller did, the release it made. */
+static void app_op_event(AppOp *o) {
+        static const char * const kinds[] = {
+                [OP_DEPLOY] = "app.deploy", [OP_SCALE] = "app.scale", [OP_CONFIG] = "app.config",
+                [OP_ROLLBACK] = "app.rollback", [OP_RESTART] = "app.restart",
+        };
+        Event e = { .kind = kinds[o->kind], .app = o->app, .release = o->rec.release, .details = o->details };
+
+        if (o->made.version > 0)
+                api_event_emitf(o->req, &e, "release v%u created (%s)%s%s", o->made.version, strna(o->made.cause),
+                                o->what ? "; " : "", strempty(o->what));
+        else
+                api_event_emitf(o->req, &e, "%s", o->what ?: "nothing changed");
+}
+
 static void on_written(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
         _cleanup_(app_op_freep) AppOp *o = userdata;
 
@@ -72,6 +92,7 @@ static void on_written(EtcdClient *c, int error, const EtcdResult *result, void 
                                                       "App %s was changed by someone else meanwhile; try again.", o->app);
         if (o->made.version > 0)
                 log_info("App %s: release v%u (%s).", o->app, o->made.version, strna(o->made.cause));
+        app_op_event(o);
         json_auto_t *j = app_record_to_json(&o->rec);
         if (j)
                 json_object_set_new(j, "newRelease", json_boolean(o->made.version > 0));
@@ -168,9 +189,39 @@ static int apply_deploy(AppOp *o) {
         free(o->rec.scale);
         o->rec.scale = TAKE_PTR(kept.scale);
         o->rec.n_scale = kept.n_scale;
-        if (o->current.app && release_same_build(&o->current, &o->manifest))
+        o->details = json_pack("{s:s, s:b}", "image", strempty(o->manifest.image), "created", !o->exists);
+        if (o->current.app && release_same_build(&o->current, &o->manifest)) {
+                o->what = strdup("deploy of an unchanged manifest: no new release");
                 return 0;     /* unchanged: no new release, maybe a new scale */
+        }
         return app_op_new_release(o, &o->manifest, "deploy");
+}
+
+/* Sets the scale the body asks for, noting "scale web 2 -> 3" for the event. */
+static int scale_apply(AppOp *o) {
+        _cleanup_free_ char *what = NULL;
+        const char *k;
+        json_t *v;
+
+        o->details = json_object();
+        if (!o->details)
+                return -ENOMEM;
+        json_object_foreach(o->body, k, v) {
+                const AppScale *old = app_record_scale(&o->rec, k);
+                unsigned from = old ? old->scale : release_find_process(&o->current, k)->scale;
+                unsigned to = (unsigned) json_integer_value(v);
+                char *w = NULL;
+
+                if (asprintf(&w, "%s%s%s %u -> %u", strempty(what), what ? ", " : "scale ", k, from, to) < 0)
+                        return -ENOMEM;
+                free(what);
+                what = w;
+                if (json_object_set_new(o->details, k, json_pack("{s:i, s:i}", "from", (int) from, "to", (int) to)) < 0 ||
+                    app_record_set_scale(&o->rec, k, to) < 0)
+                        return -ENOMEM;
+        }
+        o->what = TAKE_PTR(what);
+        return 0;
 }
 
 static int apply_scale(AppOp *o) {
@@ -193,10 +244,7 @@ static int apply_scale(AppOp *o) {
                                                        "Scale of %s must be a whole number from 0 to %u.", k,
                                                        RELEASE_SCALE_MAX), -EINVAL;
         }
-        json_object_foreach(o->body, k, v)
-                if (app_record_set_scale(&o->rec, k, (unsigned) json_integer_value(v)) < 0)
-                        return -ENOMEM;
-        return 0;
+        return scale_apply(o);
 }
 
 static int config_set_one(Release *r, const char *key, const char *value) {
@@ -240,12 +288,16 @@ static int apply_config(AppOp *o) {
                                                "Body must be {\"set\": {KEY: value}, \"unset\": [KEY]}."), -EINVAL;
         if (release_copy(&o->current, &next) < 0)
                 return -ENOMEM;
+        json_auto_t *set_keys = json_array(), *unset_keys = json_array();
+        if (!set_keys || !unset_keys)
+                return -ENOMEM;
         json_object_foreach(set, k, v) {
                 if (!release_config_key_is_valid(k) || !json_is_string(v))
                         return api_request_reply_error(o->req, 400, "bad_request",
                                                        "Config key '%s' must match [A-Za-z_][A-Za-z0-9_]* (not PORT) "
                                                        "and its value be a string.", k), -EINVAL;
-                if (config_set_one(&next, k, json_string_value(v)) < 0)
+                if (config_set_one(&next, k, json_string_value(v)) < 0 ||
+                    json_array_append_new(set_keys, json_string(k)) < 0)
                         return -ENOMEM;
                 n += snprintf(cause + n, sizeof(cause) - MIN(n, sizeof(cause)), " set %s", k);
         }
@@ -253,12 +305,18 @@ static int apply_config(AppOp *o) {
                 if (!json_is_string(v))
                         return api_request_reply_error(o->req, 400, "bad_request", "unset must list key names."),
                                -EINVAL;
+                if (json_array_append(unset_keys, v) < 0)
+                        return -ENOMEM;
                 if (config_unset_one(&next, json_string_value(v)))
                         n += snprintf(cause + n, sizeof(cause) - MIN(n, sizeof(cause)), " unset %s",
                                       json_string_value(v));
         }
-        if (release_same_build(&o->current, &next))
+        /* key names only: a value is never in an event */
+        o->details = json_pack("{s:O, s:O}", "set", set_keys, "unset", unset_keys);
+        if (release_same_build(&o->current, &next)) {
+                o->what = strdup("config unchanged: no new release");
                 return 0;     /* nothing changed */
+        }
         return app_op_new_release(o, &next, cause);
 }
 
@@ -272,6 +330,8 @@ static int apply_rollback(AppOp *o) {
         if (release_copy(&o->other, &copy) < 0)
                 return -ENOMEM;
         snprintf(cause, sizeof(cause), "rollback to v%u", o->other_version);
+        o->details = json_pack("{s:i, s:i, s:b}", "to", (int) o->other_version, "from", (int) o->rec.release,
+                               "automatic", false);
         return app_op_new_release(o, &copy, cause);
 }
 
@@ -295,6 +355,11 @@ static int apply_restart(AppOp *o) {
         o->rec.rollout_from = o->rec.release;
         o->rec.rollback_of = 0;
         free(o->rec.message);
+        o->details = json_pack("{s:s*}", "process", only);
+        if (asprintf(&o->what, "restart of %s", only ?: "every process") < 0) {
+                o->what = NULL;
+                return -ENOMEM;
+        }
         return asprintf(&o->rec.message, "restarting %s", only ?: "every process") < 0 ? -ENOMEM : 0;
 }
 
@@ -649,6 +714,11 @@ static void on_app_deleted(EtcdClient *c, int error, const EtcdResult *result, v
                 return (void) api_request_reply_error(req, 404, "not_found", "No app %s.", api_request_arg(req, 0));
         log_info("App %s destroyed: %" PRIi64 " release(s), %" PRIi64 " instance unit(s).", api_request_arg(req, 0),
                  result->responses[1].deleted, result->responses[2].deleted);
+        json_auto_t *d = json_pack("{s:I, s:I}", "releases", (json_int_t) result->responses[1].deleted, "units",
+                                   (json_int_t) result->responses[2].deleted);
+        api_event_emitf(req, &(Event) { .kind = "app.destroy", .app = api_request_arg(req, 0), .details = d },
+                        "destroyed with %" PRIi64 " release(s) and %" PRIi64 " instance unit(s)",
+                        result->responses[1].deleted, result->responses[2].deleted);
         json_auto_t *j = json_pack("{s:s, s:I, s:I}", "destroyed", api_request_arg(req, 0),
                                    "releases", (json_int_t) result->responses[1].deleted,
                                    "units", (json_int_t) result->responses[2].deleted);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include "api-events.h"
 #include "api-fleet.h"
 #include "basic/json-util.h"
 #include "basic/sha256.h"
@@ -305,6 +306,7 @@ typedef struct FleetPut {
         UnitDesiredState desired;     /* _UNIT_DESIRED_STATE_INVALID: not given */
         int64_t mod_revision;         /* of units/<name>, 0 if absent */
         bool created;
+        UnitDesiredState was;         /* an existing unit's desired state, for the event */
 } FleetPut;
 
 static FleetPut *fleet_put_free(FleetPut *p) {
@@ -413,6 +415,7 @@ static void on_fleet_unit_written(EtcdClient *c, int error, const EtcdResult *re
         list_cache_note_write(p->m->list_cache, result->revision);
         log_unit_info(p->name, "Unit %s %s through fleet's API, desired state %s.", p->name,
                       p->created ? "submitted" : "updated", unit_desired_state_to_string(p->desired));
+        api_unit_event(p->req, p->name, NULL, p->created, p->was, p->desired);
         api_request_reply_empty(p->req, p->created ? 201 : 204);
 }
 
@@ -487,6 +490,7 @@ static void fleet_put_update(FleetPut *p, UnitRecord *u) {
                 api_request_reply_empty(p->req, 204);
                 return (void) fleet_put_free(p);
         }
+        p->was = u->desired;
         u->desired = p->desired;
         fleet_put_write(p, u);
 }
@@ -552,6 +556,8 @@ static void on_fleet_unit_deleted(EtcdClient *c, int error, const EtcdResult *re
         else {
                 list_cache_note_write(d->m->list_cache, result->revision);
                 log_unit_info(name, "Unit %s destroyed through fleet's API.", name);
+                api_event_emit(d->req, &(Event) { .kind = "unit.destroy", .unit = name,
+                                                  .message = "destroyed through fleet's API" });
                 api_request_reply_empty(d->req, 204);
         }
 }

@@ -9,6 +9,7 @@
 #include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <strings.h>
@@ -23,8 +24,10 @@
 #include "api-server.h"
 #include "basic/strv.h"
 #include "basic/host-port.h"
+#include "basic/time-util.h"
 #include "basic/utf8.h"
 #include "log.h"
+#include "metrics.h"
 
 #define API_BODY_MAX               ((size_t) 1024 * 1024)
 #define API_CONNECTIONS_MAX        256u
@@ -114,7 +117,22 @@ struct ApiRequest {
         bool want_drain;                /* a write got -ENOBUFS: tell the writer when there is room */
         char *stream_buf;
         size_t stream_off, stream_len;
+
+        /* Who asked (api_request_who()) and what it is counted as (metrics). */
+        int64_t peer_uid;               /* unix sockets: SO_PEERCRED; -1 otherwise */
+        char *peer_subject;             /* TLS: the client certificate's subject */
+        char *who;                      /* made on first use */
+        const char *route;              /* the matched pattern, for the metrics */
+        usec_t started;                 /* CLOCK_MONOTONIC */
 };
+
+static MetricFamily m_requests = METRIC_COUNTER("api_requests_total",
+                                                "API requests answered, by route pattern, method and status code.",
+                                                "route", "method", "code");
+static MetricFamily m_duration = METRIC_HISTOGRAM("api_request_duration_seconds",
+                                                  "From a request's arrival to its answer (the start of a stream), by "
+                                                  "route pattern and method.",
+                                                  metric_buckets_latency, "route", "method");
 
 static const char oom_body[] = "{\"error\":{\"code\":\"internal\",\"message\":\"Out of memory.\"}}\n";
 
@@ -136,6 +154,8 @@ static ApiRequest *api_request_free(ApiRequest *req) {
         strv_free(req->headers);
         free(req->body);
         free(req->stream_buf);
+        free(req->peer_subject);
+        free(req->who);
         free(req);
         return NULL;
 }
@@ -246,6 +266,16 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
         return MHD_YES;
 }
 
+/* The uid of the process at the other end of a unix socket; nothing on TCP. */
+static void api_request_read_peer_cred(ApiRequest *req, struct MHD_Connection *c) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+
+        if (ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) >= 0 && len == sizeof(cred))
+                req->peer_uid = cred.uid;
+}
+
 static int api_request_new(ApiListener *l, struct MHD_Connection *c, const char *method, const char *url,
                            ApiRequest **ret) {
         _cleanup_(api_request_freep) ApiRequest *req = NULL;
@@ -256,6 +286,10 @@ static int api_request_new(ApiListener *l, struct MHD_Connection *c, const char 
         if (!req)
                 return -ENOMEM;
         req->event = sd_event_ref(s->event);
+        req->peer_uid = -1;
+        req->started = now_usec(CLOCK_MONOTONIC);
+        if (!l->tls)
+                api_request_read_peer_cred(req, c);
         req->method = strdup(method);
         req->path = strdup(url);
         if (!req->method || !req->path)
@@ -339,6 +373,41 @@ const char *api_request_body(ApiRequest *req, size_t *ret_len) {
         if (ret_len)
                 *ret_len = req->body_size;
         return req->body_size > 0 ? req->body : NULL;
+}
+
+const char *api_request_unknown_query(ApiRequest *req, const char * const *known) {
+        for (char **q = req->query; q && q[0] && q[1]; q += 2) {
+                bool ok = false;
+                for (size_t i = 0; known && known[i] && !ok; i++)
+                        ok = streq(q[0], known[i]);
+                if (!ok)
+                        return q[0];
+        }
+        return NULL;
+}
+
+int64_t api_request_uid(ApiRequest *req) {
+        return req->peer_uid;
+}
+
+/* The user name of uid from the password database, else "uid N". */
+static char *user_name(uid_t uid) {
+        struct passwd pw, *found = NULL;
+        char buf[4096], *name;
+
+        if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found && found->pw_name)
+                return strdup(found->pw_name);
+        return asprintf(&name, "uid %u", (unsigned) uid) < 0 ? NULL : name;
+}
+
+const char *api_request_who(ApiRequest *req) {
+        if (req->who)
+                return req->who;
+        if (req->peer_subject)
+                req->who = strdup(req->peer_subject);
+        else if (req->peer_uid >= 0)
+                req->who = user_name((uid_t) req->peer_uid);
+        return req->who ?: "unknown";
 }
 
 /* ---- events for the handler ---- */
@@ -484,6 +553,21 @@ static void api_request_settle(ApiRequest *req) {
         }
 }
 
+/* Counts the answer: its route pattern (never the path as sent), method and status. */
+static void api_request_count(ApiRequest *req, unsigned status) {
+        static const char * const methods[] = { "GET", "PUT", "POST", "DELETE", "HEAD", "PATCH" };
+        const char *method = "other", *route = req->route ?: "unmatched";
+        char code[8];
+
+        for (size_t i = 0; i < ELEMENTSOF(methods); i++)
+                if (streq(req->method, methods[i]))
+                        method = methods[i];
+        snprintf(code, sizeof(code), "%u", status);
+        metric_inc(&m_requests, METRIC_LABELS(route, method, code));
+        metric_observe(&m_duration, (double) (now_usec(CLOCK_MONOTONIC) - req->started) / USEC_PER_SEC,
+                       METRIC_LABELS(route, method));
+}
+
 /* The one way out for every JSON answer: server-made or the handler's. Takes text. */
 static int api_request_finish(ApiRequest *req, unsigned status, char *text, const char *allow) {
         int r = 0;
@@ -493,6 +577,7 @@ static int api_request_finish(ApiRequest *req, unsigned status, char *text, cons
                 return -EALREADY;
         }
         req->replied = true;
+        api_request_count(req, text ? status : 500);
 
         if (req->in_mhd) {
                 log_debug("%s %s -> %u", req->method, req->path, text ? status : 500);
@@ -605,6 +690,7 @@ int api_request_stream_begin(ApiRequest *req, unsigned status, const char *conte
                 return -EALREADY;
         req->replied = true;
         req->streaming = true;
+        api_request_count(req, status);
         if (!req->in_mhd) {
                 log_debug("%s %s -> %u (stream), dropped: the client is gone.", req->method, req->path, status);
                 return 0;
@@ -758,6 +844,7 @@ static void api_server_call(ApiServer *s, ApiRequest *req, const ApiRoute *route
 
         req->owed_reply = true;
         req->in_handler = true;
+        req->route = route->pattern;
         r = route->handler(req, s->userdata);
         req->in_handler = false;
 
@@ -852,6 +939,25 @@ static int api_connection_verify_client(struct MHD_Connection *c, const char **r
         return 0;
 }
 
+/* The subject of the certificate a verified TLS client showed ("CN=alice,O=ops"), for
+ * api_request_who(). */
+static void api_request_read_peer_subject(ApiRequest *req, struct MHD_Connection *c) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        const gnutls_datum_t *certs;
+        gnutls_x509_crt_t crt;
+        gnutls_datum_t dn = {};
+        unsigned n = 0;
+
+        certs = ci && ci->tls_session ? gnutls_certificate_get_peers(ci->tls_session, &n) : NULL;
+        if (!certs || n == 0 || gnutls_x509_crt_init(&crt) < 0)
+                return;
+        if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) >= 0 && gnutls_x509_crt_get_dn2(crt, &dn) >= 0) {
+                req->peer_subject = strndup((const char *) dn.data, dn.size);
+                gnutls_free(dn.data);
+        }
+        gnutls_x509_crt_deinit(crt);
+}
+
 /* Content-Length over the limit is answered before the body is read; a body that turns out
  * larger while streaming (chunked) closes the connection, since no answer can be queued then. */
 static bool declared_too_large(struct MHD_Connection *c) {
@@ -897,7 +1003,10 @@ static enum MHD_Result api_server_access(void *cls, struct MHD_Connection *c, co
                         return MHD_NO;
                 }
                 *con_cls = req;
-                if (l->tls && api_connection_verify_client(c, &why) < 0) {
+                bool refused = l->tls && api_connection_verify_client(c, &why) < 0;
+                if (l->tls && !refused)
+                        api_request_read_peer_subject(req, c);
+                if (refused) {
                         log_debug("Refusing %s %s over TLS: %s", method, req->path, why);
                         req->dispatched = true;
                         reply_error_allow(req, 403, "forbidden", why, NULL);

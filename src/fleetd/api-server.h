@@ -29,6 +29,7 @@
  * is leaked, and its connection stays open until the server is freed. */
 
 #include <jansson.h>
+#include <stdint.h>
 #include <systemd/sd-event.h>
 
 #include "basic/macros.h"
@@ -98,6 +99,21 @@ const char *api_request_header(ApiRequest *req, const char *name);
 /* The request body (bounded in size by the server, NUL-terminated) and its length; NULL (and
  * 0) if none. ret_len may be NULL. */
 const char *api_request_body(ApiRequest *req, size_t *ret_len);
+
+/* The first query parameter whose key is not in known (NULL-terminated), or NULL if every one
+ * is known: handlers answer 400 for parameters they do not take. */
+const char *api_request_unknown_query(ApiRequest *req, const char * const *known);
+
+/* Who sent the request, for the audit log: on a unix socket the peer's user name (SO_PEERCRED,
+ * "uid N" when it has none), on TLS the subject of its client certificate ("CN=alice,O=ops"),
+ * else "unknown". Valid as long as the request, also after the client went away. */
+const char *api_request_who(ApiRequest *req);
+/* The peer's uid on a unix socket, else -1. */
+int64_t api_request_uid(ApiRequest *req);
+
+/* Every answer is counted in fleetd_api_requests_total{route, method, code} and timed in
+ * fleetd_api_request_duration_seconds{route, method}, route being the pattern that matched
+ * ("/v1/units/" "*", "unmatched" when none did). */
 
 /* Replies with a JSON value and the status code, and releases the request. body is only read
  * (serialized at once): the caller keeps its reference. Returns 0, also when the client is

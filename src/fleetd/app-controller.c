@@ -4,12 +4,14 @@
 #include <stdio.h>
 
 #include "app-controller.h"
+#include "app-events.h"
 #include "app-plan.h"
 #include "app-record.h"
 #include "basic/hashmap.h"
 #include "basic/json-util.h"
 #include "basic/sha256.h"
 #include "log.h"
+#include "metrics.h"
 #include "release.h"
 #include "unit-gen.h"
 
@@ -55,6 +57,7 @@ struct AppController {
 
         app_controller_fenced_t on_fenced;
         void *fenced_userdata;
+        AppEvents events;             /* rollout events told, app-events.h */
 };
 
 static void controller_schedule(AppController *c);
@@ -469,6 +472,7 @@ static int controller_plan_app(AppController *c, AppEntry *a, Ops *o) {
         r = app_rollout_advance(&a->rec, &t, &plan, step, &rec, &cause);
         if (r < 0)
                 return r;
+        app_events_step(&c->events, &a->rec, step, &rec, cause);
         if (step == APP_ROLLOUT_ROLL_BACK) {
                 log_warning("App %s: %s.", rec.name, strna(rec.message));
                 r = op_rollback_release(c, o, &rec, prev, cause);
@@ -597,6 +601,37 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* --- metrics --- */
+
+/* Desired and healthy instances per app process, and the rollouts under way, when /metrics is
+ * read. Apps whose release is not read yet are left out. */
+static void controller_collect(void *userdata) {
+        AppController *c = userdata;
+        unsigned rolling = 0;
+        size_t i = 0, n;
+        void *v;
+
+        app_metrics_begin();
+        while (hashmap_iterate(c->apps, &i, NULL, &v)) {
+                AppEntry *a = v;
+                char key[128];
+                snprintf(key, sizeof(key), "%s/%u", a->rec.name, a->rec.release);
+                const Release *rel = hashmap_get(c->releases, key);
+                rolling += a->rec.rollout == ROLLOUT_ROLLING;
+                if (!rel)
+                        continue;
+                _cleanup_free_ AppProcessTarget *procs = controller_targets(a, rel);
+                _cleanup_free_ AppInstance *inst = controller_instances(c, a, rel, &n);
+                for (size_t k = 0; procs && inst && k < rel->n_processes; k++) {
+                        unsigned healthy = 0;
+                        for (size_t j = 0; j < n; j++)
+                                healthy += streq(inst[j].process, procs[k].process) && inst[j].health == INSTANCE_HEALTHY;
+                        app_metrics_process(a->rec.name, procs[k].process, procs[k].scale, healthy);
+                }
+        }
+        app_metrics_rollouts(rolling);
+}
+
 /* --- start --- */
 
 static void on_loaded(EtcdClient *e, int error, const EtcdResult *result, void *userdata) {
@@ -658,7 +693,8 @@ int app_controller_new(sd_event *e, EtcdClient *etcd, const AppControllerOptions
         c->dirty = hashmap_new(NULL);
         c->fetching = hashmap_new(fetch_free);
         if (!c->prefix || !c->leader_key || !c->machine_id || !c->apps || !c->releases || !c->instances ||
-            !c->states || !c->dirty || !c->fetching)
+            !c->states || !c->dirty || !c->fetching || app_events_init(&c->events) < 0 ||
+            metrics_add_collector(NULL, controller_collect, c) < 0)
                 return -ENOMEM;
 
         r = sd_event_add_defer(e, &c->defer, on_defer, c);
@@ -699,6 +735,8 @@ void app_controller_set_fenced_handler(AppController *c, app_controller_fenced_t
 AppController *app_controller_free(AppController *c) {
         if (!c)
                 return NULL;
+        metrics_remove_collector(NULL, controller_collect, c);
+        app_events_done(&c->events);
         etcd_request_cancel(c->load);
         etcd_request_cancel(c->write);
         etcd_watch_free(c->apps_watch);

@@ -7,8 +7,10 @@
 #include "basic/hashmap.h"
 #include "basic/json-util.h"
 #include "basic/strv.h"
+#include "engine-events.h"
 #include "engine-plan.h"
 #include "engine.h"
+#include "metrics.h"
 #include "log.h"
 #include "registry.h"
 #include "unit-name.h"
@@ -61,6 +63,7 @@ struct Engine {
         size_t sent;                  /* ops before this one are written */
         size_t in_flight;             /* ops in the txn under way */
         bool again;                   /* something changed: plan again once the write is done */
+        EngineMoves moves;            /* the placements and moves of that diff, told once written */
         sd_event_source *reconcile_defer;
         sd_event_source *reconcile_timer;
 };
@@ -215,6 +218,8 @@ static void engine_step_down(Engine *e, const char *why) {
         diff_done(&d);
         e->ops = NULL;
         e->n_ops = e->sent = e->in_flight = 0;
+        engine_moves_done(&e->moves);
+        engine_leader_changed(false, e->machine_id);
         e->leader = false;
         e->loaded = false;
         e->lease = 0;
@@ -383,7 +388,8 @@ static void on_machines_events(EtcdWatch *w, int error, const EtcdEvent *ev, siz
                 engine_step_down(e, "the machines watch failed");
                 return engine_campaign(e);
         }
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+                engine_machine_event(e->machines, &ev[i], e->prefix);
                 if (ev[i].type == ETCD_EVENT_PUT) {
                         int r = machine_update(e, ev[i].kv.key, ev[i].kv.value);
                         if (r < 0)
@@ -392,6 +398,7 @@ static void on_machines_events(EtcdWatch *w, int error, const EtcdEvent *ev, siz
                         log_info("Machine %s is gone; its units are placed again.", key_tail(ev[i].kv.key));
                         machine_record_free(hashmap_remove(e->machines, key_tail(ev[i].kv.key)));
                 }
+        }
         engine_reconcile_soon(e);
 }
 
@@ -475,6 +482,7 @@ static int scheduled_apply(Engine *e, const EtcdOp *op) {
 
 static void engine_drop_diff(Engine *e) {
         Diff d = { .ops = e->ops, .n_ops = e->n_ops };
+        engine_moves_done(&e->moves);
         diff_done(&d);
         e->ops = NULL;
         e->n_ops = e->sent = e->in_flight = 0;
@@ -507,8 +515,10 @@ static void on_written(EtcdClient *c, int error, const EtcdResult *result, void 
                 engine_reconcile_soon(e);
         } else if (e->sent < e->n_ops)
                 engine_write_next(e);
-        else
+        else {
+                engine_moves_emit(&e->moves);
                 engine_drop_diff(e);
+        }
 }
 
 /* Sends the next chunk of the plan's diff as one fenced txn (at most TXN_MAX_OPS ops: etcd's
@@ -602,6 +612,8 @@ static int engine_plan(Engine *e, Diff *d) {
         r = engine_diff(entries, ne, targets, k, &diff);
         if (r < 0)
                 return r;
+        if (engine_moves(entries, ne, &diff, e->machines, &e->moves) < 0)
+                log_oom();    /* the timeline misses them; the schedule does not */
         return engine_diff_ops(e, &diff, d);
 }
 
@@ -616,7 +628,9 @@ static int on_reconcile(sd_event_source *s, void *userdata) {
                 e->again = true;
                 return 0;
         }
+        usec_t started = now_usec(CLOCK_MONOTONIC);
         r = engine_plan(e, &d);
+        engine_pass_done(now_usec(CLOCK_MONOTONIC) - started);
         if (r < 0) {
                 diff_done(&d);
                 return log_error_errno(r, "Failed to plan: %m");
@@ -709,6 +723,7 @@ static void on_campaign(EtcdClient *c, int error, const EtcdResult *result, void
                 e->leader = true;
                 e->lease = lease;
                 log_notice("This machine is now the engine leader.");
+                engine_leader_changed(true, e->machine_id);
                 engine_load(e);
         } else if (!ours)
                 log_info("Engine leader is %s.", holder ? holder->value : "(unknown)");
@@ -735,6 +750,18 @@ void engine_lease_changed(Engine *e) {
         if (e->leader && e->lease != presence_lease(e->presence))
                 engine_step_down(e, "the machine lease changed");
         engine_campaign(e);
+}
+
+/* The gauges only the leader knows (engine-events.h), when /metrics is read. */
+static void engine_collect(void *userdata) {
+        Engine *e = userdata;
+        size_t n[_UNIT_DESIRED_STATE_MAX] = {}, i = 0;
+        void *v;
+
+        while (e->leader && hashmap_iterate(e->units, &i, NULL, &v))
+                n[((EngineUnit *) v)->record.desired]++;
+        engine_collect_machines(e->machines, e->leader);
+        engine_collect_units(n, ELEMENTSOF(n), e->leader);
 }
 
 bool engine_is_leader(Engine *e) {
@@ -784,6 +811,9 @@ int engine_new(sd_event *ev, EtcdClient *etcd, Presence *presence, const char *p
                 if (r < 0)
                         return r;
         }
+        r = metrics_add_collector(NULL, engine_collect, e);
+        if (r < 0)
+                return r;
         engine_campaign(e);
         *ret = TAKE_PTR(e);
         return 0;
@@ -792,6 +822,7 @@ int engine_new(sd_event *ev, EtcdClient *etcd, Presence *presence, const char *p
 Engine *engine_free(Engine *e) {
         if (!e)
                 return NULL;
+        metrics_remove_collector(NULL, engine_collect, e);
         etcd_request_cancel(e->campaign);
         etcd_watch_free(e->leader_watch);
         engine_step_down(e, "shutting down");

@@ -49,6 +49,13 @@ static const ConfKey fleetd_keys[] = {
         KEY(machine_id_file, CONF_STRING, conf_parse_path, "/etc/machine-id", EXPECT_PATH),
         KEY(state_dir, CONF_STRING, conf_parse_path, "/run/fleetd", EXPECT_PATH),
         KEY(log_level, CONF_INT, conf_parse_log_level, "info", CONF_EXPECT_LOG_LEVEL),
+        KEY(metrics_listen, CONF_STRING, conf_parse_host_port, NULL,
+            "host:port on a loopback address, such as 127.0.0.1:9476 or [::1]:9476"),
+        KEY(disable_events, CONF_BOOL, conf_parse_bool, "false", "true or false"),
+        KEY(events_keep, CONF_INT, conf_parse_int, "10000", "a number of events from 10 to 1000000",
+            .min = 10, .max = 1000000),
+        KEY(events_keep_app, CONF_INT, conf_parse_int, "1000", "a number of events from 10 to 1000000",
+            .min = 10, .max = 1000000),
 };
 
 /* A key of fleet's fleetd that means nothing here: accepted, with a note. */
@@ -118,6 +125,10 @@ const char * const config_keys[] = {
         "machine_id_file",
         "state_dir",
         "log_level",
+        "metrics_listen",
+        "disable_events",
+        "events_keep",
+        "events_keep_app",
         NULL,
 };
 

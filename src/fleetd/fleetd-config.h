@@ -48,6 +48,10 @@ typedef struct Config {
         char *state_dir;              /* default "/run/fleetd" */
         int log_level;                /* LOG_INFO; key "log_level": debug|info|notice|warning|err,
                                        * or fleet's "verbosity": 0 info, 1 or more debug */
+        char *metrics_listen;         /* loopback "host:port" serving GET /metrics in plain HTTP; NULL: off */
+        bool disable_events;          /* default false; true: events go to the journal only, not etcd */
+        int events_keep;              /* default 10000: the leader keeps at most this many events */
+        int events_keep_app;          /* default 1000: ... and this many of each app */
 } Config;
 
 /* The table of every key (fleetd's own, then fleet's), for conf_load() and the conf_*() calls. */

@@ -9,6 +9,10 @@
 
 #include "basic/error-util.h"
 #include "health.h"
+#include "metrics.h"
+
+static MetricFamily m_checks = METRIC_COUNTER("health_checks_total", "Health checks of units by kind and result.",
+                                              "kind", "result");
 
 #define REQUEST_FORMAT "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: fleetd-health\r\n\r\n"
 /* How late a timer may fire, so that sd-event can wake once for several. */
@@ -347,6 +351,8 @@ struct HealthChecker {
         usec_t backoff;               /* next delay while starting, doubling up to the interval */
         health_changed_t on_change;
         void *userdata;
+        int last_result;              /* of the last check: 0 passed, else a negative errno */
+        int last_status;              /* its HTTP status, 0 if none */
 };
 
 static void checker_record(HealthChecker *c, bool passed) {
@@ -377,6 +383,10 @@ static void on_checker_probe_done(HealthProbe *p, int result, int status, void *
         HealthChecker *c = userdata;
 
         c->probe = health_probe_free(c->probe);
+        c->last_result = MIN(result, 0);
+        c->last_status = status;
+        metric_inc(&m_checks, METRIC_LABELS(c->spec.kind == HEALTH_KIND_HTTP ? "http" : "tcp",
+                                            result >= 0 ? "passed" : result == -ETIMEDOUT ? "timeout" : "failed"));
         checker_record(c, result >= 0);
 }
 
@@ -385,8 +395,12 @@ static int on_checker_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
         if (sd_event_now(c->event, CLOCK_MONOTONIC, &c->started) < 0)
                 c->started = now_usec(CLOCK_MONOTONIC);
-        if (health_probe_start(c->event, &c->spec, c->port, on_checker_probe_done, c, &c->probe) < 0)
+        int r = health_probe_start(c->event, &c->spec, c->port, on_checker_probe_done, c, &c->probe);
+        if (r < 0) {
+                c->last_result = r;
+                c->last_status = 0;
                 checker_record(c, false);     /* no socket now (EMFILE?): a failed check */
+        }
         return 0;
 }
 
@@ -430,4 +444,10 @@ HealthChecker *health_checker_free(HealthChecker *c) {
 
 HealthState health_checker_state(const HealthChecker *c) {
         return c->tally.state;
+}
+
+int health_checker_last_result(const HealthChecker *c, int *ret_status) {
+        if (ret_status)
+                *ret_status = c->last_status;
+        return c->last_result;
 }

@@ -124,3 +124,7 @@ HealthChecker *health_checker_free(HealthChecker *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HealthChecker *, health_checker_free);
 
 HealthState health_checker_state(const HealthChecker *c);
+/* The result of the last check (0: passed, else as health_probe_done_t's result) and its HTTP
+ * status (0 if none) in *ret_status (optional); 0 before the first one. Checks are counted in
+ * fleetd_health_checks_total{kind, result}. */
+int health_checker_last_result(const HealthChecker *c, int *ret_status);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "api-apps.h"
+#include "api-events.h"
 #include "api-remote.h"
 #include "basic/json-util.h"
 #include "basic/sha256.h"
@@ -141,6 +142,7 @@ typedef struct UnitPut {
         int64_t mod_revision;         /* of units/<name>, 0 if absent */
         UnitRecord record;
         bool exists;
+        UnitDesiredState was;         /* the existing unit's desired state */
         json_t *warnings;             /* about the [X-Fleet] options, for the reply */
 } UnitPut;
 
@@ -182,6 +184,7 @@ static void on_unit_written(EtcdClient *c, int error, const EtcdResult *result, 
         list_cache_note_write(p->m->list_cache, result->revision);
         log_unit_info(p->name, "Unit %s %s, desired state %s.", p->name, p->exists ? "updated" : "submitted",
                       unit_desired_state_to_string(p->record.desired));
+        api_unit_event(p->req, p->name, p->record.app, !p->exists, p->was, p->record.desired);
         json_auto_t *j = unit_summary_json(&p->record, false);
         if (j && json_array_size(p->warnings) > 0)
                 (void) json_object_set(j, "warnings", p->warnings);
@@ -232,6 +235,7 @@ static bool unit_put_merge(UnitPut *p, const UnitRecord *existing, const char *t
         sha256_hex(contents, strlen(contents), hash);
         r->hash = strdup(hash);
         r->desired = p->desired >= 0 ? p->desired : existing ? existing->desired : UNIT_INACTIVE;
+        p->was = existing ? existing->desired : UNIT_INACTIVE;
         bool oom = existing && ((existing->app && !(r->app = strdup(existing->app))) ||
                                 (existing->release && !(r->release = strdup(existing->release))));
         if (oom || !r->name || !r->contents || !r->hash) {
@@ -489,6 +493,8 @@ static void on_unit_deleted(EtcdClient *c, int error, const EtcdResult *result, 
                 /* the next list through this fleetd waits until the units/ watch has seen this */
                 list_cache_note_write(d->m->list_cache, result->revision);
                 log_unit_info(api_request_arg(req, 0), "Unit %s destroyed.", api_request_arg(req, 0));
+                api_event_emit(req, &(Event) { .kind = "unit.destroy", .unit = api_request_arg(req, 0),
+                                               .message = "destroyed" });
                 json_auto_t *j = json_pack("{s:s}", "destroyed", api_request_arg(req, 0));
                 api_request_reply_json(req, 200, j);
         }
@@ -665,5 +671,7 @@ const ApiRoute manager_api_routes[] = {
         { "POST", "/v1/apps/*/rollback", api_apps_rollback },
         { "POST", "/v1/apps/*/restart", api_apps_restart },
         { "GET", "/v1/routes", api_routes_list },
+        { "GET", "/v1/events", api_events_get },
+        { "GET", "/metrics", api_metrics_get },
         {}
 };

@@ -7,6 +7,10 @@
 #include "daemon-util.h"
 #include "log.h"
 #include "manager.h"
+#include "metrics-http.h"
+#include "metrics.h"
+
+static MetricFamily m_build_info = METRIC_GAUGE("build_info", "Always 1: the version of this fleetd.", "version");
 
 static void on_presence_change(Presence *p, PresenceState state, void *userdata) {
         Manager *m = userdata;
@@ -60,6 +64,15 @@ int manager_new(Config *config, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the etcd client: %m");
 
+        EventLogOptions eo = { .prefix = config->etcd_key_prefix, .machine_id = id, .hostname = m->self.hostname,
+                               .keep_total = (size_t) config->events_keep, .keep_app = (size_t) config->events_keep_app,
+                               .journal_only = config->disable_events };
+        r = event_log_new(m->event, m->etcd, &eo, &m->events);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the event log: %m");
+        event_log_set_default(m->events);
+        metric_set(&m_build_info, 1, METRIC_LABELS(FLEETD_VERSION));
+
         ListCacheOptions lo = { .prefix = config->etcd_key_prefix,
                                 .wait_timeout = config_etcd_request_timeout(config) };
         r = list_cache_new(m->event, m->etcd, &lo, &m->list_cache);
@@ -74,10 +87,12 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         api_server_free(m->api);
+        metrics_http_free(m->metrics_http);
         /* before the etcd client: it owns requests and watches of that client */
         list_cache_free(m->list_cache);
         engine_free(m->engine);
         agent_free(m->agent);
+        event_log_free(m->events);
         presence_free(m->presence);
         etcd_client_free(m->etcd);
         machine_record_done(&m->self);
@@ -85,6 +100,11 @@ Manager *manager_free(Manager *m) {
         config_free(m->config);
         free(m);
         return NULL;
+}
+
+static bool manager_leads(void *userdata) {
+        Manager *m = userdata;
+        return m->engine && engine_is_leader(m->engine);
 }
 
 int manager_run(Manager *m) {
@@ -113,6 +133,12 @@ int manager_run(Manager *m) {
                                                tls_error ? ": " : "", strempty(tls_error));
         }
         /* End of the TCP API. */
+        if (c->metrics_listen) {
+                _cleanup_free_ char *error = NULL;
+                r = metrics_http_new(m->event, c->metrics_listen, &m->metrics_http, &error);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to serve metrics: %s", error ?: strerror(-r));
+        }
 
         r = presence_new(m->event, m->etcd, c->etcd_key_prefix, &m->self, (int64_t) (c->agent_ttl / USEC_PER_SEC),
                          c->state_dir, on_presence_change, m, &m->presence);
@@ -144,6 +170,8 @@ int manager_run(Manager *m) {
                                c->engine_reconcile_interval, &m->engine);
                 if (r < 0)
                         return log_error_errno(r, "Failed to start the engine: %m");
+                /* the leader keeps events/ bounded */
+                event_log_set_leader_check(m->events, manager_leads, m);
         }
 
         log_info("fleetd %s started on %s (%s), etcd at %s.", FLEETD_VERSION, m->self.hostname, m->self.ip,

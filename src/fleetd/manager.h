@@ -11,6 +11,7 @@
 #include "fleetd-config.h"
 #include "engine.h"
 #include "etcd-client.h"
+#include "event-log.h"
 #include "list-cache.h"
 #include "machine.h"
 #include "registry.h"
@@ -25,6 +26,8 @@ typedef struct Manager {
         Engine *engine;
         ApiServer *api;
         ListCache *list_cache;        /* what GET /v1/units and /v1/state answer from; idle until used */
+        EventLog *events;             /* events/: the default log of event_emit() */
+        struct MetricsHttp *metrics_http; /* metrics_listen, if set */
 } Manager;
 
 /* Takes ownership of config. Reads the machine id, works out this machine's record and sets

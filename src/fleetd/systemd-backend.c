@@ -103,7 +103,8 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
 
         if (sd_bus_path_decode(sd_bus_message_get_path(m), SD_UNIT_PREFIX, &unit) <= 0 || !owned(b, unit))
                 return 0;
-        if (sd_bus_message_read(m, "s", &iface) < 0 || !streq(iface, "org.freedesktop.systemd1.Unit"))
+        if (sd_bus_message_read(m, "s", &iface) < 0 ||
+            (!streq(iface, "org.freedesktop.systemd1.Unit") && !streq(iface, "org.freedesktop.systemd1.Service")))
                 return 0;
         if (sd_bus_message_enter_container(m, 'a', "{sv}") < 0)
                 return 0;
@@ -119,13 +120,19 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
                         slot = &st.sub_state;
                 else if (streq(prop, "LoadState"))
                         slot = &st.load_state;
-                if (slot && sd_bus_message_read(m, "v", "s", &v) >= 0)
-                        *slot = v;
-                else if (sd_bus_message_skip(m, "v") < 0)
+                else if (streq(prop, "Result"))
+                        slot = &st.result;
+                int *number = streq(prop, "ExecMainCode") ? &st.exit_code :
+                              streq(prop, "ExecMainStatus") ? &st.exit_status : NULL;
+                int k = slot ? sd_bus_message_read(m, "v", "s", &v) :
+                         number ? sd_bus_message_read(m, "v", "i", number) : sd_bus_message_skip(m, "v");
+                if (k < 0)
                         return 0;
+                if (slot)
+                        *slot = v;
                 sd_bus_message_exit_container(m);
         }
-        if ((st.active_state || st.sub_state || st.load_state) && b->on_change)
+        if ((st.active_state || st.sub_state || st.load_state || st.result) && b->on_change)
                 b->on_change(b, unit, &st, b->userdata);
         return 0;
 }

@@ -19,6 +19,10 @@ typedef struct UnitStatus {
         const char *load_state;       /* loaded, not-found, error, masked */
         const char *active_state;     /* active, inactive, failed, activating, deactivating, reloading */
         const char *sub_state;        /* running, dead, exited, ... */
+        /* From the Service interface's changes (systemd sends them before the Unit's): */
+        const char *result;           /* success, exit-code, signal, timeout, ...; NULL: not given */
+        int exit_code;                /* ExecMainCode: CLD_EXITED, CLD_KILLED, CLD_DUMPED; 0: none */
+        int exit_status;              /* ExecMainStatus: the exit status or the signal */
 } UnitStatus;
 
 /* Called when a unit fleetd owns changes state (from a signal or from a query). */

@@ -20,6 +20,19 @@
 #include "curl-glue.h"
 #include "etcd-client.h"
 #include "log.h"
+#include "metrics.h"
+
+static MetricFamily m_requests = METRIC_COUNTER("etcd_requests_total", "etcd requests by operation and result.",
+                                                "operation", "result");
+static MetricFamily m_duration = METRIC_HISTOGRAM("etcd_request_duration_seconds",
+                                                  "etcd requests from their start to their answer (retries and "
+                                                  "failover included), by operation.",
+                                                  metric_buckets_latency, "operation");
+static MetricFamily m_watch_reconnects = METRIC_COUNTER("etcd_watch_reconnects_total",
+                                                        "etcd watch streams that ended and are connected again.");
+static MetricFamily m_keepalive_failures = METRIC_COUNTER("etcd_lease_keepalive_failures_total",
+                                                          "Lease keepalives that failed (etcd unreachable, or the "
+                                                          "lease gone).");
 
 #define DEFAULT_TIMEOUT (5 * USEC_PER_SEC)
 #define RESPONSE_MAX ((size_t) 64 * 1024 * 1024)
@@ -83,6 +96,7 @@ struct EtcdRequest {
         unsigned auth_generation;       /* the authentication it waits for */
         bool reauthed;
         bool floating;
+        usec_t started;                 /* CLOCK_MONOTONIC, for the metrics */
         etcd_callback_t callback;
         void *userdata;
 };
@@ -373,10 +387,30 @@ static void request_detach(EtcdRequest *r) {
 
 /* Calls back once. The request is unlinked first, so the callback may cancel it or free the
  * client; an owned request is not touched afterwards. */
+/* The operation and the result as the metrics name them: small fixed sets. */
+static void request_count(EtcdRequest *r, int error) {
+        static const char * const ops[_ETCD_CALL_MAX] = {
+                [ETCD_CALL_RANGE] = "range", [ETCD_CALL_PUT] = "put", [ETCD_CALL_DELETE] = "delete",
+                [ETCD_CALL_TXN] = "txn", [ETCD_CALL_LEASE_GRANT] = "lease_grant",
+                [ETCD_CALL_LEASE_KEEPALIVE] = "lease_keepalive", [ETCD_CALL_LEASE_REVOKE] = "lease_revoke",
+                [ETCD_CALL_AUTH] = "auth",
+        };
+        const char *op = r->kind < _ETCD_CALL_MAX && ops[r->kind] ? ops[r->kind] : "other";
+        const char *result = error >= 0 ? "ok" : error == -ETIMEDOUT ? "timeout" :
+                             error == -ECONNREFUSED ? "unreachable" : error == -EACCES ? "denied" :
+                             error == -ENOENT ? "not_found" : error == -ESTALE ? "compacted" :
+                             error == -EBADMSG ? "bad_answer" : "error";
+
+        metric_inc(&m_requests, METRIC_LABELS(op, result));
+        metric_observe(&m_duration, (double) (now_usec(CLOCK_MONOTONIC) - r->started) / USEC_PER_SEC,
+                       METRIC_LABELS(op));
+}
+
 static void request_finish(EtcdRequest *r, int error, const EtcdResult *result) {
         EtcdClient *c = r->client;
         bool floating = r->floating;  /* an owned r may be gone after the callback */
 
+        request_count(r, error);
         if (error < 0)
                 log_debug_errno(error, "etcd: %s failed: %m", etcd_call_path(r->kind));
         request_detach(r);
@@ -562,6 +596,7 @@ static int client_submit(EtcdClient *c, EtcdCall kind, int k, char *body,
                 .xfer.endpoint = c->current,
                 .kind = kind,
                 .floating = !ret,
+                .started = now_usec(CLOCK_MONOTONIC),
                 .callback = cb,
                 .userdata = userdata,
                 .body = TAKE_PTR(b),
@@ -792,6 +827,7 @@ static void watch_retry(EtcdWatch *w, bool failed) {
         int k;
 
         watch_reset_stream(w);
+        metric_inc(&m_watch_reconnects, NULL);
         w->state = WATCH_IDLE;
         w->backoff = MIN(w->backoff * 2, WATCH_BACKOFF_MAX);
         if (failed) {
@@ -1100,6 +1136,8 @@ static void lease_on_keepalive(EtcdClient *c, int error, const EtcdResult *resul
         EtcdLease *l = userdata;
 
         l->request = etcd_request_cancel(l->request);
+        if (error < 0)
+                metric_inc(&m_keepalive_failures, NULL);
         if (error == -ENOENT) {
                 log_debug("etcd: lease %" PRIi64 " is gone.", l->id);
                 lease_detach(l);
@@ -1203,6 +1241,10 @@ int etcd_client_new(sd_event *e, const EtcdOptions *options, EtcdClient **ret) {
                 return -ENOMEM;
         c->n_ref = 1;
         c->event = sd_event_ref(e);
+        metrics_register(NULL, &m_watch_reconnects);
+        metrics_register(NULL, &m_keepalive_failures);
+        metrics_register(NULL, &m_requests);
+        metrics_register(NULL, &m_duration);
         k = client_copy_options(c, options);
         if (k < 0)
                 return k;

@@ -35,9 +35,11 @@ void log_set_field(const char *name, const char *value) {
                 snprintf(fields[n_fields++], sizeof(fields[0]), "%s=%s", name, value);
 }
 
-static void log_to_journal(int level, const char *unit, const char *message) {
+#define EXTRA_FIELDS_MAX 8
+
+static void log_to_journal(int level, const char *unit, const char * const *extra, const char *message) {
         char prio[32], msg[2048 + 16], unitf[300], ident[96];
-        struct iovec iov[4 + ELEMENTSOF(fields)];
+        struct iovec iov[4 + ELEMENTSOF(fields) + EXTRA_FIELDS_MAX];
         size_t n = 0;
 
         snprintf(prio, sizeof(prio), "PRIORITY=%d", level);
@@ -52,13 +54,15 @@ static void log_to_journal(int level, const char *unit, const char *message) {
         }
         for (size_t i = 0; i < n_fields; i++)
                 iov[n++] = (struct iovec) { fields[i], strlen(fields[i]) };
+        for (size_t i = 0; extra && extra[i] && i < EXTRA_FIELDS_MAX; i++)
+                iov[n++] = (struct iovec) { (void *) extra[i], strlen(extra[i]) };
         sd_journal_sendv(iov, (int) n);
 }
 
-int log_internal(int level, int error, const char *unit, const char *fmt, ...) {
+static int log_internalv(int level, int error, const char *unit, const char * const *extra, const char *fmt,
+                         va_list ap) {
         char message[2048];
         int saved = errno;
-        va_list ap;
 
         if (level > max_level)
                 return error < 0 ? error : -abs(error);
@@ -67,12 +71,10 @@ int log_internal(int level, int error, const char *unit, const char *fmt, ...) {
                 use_journal = getenv("JOURNAL_STREAM") != NULL;
 
         errno = error < 0 ? -error : error;
-        va_start(ap, fmt);
         vsnprintf(message, sizeof(message), fmt, ap);
-        va_end(ap);
 
         if (use_journal)
-                log_to_journal(level, unit, message);
+                log_to_journal(level, unit, extra, message);
         else if (unit)
                 fprintf(stderr, "%s: %s\n", unit, message);
         else
@@ -80,4 +82,24 @@ int log_internal(int level, int error, const char *unit, const char *fmt, ...) {
 
         errno = saved;
         return error < 0 ? error : -abs(error);
+}
+
+int log_internal(int level, int error, const char *unit, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = log_internalv(level, error, unit, NULL, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int log_fields(int level, const char * const *extra, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = log_internalv(level, 0, NULL, extra, fmt, ap);
+        va_end(ap);
+        return r;
 }

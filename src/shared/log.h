@@ -18,6 +18,10 @@ int log_get_max_level(void);
 void log_set_field(const char *name, const char *value);
 
 int log_internal(int level, int error, const char *unit, const char *fmt, ...) _printf_(4, 5);
+/* A message with extra journal fields: "NAME=value" strings, NULL-terminated, at most 8 (more
+ * are left out), sent beside the ones of log_set_field() (a name may repeat: the journal keeps
+ * both values). Without the journal only the message is written. */
+int log_fields(int level, const char * const *extra, const char *fmt, ...) _printf_(3, 4);
 
 #define log_full_errno(level, error, ...) log_internal(level, error, NULL, __VA_ARGS__)
 #define log_debug(...)   log_internal(LOG_DEBUG, 0, NULL, __VA_ARGS__)

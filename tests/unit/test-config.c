@@ -86,7 +86,7 @@ TEST(keys_table) {
                 ASSERT_TRUE(r == 0 || r == -EINVAL);
                 ASSERT_TRUE(!err || !strstr(err, "unknown key"));
         }
-        ASSERT_INT(n, 23);
+        ASSERT_INT(n, 27);
 }
 
 TEST(full_file) {
@@ -789,7 +789,7 @@ TEST(example_file) {
                 n_keys++;
         }
         fclose(out);
-        ASSERT_INT(n_keys, 23);
+        ASSERT_INT(n_keys, 27);
         ASSERT_INT(temp_file_write(&t, uncommented), 0);
         free(uncommented);
 
