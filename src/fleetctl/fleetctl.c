@@ -10,6 +10,7 @@
 #include "app-wait.h"
 #include "fleetctl.h"
 #include "options.h"
+#include "verb-events.h"
 #include "wait.h"
 
 const char *arg_endpoint = NULL;
@@ -187,6 +188,15 @@ static const Verb verbs[] = {
           "of a process with a port, its address (host IP and assigned port), release and process.\n"
           "fleet-router serves these as http://APP.DOMAIN/. A route is removed before its instance\n"
           "stops and while its health check fails. With --json, prints them as fleetd sent them." },
+        { "events", group_other, 0, 1, verb_events, events_options, "[--since=WHEN] [--limit=N] [-f] [APP]",
+          "Show the cluster's timeline: deploys, scales, moves, failures",
+          "Prints the events of the cluster (of APP only, if given), oldest first, a line each:\n"
+          "\"Dec 02 09:14:03  hello  release v3 created (config set GREETING) by alice\": when, the\n"
+          "app (or unit, or machine), what happened and who did it (a user, a certificate's\n"
+          "subject, or engine@HOST / agent@HOST for what fleetd did by itself). Without --since,\n"
+          "the newest 100 (--limit); with it, those from then on. --follow then prints new\n"
+          "events as they come, until interrupted. With --json, prints them as fleetd sent\n"
+          "them (with --follow: one JSON object a line)." },
         { "help", group_other, 0, 1, NULL, NULL, "[VERB]", "Show this help, or a verb's",
           "Shows fleetctl's help, or the usage and options of VERB." },
 };

@@ -14,6 +14,7 @@
 #include "table.h"
 #include "time-format.h"
 #include "unit-args.h"
+#include "verb-events.h"
 
 /* GETs suffix of app and the array under key in it ("instances", "releases"). */
 static int app_get_list(Client *c, const char *app, const char *suffix, const char *key, json_t **ret_answer,
@@ -65,11 +66,33 @@ static int app_change(Client *c, const char *app, const char *method, const char
 
 /* --- apps --- */
 
-static int apps_add(Table *t, const json_t *a, void *userdata) {
-        _cleanup_free_ char *version = NULL, *scale = NULL;
+/* The newest of events (oldest first) that is of app, as "3min ago: scale web 2 -> 3 by alice". */
+static char *last_event_of(const json_t *events, const char *app) {
+        usec_t now = now_usec(CLOCK_REALTIME);
+        char ago[64], *text;
 
-        if (format_version(jx_int64(a, "release", 0), &version) < 0 || app_format_scale(a, NULL, ",", &scale) < 0)
+        for (size_t i = json_array_size(events); i > 0; i--) {
+                const json_t *e = json_array_get(events, i - 1);
+                if (!streq_ptr(jx_str(e, "app"), app))
+                        continue;
+                format_relative(ago, sizeof(ago), (usec_t) jx_int64(e, "time", 0), now);
+                return asprintf(&text, "%s: %s by %s", ago, strempty(jx_str(e, "message")),
+                                strna(jx_str(e, "who"))) < 0 ? NULL : text;
+        }
+        return strdup("-");
+}
+
+/* userdata: the newest events, or NULL when fleetd has none to give (no LAST EVENT column). */
+static int apps_add(Table *t, const json_t *a, void *userdata) {
+        _cleanup_free_ char *version = NULL, *scale = NULL, *last = NULL;
+        const json_t *events = userdata;
+
+        if (format_version(jx_int64(a, "release", 0), &version) < 0 || app_format_scale(a, NULL, ",", &scale) < 0 ||
+            (events && !(last = last_event_of(events, jx_str(a, "name")))))
                 return -ENOMEM;
+        if (events)
+                return table_add_row(t, jx_str(a, "name"), version, scale,
+                                     jx_str(json_object_get(a, "rollout"), "state"), last);
         return table_add_row(t, jx_str(a, "name"), version, scale, jx_str(json_object_get(a, "rollout"), "state"));
 }
 
@@ -80,11 +103,16 @@ static int apps_list(Client *c) {
         int r;
 
         r = api_get_list(c, "/v1/apps", "apps", &answer, &apps);
-        if (r >= 0)
+        if (r < 0)
+                return r;
+        json_auto_t *events = arg_json || json_array_size(apps) == 0 ? NULL : events_last(c, NULL, 2000);
+        if (events)
+                r = table_new(&t, "APP", "RELEASE", "PROCESSES", "ROLLOUT", "LAST EVENT");
+        else
                 r = table_new(&t, "APP", "RELEASE", "PROCESSES", "ROLLOUT");
         if (r < 0)
                 return r;
-        return print_list(apps, t, apps, apps_add, NULL);
+        return print_list(apps, t, apps, apps_add, events);
 }
 
 static int apps_destroy(Client *c, const char *app) {
@@ -137,6 +165,20 @@ static int ps_add(Table *t, const json_t *i, void *userdata) {
                              instance_health(i));
 }
 
+/* "Last event: Dec 02 09:14:03  scale web 2 -> 3 by alice" under the table, if fleetd has one. */
+static int ps_last_event(Client *c, const char *app) {
+        json_auto_t *events = events_last(c, app, 1);
+        _cleanup_free_ char *line = NULL;
+
+        if (json_array_size(events) == 0)
+                return 0;
+        line = event_line(json_array_get(events, 0), false);
+        if (!line)
+                return -ENOMEM;
+        printf("\nLast event: %s\n", line);
+        return fflush(stdout) == 0 ? 0 : -EIO;
+}
+
 int verb_ps(Client *c, int argc, char **argv) {
         _cleanup_(table_freep) Table *t = NULL;
         json_auto_t *app = NULL, *sorted = NULL;
@@ -148,9 +190,11 @@ int verb_ps(Client *c, int argc, char **argv) {
                 r = app_instances_sorted(app, NULL, &sorted);
         if (r >= 0)
                 r = table_new(&t, "INSTANCE", "UNIT", "RELEASE", "HOST", "ADDRESS", "STATE", "HEALTH");
-        if (r < 0)
+        if (r >= 0)
+                r = print_list(instances, t, sorted, ps_add, NULL);
+        if (r < 0 || arg_json)
                 return r;
-        return print_list(instances, t, sorted, ps_add, NULL);
+        return ps_last_event(c, argv[0]);
 }
 
 /* --- releases --- */

@@ -143,6 +143,7 @@ class FakeFleet:
         self.journal = scenario.get("journal", {})
         self.journal_follow = scenario.get("journal_follow", {})
         self.routes = scenario.get("routes", [])
+        self.events = scenario.get("events")   # None: no /v1/events (an older fleetd)
         self.pending = {}   # name -> [polls left, steps (records or None) still to show]
         self.apps = FakeApps(self.machines, scenario)
         with open(self.log_path, "w"):
@@ -279,6 +280,10 @@ class FakeFleet:
             return self.apps.handle(method, seg[2:], query, body, content_type)
         if seg == ["v1", "machines"] and method == "GET":
             return 200, {"machines": self.machines}
+        if seg == ["v1", "events"] and method == "GET" and self.events is not None:
+            app = query.get("app")
+            found = [e for e in self.events if app is None or e.get("app") == app]
+            return 200, {"events": found[-int(query.get("limit", "100")):]}
         if seg == ["v1", "routes"] and method == "GET":
             app = query.get("app")
             return 200, {"routes": [r for r in self.routes if app is None or r.get("app") == app]}

@@ -409,7 +409,8 @@ expect_out "APP    RELEASE  PROCESSES       ROLLOUT
 api    v1       web=1           rolling
 hello  v3       web=3,worker=1  done
 new    -        -               none"
-expect_requests "GET /v1/apps"
+expect_requests "GET /v1/apps
+GET /v1/events?limit=2000"
 runf apps list --json
 expect_rc 0
 python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); sys.exit(0 if [x["name"] for x in a] == ["api","hello","new"] and a[1]["scale"] == {"web": 3, "worker": 1} else 1)' "$TMP/out" ||
@@ -426,7 +427,8 @@ web.7     hello_v3.web@7.service     v3       node-a       10.0.0.11:20007  acti
 web.8     hello_v3.web@8.service     v3       node-b       10.0.0.12:20008  active/running             unhealthy
 web.9     hello_v3.web@9.service     v3       -            -                -                          -
 worker.6  hello_v3.worker@6.service  v3       node-b       -                activating/start           starting"
-expect_requests "GET /v1/apps/hello"
+expect_requests "GET /v1/apps/hello
+GET /v1/events?limit=1&app=hello"
 runf ps hello --json
 expect_rc 0
 python3 -c 'import json,sys; i=json.load(open(sys.argv[1])); sys.exit(0 if len(i) == 5 and i[0]["unit"] == "hello_v3.worker@6.service" else 1)' "$TMP/out" ||
@@ -674,6 +676,48 @@ expect_out_has '"host": "10.0.0.9"'
 expect_requests "GET /v1/routes
 GET /v1/routes?app=hello
 GET /v1/routes"
+ok
+
+# fleetctl events: one line an event, in local time; ps and apps show the last one
+case=events
+EVENTS='{"apps": {"hello": {"record": {"release": 3, "latest": 3, "scale": {"web": 1}, "rollout": {"state": "done"}}}},
+ "events": [
+  {"id": "1733130843000000-3f2a1b9c-00000001", "time": 1733130843000000, "kind": "app.config", "app": "hello",
+   "release": 3, "who": "alice", "uid": 1000, "message": "release v3 created (config set GREETING)"},
+  {"id": "1733130900000000-3f2a1b9c-00000002", "time": 1733130900000000, "kind": "unit.move", "unit": "db.service",
+   "machine": "9d8e7f6a5b4c3d2e1f00112233445566", "who": "engine@node-a", "message": "moved from 3f2a1b9c to 9d8e7f6a: its machine is gone"},
+  {"id": "1733130960000000-3f2a1b9c-00000003", "time": 1733130960000000, "kind": "app.scale", "app": "hello",
+   "release": 3, "who": "CN=bob,O=ops", "message": "scale web 3 -> 1"}]}'
+fake "$EVENTS"
+TZ=UTC runf events
+expect_rc 0
+expect_out "Dec 02 09:14:03  hello  release v3 created (config set GREETING) by alice
+Dec 02 09:15:00  db.service  moved from 3f2a1b9c to 9d8e7f6a: its machine is gone by engine@node-a
+Dec 02 09:16:00  hello  scale web 3 -> 1 by CN=bob,O=ops"
+TZ=UTC runf events hello --since 1h --limit 5
+expect_rc 0
+expect_out "Dec 02 09:14:03  hello  release v3 created (config set GREETING) by alice
+Dec 02 09:16:00  hello  scale web 3 -> 1 by CN=bob,O=ops"
+runf events hello --json
+expect_rc 0
+python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); sys.exit(0 if [x["kind"] for x in e] == ["app.config","app.scale"] else 1)' "$TMP/out" ||
+        fail "events --json is not the events as fleetd sent them"
+TZ=UTC runf ps hello
+expect_rc 0
+expect_out_has "Last event: Dec 02 09:16:00  scale web 3 -> 1 by CN=bob,O=ops"
+runf apps
+expect_rc 0
+expect_out_has "LAST EVENT"
+expect_out_has "scale web 3 -> 1 by CN=bob,O=ops"
+expect_requests "GET /v1/events?follow=0
+GET /v1/events?follow=0&app=hello&since=1h&limit=5
+GET /v1/events?follow=0&app=hello
+GET /v1/apps/hello
+GET /v1/events?limit=1&app=hello
+GET /v1/apps
+GET /v1/events?limit=2000"
+runf events --limit 10001
+expect_rc 2
 ok
 
 case=app_verbs_usage
