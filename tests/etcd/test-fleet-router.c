@@ -26,7 +26,7 @@ static const char *arg_router;
 static const char *nginx;
 static EtcdRunner *etcd;
 static char dir[] = "/tmp/test-fleet-router-XXXXXX";
-static int nginx_port, port_a, port_b;
+static int nginx_port, port_a, port_b, metrics_port;
 static pid_t router_pid, nginx_pid;
 static unsigned n_started;
 
@@ -171,7 +171,10 @@ static int start_router(bool wrapper) {
             asprintf(&notify, "NOTIFY_SOCKET=%s", path("notify")) < 0)
                 return -ENOMEM;
 
-        char *argv[] = { (char *) arg_router, servers, output, listen, temp, binary,
+        _cleanup_free_ char *metrics = NULL;
+        if (asprintf(&metrics, "--metrics_listen=127.0.0.1:%d", metrics_port) < 0)
+                return -ENOMEM;
+        char *argv[] = { (char *) arg_router, servers, output, listen, temp, binary, metrics,
                          (char *) "--domain=test", (char *) "--etcd_key_prefix=" PREFIX,
                          (char *) "--batch_delay=20ms", (char *) "--log_level=debug", wrapper ? reload : NULL, NULL };
         /* The watchdog is asked for as systemd would (WatchdogSec=300ms). */
@@ -241,6 +244,33 @@ TEST(second_instance) {
                         fprintf(stderr, "not alternating: %s\n", seq);
                         ASSERT_TRUE(false);
                 }
+}
+
+/* GET /metrics on metrics_listen: Prometheus' text, which promtool (Debian's prometheus
+ * package) accepts; without promtool only the content is checked. */
+TEST(metrics) {
+        _cleanup_free_ char *cmd = NULL, *text = NULL;
+
+        ASSERT_TRUE(asprintf(&cmd, "curl -sf -o %s http://127.0.0.1:%d/metrics", path("metrics.txt"), metrics_port) > 0);
+        ASSERT_INT(system(cmd), 0);
+        text = harness_read_file(path("metrics.txt"));
+        ASSERT_TRUE(text);
+        ASSERT_CONTAINS(text, "# TYPE fleet_router_reloads_total counter\n");
+        ASSERT_CONTAINS(text, "\nfleet_router_routes 2\n");
+        ASSERT_CONTAINS(text, "\nfleet_router_config_render_duration_seconds_count ");
+        ASSERT_CONTAINS(text, "\nfleet_router_etcd_requests_total{operation=\"range\",result=\"ok\"} ");
+        if (system("command -v promtool >/dev/null") != 0) {
+                printf("promtool not found (Debian package prometheus): the text was not checked with it\n");
+                return;
+        }
+        free(cmd);
+        ASSERT_TRUE(asprintf(&cmd, "promtool check metrics < %s", path("metrics.txt")) > 0);
+        ASSERT_INT(system(cmd), 0);
+        free(cmd);
+        /* anything else is not served there */
+        ASSERT_TRUE(asprintf(&cmd, "curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d/ | grep -qx 404",
+                             metrics_port) > 0);
+        ASSERT_INT(system(cmd), 0);
 }
 
 /* Writes that leave the rendered text as it is reload nothing: the same record again, a
@@ -416,6 +446,7 @@ static int setup(void) {
                 return -EIO;
 
         nginx_port = harness_free_port();
+        metrics_port = harness_free_port();
         port_a = harness_free_port();
         port_b = harness_free_port();
         if (nginx_port < 0 || port_a < 0 || port_b < 0 || port_a == port_b)
@@ -439,7 +470,7 @@ int test_failures = 0;
 
 int main(int argc, char *argv[]) {
         static const TestCase cases[] = {
-                T(start_with_route), T(watchdog), T(unknown_host_404), T(second_instance), T(no_change_no_reload),
+                T(start_with_route), T(watchdog), T(unknown_host_404), T(second_instance), T(metrics), T(no_change_no_reload),
                 T(remove_one_instance), T(remove_last_instance), T(no_instance_reachable_503),
                 T(etcd_outage_and_compaction), T(sigterm_and_restart), T(start_without_etcd),
                 T(first_start_without_etcd),
