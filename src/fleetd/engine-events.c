@@ -47,13 +47,14 @@ static char *pair_key(const char *machine, const char *name) {
         return asprintf(&k, "%s/%s", machine, name) < 0 ? NULL : k;
 }
 
-static int moves_add(EngineMoves *m, const char *unit, const char *from, const char *to, const char *reason) {
+static int moves_add(EngineMoves *m, size_t change, const char *unit, const char *from, const char *to,
+                     const char *reason) {
         EngineMove *a = realloc(m->moves, (m->n_moves + 1) * sizeof(EngineMove));
 
         if (!a)
                 return -ENOMEM;
         m->moves = a;
-        a[m->n_moves] = (EngineMove) { strdup(unit), from ? strdup(from) : NULL, strdup(to), reason };
+        a[m->n_moves] = (EngineMove) { strdup(unit), from ? strdup(from) : NULL, strdup(to), reason, change };
         if (!a[m->n_moves].unit || !a[m->n_moves].to || (from && !a[m->n_moves].from)) {
                 m->n_moves++;
                 return -ENOMEM;
@@ -97,9 +98,9 @@ int engine_moves(const EngineEntry *entries, size_t n_entries, const EngineDiff 
                         continue;     /* a removal, or an update where it is */
                 const char *from = hashmap_remove(removed, c->name);
                 if (from)
-                        r = moves_add(&m, c->name, from, c->machine, engine_move_reason(hashmap_get(machines, from)));
+                        r = moves_add(&m, i, c->name, from, c->machine, engine_move_reason(hashmap_get(machines, from)));
                 else
-                        r = moves_add(&m, c->name, NULL, c->machine, "new");
+                        r = moves_add(&m, i, c->name, NULL, c->machine, "new");
                 if (r < 0)
                         return r;
         }
@@ -114,9 +115,9 @@ static const char *reason_text(const char *reason) {
                "its machine no longer fits it";
 }
 
-void engine_moves_emit(EngineMoves *m) {
-        for (size_t i = 0; i < m->n_moves; i++) {
-                const EngineMove *v = &m->moves[i];
+void engine_moves_emit(EngineMoves *m, size_t written) {
+        for (; m->told < m->n_moves && m->moves[m->told].change < written; m->told++) {
+                const EngineMove *v = &m->moves[m->told];
                 json_auto_t *d = json_pack("{s:s, s:s*, s:s}", "to", v->to, "from", v->from, "reason", v->reason);
 
                 if (!v->from) {
@@ -131,7 +132,6 @@ void engine_moves_emit(EngineMoves *m) {
                                        .details = d },
                             "moved from %.8s to %.8s: %s", v->from, v->to, reason_text(v->reason));
         }
-        engine_moves_done(m);
 }
 
 void engine_machine_event(const Hashmap *known, const EtcdEvent *ev, const char *prefix) {

@@ -23,11 +23,13 @@ typedef struct EngineMove {
         char *from;                   /* NULL: placed, not moved */
         char *to;
         const char *reason;           /* "new", "host_lost", "drain", "constraint_change" */
+        size_t change;                /* the index of its PUT in the diff's changes (and ops) */
 } EngineMove;
 
 typedef struct EngineMoves {
-        EngineMove *moves;
+        EngineMove *moves;            /* in the order of their changes */
         size_t n_moves;
+        size_t told;                  /* moves[0..told) were emitted */
 } EngineMoves;
 
 void engine_moves_done(EngineMoves *m);
@@ -42,9 +44,10 @@ const char *engine_move_reason(const MachineRecord *from);
 int engine_moves(const EngineEntry *entries, size_t n_entries, const EngineDiff *diff, const Hashmap *machines,
                  EngineMoves *ret);
 
-/* Emits one event per move and placement (unit.move, unit.placed), counts them in
- * fleetd_placements_total{reason} and fleetd_unit_moves_total{reason}, and empties m. */
-void engine_moves_emit(EngineMoves *m);
+/* Emits one event per move and placement (unit.move, unit.placed) whose change is below
+ * written (the diff's ops are written in order, chunk by chunk), and counts them in
+ * fleetd_placements_total{reason} and fleetd_unit_moves_total{reason}. */
+void engine_moves_emit(EngineMoves *m, size_t written);
 
 /* A change of machines/<id>, before the leader applies it to known (id -> MachineRecord*): a
  * new machine (machine.joined), one gone (machine.left: its lease expired), or one with a new

@@ -507,6 +507,7 @@ static void on_written(EtcdClient *c, int error, const EtcdResult *result, void 
                 }
                 e->sent += e->in_flight;
                 e->in_flight = 0;
+                engine_moves_emit(&e->moves, e->sent);
         }
         if (e->again) {
                 /* units or machines changed meanwhile: the rest of this diff may be stale */
@@ -515,10 +516,8 @@ static void on_written(EtcdClient *c, int error, const EtcdResult *result, void 
                 engine_reconcile_soon(e);
         } else if (e->sent < e->n_ops)
                 engine_write_next(e);
-        else {
-                engine_moves_emit(&e->moves);
+        else
                 engine_drop_diff(e);
-        }
 }
 
 /* Sends the next chunk of the plan's diff as one fenced txn (at most TXN_MAX_OPS ops: etcd's
