@@ -12,8 +12,11 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include <pwd.h>
+
 #include "api-server.h"
 #include "log.h"
+#include "metrics.h"
 #include "../tests.h"
 
 int test_failures = 0;
@@ -52,9 +55,11 @@ static int get_proc(ApiRequest *req, void *userdata) {
 }
 
 static int get_query(ApiRequest *req, void *userdata) {
-        return reply_fmt(req, "{s:s?, s:s?, s:s?, s:s?}", "name", api_request_query(req, "name"), "flag",
+        static const char * const known[] = { "name", "flag", "x", NULL };
+        return reply_fmt(req, "{s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:I}", "name", api_request_query(req, "name"), "flag",
                          api_request_query(req, "flag"), "x", api_request_query(req, "x"), "missing",
-                         api_request_query(req, "missing"));
+                         api_request_query(req, "missing"), "unknown", api_request_unknown_query(req, known), "who",
+                         api_request_who(req), "uid", (json_int_t) api_request_uid(req));
 }
 
 static int post_echo(ApiRequest *req, void *userdata) {
@@ -276,6 +281,16 @@ TEST(query) {
         ASSERT_STR(jstr(&r, "flag"), "");
         ASSERT_STR(jstr(&r, "x"), "1 2");
         ASSERT_TRUE(json_is_null(json_object_get(r.json, "missing")));
+        ASSERT_TRUE(json_is_null(json_object_get(r.json, "unknown")));
+        /* who asked: this process's user, by SO_PEERCRED */
+        struct passwd *pw = getpwuid(getuid());
+        ASSERT_STR(jstr(&r, "who"), pw ? pw->pw_name : "?");
+        ASSERT_INT(json_integer_value(json_object_get(r.json, "uid")), getuid());
+        reply_done(&r);
+
+        http("GET", "/v1/query?name=a&zzz=1&flag", &r);
+        ASSERT_INT(r.status, 200);
+        ASSERT_STR(jstr(&r, "unknown"), "zzz");
 }
 
 TEST(body_echo) {
@@ -596,6 +611,17 @@ TEST(socket_setup) {
         ASSERT_TRUE(stat(path, &st) < 0 && errno == ENOENT);
 }
 
+/* Every answer is counted by its route pattern, method and status; an unknown path as unmatched. */
+TEST(metrics_counted) {
+        _cleanup_free_ char *text = NULL;
+
+        ASSERT_INT(metrics_render(NULL, &text), 0);
+        ASSERT_CONTAINS(text, "\nfleetd_api_requests_total{route=\"/v1/ping\",method=\"GET\",code=\"200\"} ");
+        ASSERT_CONTAINS(text, "\nfleetd_api_requests_total{route=\"/v1/units/*/echo\",method=\"GET\",code=\"200\"} ");
+        ASSERT_CONTAINS(text, "\nfleetd_api_requests_total{route=\"unmatched\",method=\"GET\",code=\"404\"} ");
+        ASSERT_CONTAINS(text, "\nfleetd_api_request_duration_seconds_count{route=\"/v1/ping\",method=\"GET\"} ");
+}
+
 TEST(after_client) {
         /* The slow request's reply came after its client had gone, and was dropped. */
         ASSERT_INT(slow_replies, 1);
@@ -637,7 +663,7 @@ static int run_parent(pid_t pid) {
 
 int main(void) {
         static const TestCase before[] = { T(socket_setup) };
-        static const TestCase after[] = { T(after_client) };
+        static const TestCase after[] = { T(after_client), T(metrics_counted) };
         static const TestCase at_end[] = { T(held_after_free) };
         ApiServer *s = NULL;
         char path[PATH_MAX + 32];
