@@ -280,7 +280,8 @@ int api_metrics_get(ApiRequest *req, void *userdata) {
         return api_request_stream_end(req, MIN(r, 0));
 }
 
-void api_event_emit(ApiRequest *req, const Event *e) {
+/* e as done by the caller of req. */
+static Event event_by_caller(ApiRequest *req, const Event *e) {
         Event copy = *e;
         int64_t uid = api_request_uid(req);
 
@@ -288,20 +289,21 @@ void api_event_emit(ApiRequest *req, const Event *e) {
         copy.who = api_request_who(req);
         copy.has_uid = uid >= 0;
         copy.uid = uid >= 0 ? (uid_t) uid : 0;
+        return copy;
+}
+
+void api_event_emit(ApiRequest *req, const Event *e) {
+        Event copy = event_by_caller(req, e);
         event_emit(&copy);
 }
 
 void api_event_emitf(ApiRequest *req, const Event *e, const char *fmt, ...) {
-        _cleanup_free_ char *msg = NULL;
-        Event copy = *e;
+        Event copy = event_by_caller(req, e);
         va_list ap;
 
         va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
+        event_log_emitv(NULL, &copy, fmt, ap);
         va_end(ap);
-        copy.message = msg ?: fmt;
-        api_event_emit(req, &copy);
 }
 
 void api_unit_event(ApiRequest *req, const char *unit, const char *app, bool created, UnitDesiredState was,

@@ -310,17 +310,22 @@ void event_log_emit(EventLog *l, const Event *e) {
                 event_log_queue(l, &r);
 }
 
-void event_log_emitf(EventLog *l, const Event *e, const char *fmt, ...) {
+void event_log_emitv(EventLog *l, const Event *e, const char *fmt, va_list ap) {
         _cleanup_free_ char *msg = NULL;
         Event copy = *e;
+
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        copy.message = msg ?: fmt;
+        event_log_emit(l, &copy);
+}
+
+void event_log_emitf(EventLog *l, const Event *e, const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
+        event_log_emitv(l, e, fmt, ap);
         va_end(ap);
-        copy.message = msg ?: fmt;
-        event_log_emit(l, &copy);
 }
 
 /* --- the leader's index of events/ and trimming --- */

@@ -22,6 +22,7 @@
  * for the excess of an app. */
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -82,6 +83,7 @@ void event_log_set_leader_check(EventLog *l, event_log_leader_t check, void *use
 void event_log_emit(EventLog *l, const Event *e);
 /* The same with the message made from fmt (e->message is ignored). */
 void event_log_emitf(EventLog *l, const Event *e, const char *fmt, ...) _printf_(3, 4);
+void event_log_emitv(EventLog *l, const Event *e, const char *fmt, va_list ap) _printf_(3, 0);
 #define event_emit(...) event_log_emit(NULL, __VA_ARGS__)
 #define event_emitf(e, ...) event_log_emitf(NULL, e, __VA_ARGS__)
 
