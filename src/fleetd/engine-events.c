@@ -123,13 +123,13 @@ void engine_moves_emit(EngineMoves *m, size_t written) {
                 if (!v->from) {
                         metric_inc(&m_placements, METRIC_LABELS(v->reason));
                         event_emitf(&(Event) { .kind = "unit.placed", .by = EVENT_BY_ENGINE, .unit = v->unit,
-                                               .machine = v->to, .details = d },
+                                               .machine = v->to, .details = d, .bulk = true },
                                     "placed on %.8s", v->to);
                         continue;
                 }
                 metric_inc(&m_moves, METRIC_LABELS(v->reason));
                 event_emitf(&(Event) { .kind = "unit.move", .by = EVENT_BY_ENGINE, .unit = v->unit, .machine = v->to,
-                                       .details = d },
+                                       .details = d, .bulk = true },
                             "moved from %.8s to %.8s: %s", v->from, v->to, reason_text(v->reason));
         }
 }
@@ -141,7 +141,7 @@ void engine_machine_event(const Hashmap *known, const EtcdEvent *ev, const char 
 
         if (ev->type == ETCD_EVENT_DELETE) {
                 if (old)
-                        event_emitf(&(Event) { .kind = "machine.left", .by = EVENT_BY_ENGINE, .machine = id },
+                        event_emitf(&(Event) { .kind = "machine.left", .by = EVENT_BY_ENGINE, .machine = id, .bulk = true },
                                     "%s (%s) left: its lease expired; its units are placed again", strna(old->hostname),
                                     strna(old->ip));
                 return;
@@ -150,10 +150,10 @@ void engine_machine_event(const Hashmap *known, const EtcdEvent *ev, const char 
         if (machine_record_from_json(j, &rec) < 0)
                 return;
         if (!old)
-                event_emitf(&(Event) { .kind = "machine.joined", .by = EVENT_BY_ENGINE, .machine = rec.id },
+                event_emitf(&(Event) { .kind = "machine.joined", .by = EVENT_BY_ENGINE, .machine = rec.id, .bulk = true },
                             "%s (%s) joined", strna(rec.hostname), strna(rec.ip));
         else if (old->boot_id && rec.boot_id && !streq(old->boot_id, rec.boot_id))
-                event_emitf(&(Event) { .kind = "machine.rebooted", .by = EVENT_BY_ENGINE, .machine = rec.id },
+                event_emitf(&(Event) { .kind = "machine.rebooted", .by = EVENT_BY_ENGINE, .machine = rec.id, .bulk = true },
                             "%s rebooted (boot id %.8s)", strna(rec.hostname), rec.boot_id);
 }
 

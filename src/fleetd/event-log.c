@@ -13,8 +13,11 @@
 #include "log.h"
 #include "metrics.h"
 
-#define FLUSH_BATCH 64                /* puts per txn (etcd's --max-txn-ops is 128) */
+#define FLUSH_BATCH 120               /* puts per txn (etcd's --max-txn-ops is 128) */
 #define FLUSH_DELAY (50 * USEC_PER_MSEC)  /* events of one burst go in one txn */
+/* Bulk events (placements, machines) go one txn a second: in a burst of 10,000 placements etcd
+ * stays the scheduler's, and their events follow at 120/s; the others go first, at once. */
+#define BULK_PACE (USEC_PER_SEC)
 #define RETRY_MIN (500 * USEC_PER_MSEC)
 #define RETRY_MAX (10 * USEC_PER_SEC)
 #define TICK (USEC_PER_SEC)
@@ -35,6 +38,12 @@ typedef struct Queued {
         char *value;
 } Queued;
 
+/* Events waiting, oldest first: q[head..len). */
+typedef struct EventQueue {
+        Queued *q;
+        size_t head, len, allocated;
+} EventQueue;
+
 typedef struct IndexEntry {
         char id[EVENT_ID_SIZE];
         char *app;
@@ -49,9 +58,10 @@ struct EventLog {
         bool journal_only;
         uint32_t counter;
 
-        Queued *queue;                /* queue[head..len) wait; [head..head+in_flight) are being written */
-        size_t head, len, allocated;
+        EventQueue queues[2];         /* [0] the others, [1] bulk (Event.bulk) */
+        EventQueue *writing;          /* the queue whose first in_flight are being written */
         size_t in_flight;
+        usec_t bulk_next;             /* CLOCK_MONOTONIC: the next bulk txn not before */
         EtcdRequest *flush;
         sd_event_source *flush_timer;
         usec_t backoff;
@@ -80,47 +90,59 @@ EventLog *event_log_default(void) {
         return default_log;
 }
 
-/* --- the queue --- */
+/* --- the queues --- */
 
 static void queued_done(Queued *q) {
         free(q->key);
         free(q->value);
 }
 
-static size_t queue_size(const EventLog *l) {
-        return l->len - l->head;
+static size_t queue_size(const EventQueue *q) {
+        return q->len - q->head;
+}
+
+static size_t event_log_queued(const EventLog *l) {
+        return queue_size(&l->queues[0]) + queue_size(&l->queues[1]);
 }
 
 size_t event_log_pending(const EventLog *l) {
-        return l ? queue_size(l) : 0;
+        return l ? event_log_queued(l) : 0;
 }
 
-static void queue_drop_front(EventLog *l, size_t n) {
+static void queue_drop_front(EventQueue *q, size_t n) {
         for (size_t i = 0; i < n; i++)
-                queued_done(&l->queue[l->head + i]);
-        l->head += n;
-        if (l->head == l->len)
-                l->head = l->len = 0;
-        metric_set(&m_queued, (double) queue_size(l), NULL);
+                queued_done(&q->q[q->head + i]);
+        q->head += n;
+        if (q->head == q->len)
+                q->head = q->len = 0;
 }
 
-static int queue_push(EventLog *l, char *key, char *value) {
-        if (l->head > 0 && l->len == l->allocated) {
-                memmove(l->queue, l->queue + l->head, queue_size(l) * sizeof(Queued));
-                l->len -= l->head;
-                l->head = 0;
+static int queue_push(EventQueue *q, char *key, char *value) {
+        if (q->head > 0 && q->len == q->allocated) {
+                memmove(q->q, q->q + q->head, queue_size(q) * sizeof(Queued));
+                q->len -= q->head;
+                q->head = 0;
         }
-        if (l->len == l->allocated) {
-                size_t n = l->allocated ? l->allocated * 2 : 64;
-                Queued *q = realloc(l->queue, n * sizeof(Queued));
-                if (!q)
+        if (q->len == q->allocated) {
+                size_t n = q->allocated ? q->allocated * 2 : 64;
+                Queued *a = realloc(q->q, n * sizeof(Queued));
+                if (!a)
                         return -ENOMEM;
-                l->queue = q;
-                l->allocated = n;
+                q->q = a;
+                q->allocated = n;
         }
-        l->queue[l->len++] = (Queued) { key, value };
-        metric_set(&m_queued, (double) queue_size(l), NULL);
+        q->q[q->len++] = (Queued) { key, value };
         return 0;
+}
+
+static void queue_done(EventQueue *q) {
+        queue_drop_front(q, queue_size(q));
+        free(q->q);
+        *q = (EventQueue) {};
+}
+
+static void event_log_count_queued(const EventLog *l) {
+        metric_set(&m_queued, (double) event_log_queued(l), NULL);
 }
 
 /* One line for a run of drops; the next success ends the run. */
@@ -136,6 +158,16 @@ static void event_log_dropped(EventLog *l, size_t n, const char *why) {
 
 static void event_log_flush_after(EventLog *l, usec_t delay);
 
+/* When the next txn may go: at once for the others, at the pace for bulk events. */
+static void event_log_flush_next(EventLog *l, usec_t delay) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (queue_size(&l->queues[0]) > 0)
+                event_log_flush_after(l, delay);
+        else if (queue_size(&l->queues[1]) > 0)
+                event_log_flush_after(l, MAX(delay, l->bulk_next > now ? l->bulk_next - now : 0));
+}
+
 static void on_flushed(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
         EventLog *l = userdata;
         size_t n = l->in_flight;
@@ -148,37 +180,50 @@ static void on_flushed(EtcdClient *c, int error, const EtcdResult *result, void 
                         l->failing_since = now;
                 log_debug_errno(error, "Failed to write %zu event(s), retrying: %m", n);
                 if (now - l->failing_since >= EVENT_GIVE_UP) {
-                        event_log_dropped(l, queue_size(l), "etcd failed for a minute");
-                        queue_drop_front(l, queue_size(l));
+                        event_log_dropped(l, event_log_queued(l), "etcd failed for a minute");
+                        queue_drop_front(&l->queues[0], queue_size(&l->queues[0]));
+                        queue_drop_front(&l->queues[1], queue_size(&l->queues[1]));
+                        event_log_count_queued(l);
                 }
                 l->backoff = MIN(MAX(l->backoff * 2, RETRY_MIN), RETRY_MAX);
-                return event_log_flush_after(l, l->backoff);
+                return event_log_flush_next(l, l->backoff);
         }
         metric_add(&m_written, (double) n, NULL);
-        queue_drop_front(l, n);
+        queue_drop_front(l->writing, n);
+        event_log_count_queued(l);
         l->failing_since = 0;
         l->backoff = 0;
         l->dropping = false;
-        if (queue_size(l) > 0)
-                event_log_flush_after(l, 0);
+        event_log_flush_next(l, FLUSH_DELAY);
 }
 
+/* The next txn: the others' events first; bulk ones no sooner than BULK_PACE after the last. */
 static void event_log_flush(EventLog *l) {
         EtcdOp ops[FLUSH_BATCH];
-        size_t n = MIN(queue_size(l), (size_t) FLUSH_BATCH);
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        EventQueue *q = &l->queues[0];
         int r;
 
-        if (l->flush || n == 0)
+        if (l->flush)
                 return;
+        if (queue_size(q) == 0) {
+                q = &l->queues[1];
+                if (queue_size(q) == 0)
+                        return;
+                if (now < l->bulk_next)
+                        return event_log_flush_after(l, l->bulk_next - now);
+                l->bulk_next = now + BULK_PACE;
+        }
+        size_t n = MIN(queue_size(q), (size_t) FLUSH_BATCH);
         for (size_t i = 0; i < n; i++)
-                ops[i] = (EtcdOp) { .type = ETCD_OP_PUT, .key = l->queue[l->head + i].key,
-                                    .value = l->queue[l->head + i].value };
+                ops[i] = (EtcdOp) { .type = ETCD_OP_PUT, .key = q->q[q->head + i].key, .value = q->q[q->head + i].value };
         EtcdTxn txn = { .success = ops, .n_success = n };
         r = etcd_client_txn(l->etcd, &txn, on_flushed, l, &l->flush);
         if (r < 0) {
                 log_debug_errno(r, "Failed to send %zu event(s), retrying: %m", n);
                 return event_log_flush_after(l, RETRY_MAX);
         }
+        l->writing = q;
         l->in_flight = n;
 }
 
@@ -188,13 +233,16 @@ static int on_flush_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void event_log_flush_after(EventLog *l, usec_t delay) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        uint64_t when;
         int enabled, r;
 
         if (l->flush)
                 return;       /* on_flushed() goes on */
-        if (sd_event_source_get_enabled(l->flush_timer, &enabled) >= 0 && enabled != SD_EVENT_OFF && delay > 0)
-                return;       /* due already: this event goes along */
-        r = sd_event_source_set_time_relative(l->flush_timer, delay);
+        if (sd_event_source_get_enabled(l->flush_timer, &enabled) >= 0 && enabled != SD_EVENT_OFF &&
+            sd_event_source_get_time(l->flush_timer, &when) >= 0 && when <= now + delay)
+                return;       /* due as soon already: this event goes along */
+        r = sd_event_source_set_time(l->flush_timer, now + delay);
         if (r >= 0)
                 r = sd_event_source_set_enabled(l->flush_timer, SD_EVENT_ONESHOT);
         if (r < 0)
@@ -271,7 +319,8 @@ static EventRecord event_record_of(EventLog *l, const Event *e, const char *msg)
         return r;
 }
 
-static void event_log_queue(EventLog *l, const EventRecord *r) {
+static void event_log_queue(EventLog *l, const EventRecord *r, bool bulk) {
+        EventQueue *q = &l->queues[bulk];
         json_auto_t *j = event_record_to_json(r);
         _cleanup_free_ char *value = j ? jx_dumps(j) : NULL, *key = NULL;
 
@@ -279,12 +328,13 @@ static void event_log_queue(EventLog *l, const EventRecord *r) {
                 key = NULL;
                 return event_log_dropped(l, 1, "out of memory");
         }
-        if (queue_size(l) >= EVENT_QUEUE_MAX)
+        if (queue_size(q) >= EVENT_QUEUE_MAX)
                 return event_log_dropped(l, 1, "too many waiting");
-        if (queue_push(l, key, value) < 0)
+        if (queue_push(q, key, value) < 0)
                 return event_log_dropped(l, 1, "out of memory");
         key = value = NULL;
-        event_log_flush_after(l, FLUSH_DELAY);
+        event_log_count_queued(l);
+        event_log_flush_next(l, FLUSH_DELAY);
 }
 
 void event_log_emit(EventLog *l, const Event *e) {
@@ -307,7 +357,7 @@ void event_log_emit(EventLog *l, const Event *e) {
         metric_inc(&m_events, METRIC_LABELS(e->kind));
         event_journal(l, &r);
         if (l && l->etcd && !l->journal_only)
-                event_log_queue(l, &r);
+                event_log_queue(l, &r, e->bulk);
 }
 
 void event_log_emitv(EventLog *l, const Event *e, const char *fmt, va_list ap) {
@@ -641,12 +691,12 @@ EventLog *event_log_free(EventLog *l) {
                 return NULL;
         if (default_log == l)
                 default_log = NULL;
-        if (queue_size(l) > 0)
-                log_info("%zu event(s) not written to etcd at exit (they are in the journal).", queue_size(l));
+        if (event_log_queued(l) > 0)
+                log_info("%zu event(s) not written to etcd at exit (they are in the journal).", event_log_queued(l));
         event_log_unlead(l);
         etcd_request_cancel(l->flush);
-        queue_drop_front(l, queue_size(l));
-        free(l->queue);
+        queue_done(&l->queues[0]);
+        queue_done(&l->queues[1]);
         free(l->index);
         sd_event_source_disable_unref(l->flush_timer);
         sd_event_source_disable_unref(l->trim_timer);

@@ -11,8 +11,10 @@
  * this fleetd's journal with the fields EVENT_KIND=, EVENT_ID=, APP=, UNIT=, MACHINE_ID= (the
  * event's, beside the emitter's own), USER= (so `journalctl EVENT_KIND=app.scale` lists every
  * scale, whoever made it), and is counted in fleetd_events_total{kind}. Then it waits in a
- * bounded queue (EVENT_QUEUE_MAX) for a batched txn of puts, one txn in flight; a failed write
- * is retried with backoff. A full queue, or etcd failing for longer than EVENT_GIVE_UP, drops
+ * bounded queue (EVENT_QUEUE_MAX) for a batched txn of puts, one txn in flight, 50 ms after the
+ * first of a burst; bulk events (Event.bulk: placements, moves, machines) after the others, one
+ * txn of at most 120 a second, so that a burst of 10,000 placements leaves etcd to the
+ * scheduler and its events follow; a failed write is retried with backoff. A full queue, or etcd failing for longer than EVENT_GIVE_UP, drops
  * events, with one log line per episode (fleetd_events_dropped_total).
  *
  * While this fleetd leads the engine (the leader check, asked every second), it keeps the
@@ -28,7 +30,7 @@
 
 #include "etcd-client.h"
 
-#define EVENT_QUEUE_MAX 10000
+#define EVENT_QUEUE_MAX 20000          /* per queue: the others, and bulk */
 #define EVENT_GIVE_UP (60 * USEC_PER_SEC)
 #define EVENT_KEEP_DEFAULT 10000
 #define EVENT_KEEP_APP_DEFAULT 1000
@@ -54,6 +56,8 @@ typedef struct Event {
         uid_t uid;
         const char *message;          /* cut to EVENT_MESSAGE_MAX */
         json_t *details;              /* an object or NULL; dropped past EVENT_DETAILS_MAX */
+        bool bulk;                    /* one of many at once (placements, moves, machines): written
+                                       * after the others, at most 120 a second */
 } Event;
 
 typedef struct EventLogOptions {

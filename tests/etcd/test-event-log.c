@@ -136,12 +136,13 @@ TEST(written) {
         }
 }
 
-/* 2,000 events: the leader trims to KEEP in all and KEEP_APP of an app, oldest first. */
+/* 2,000 events (500 of them bulk, written at 120/s after the others): the leader trims to KEEP
+ * in all and KEEP_APP of an app, oldest first. */
 TEST(bounded) {
         leading = true;
         for (int i = 0; i < 2000; i++)
                 event_emitf(&(Event) { .kind = "app.scale", .app = i % 8 < 5 ? "a" : i % 8 < 7 ? "b" : NULL,
-                                       .who = "test" }, "event %d", i);
+                                       .who = "test", .bulk = i < 500 }, "event %d", i);
         ASSERT_TRUE(RUN_UNTIL(event_log_pending(elog) == 0, SEC(30)));
 
         json_t *all = NULL;
