@@ -4,7 +4,8 @@
 # from bench-schedule-etcd) with events on (every placement is a unit.placed event written to
 # etcd and trimmed to events_keep) against the same with disable_events=true (journal only).
 # Runs alternate on, off, on, off, ... (--rounds, default 2 each) on one cluster; between runs
-# the units are deleted and the schedule empties. Prints a markdown table with each run, the
+# the units are deleted and the schedule empties, and after a run with events on the bench
+# waits until every event of it is written (bulk events go at 120/s after the placements). Prints a markdown table with each run, the
 # means, the ratio on/off and whether it meets the target (>= 0.9).
 #
 #   bench/events.sh [--rounds=N] [bench-schedule-etcd options, e.g. --units=5000]
@@ -57,9 +58,19 @@ clean() {
         bench_die "the schedule did not empty within 60 s"
 }
 
-written() {
+metric() {
         cluster_host_exec 1 curl -sf --unix-socket /run/fleetd/fleetd.sock http://localhost/metrics |
-                awk '$1 == "fleetd_events_written_total" { print $2 }'
+                awk -v m="$1" '$1 == m { print $2 }'
+}
+written() { metric fleetd_events_written_total; }
+
+# the events of a run follow its placements: seconds until none waits (at most 300)
+drain() {
+        local t0=$SECONDS
+        while [ "$(metric fleetd_events_queued)" != 0 ] && [ $((SECONDS - t0)) -lt 300 ]; do
+                sleep 0.5
+        done
+        echo $((SECONDS - t0))
 }
 
 rows=()
@@ -75,8 +86,10 @@ for ((r = 1; r <= rounds; r++)); do
                         "${args[@]}" 2>/dev/null) || rc=$?
                 rate=$(awk -F'|' '/^\| units placed \/ \(first unit put -> all placed\)/ { gsub(/ /, "", $3); print $3 }' <<<"$out")
                 cpu=$(awk -F'|' '/^\| leader fleetd CPU/ { gsub(/^ +| +$/, "", $3); print $3 }' <<<"$out")
+                during=$(( $(written) - before ))
+                secs=$([ "$on" = 1 ] && drain || echo 0)
                 events=$(( $(written) - before ))
-                rows+=("| $r | $([ "$on" = 1 ] && echo on || echo off) | ${rate:-n/a} | $events | ${cpu:-n/a} |")
+                rows+=("| $r | $([ "$on" = 1 ] && echo on || echo off) | ${rate:-n/a} | $during | $events | ${secs} s | ${cpu:-n/a} |")
                 sum[$on]=$(awk -v a="${sum[$on]}" -v b="${rate:-0}" 'BEGIN { print a + b }')
                 echo "$bench_prog: round $r, events $([ "$on" = 1 ] && echo on || echo off): ${rate:-n/a} placements/s" >&2
         done
@@ -88,8 +101,8 @@ echo
 echo "One real host (fleetd = engine leader), etcd on this machine, bench-schedule-etcd ${args[*]};"
 echo "events on: every placement is a unit.placed event in etcd; off: disable_events=true."
 echo
-echo "| round | events | placements/s (first unit put -> all placed) | events written | leader fleetd CPU |"
-echo "|---:|---|---:|---:|---|"
+echo "| round | events | placements/s (first unit put -> all placed) | events written until placed | events written in all | then written within | leader fleetd CPU |"
+echo "|---:|---|---:|---:|---:|---:|---|"
 printf '%s\n' "${rows[@]}"
 on=$(awk -v s="${sum[1]}" -v n="$rounds" 'BEGIN { printf "%.0f", s / n }')
 off=$(awk -v s="${sum[0]}" -v n="$rounds" 'BEGIN { printf "%.0f", s / n }')
