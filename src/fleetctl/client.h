@@ -17,10 +17,23 @@ typedef struct Client Client;
 /* Larger answers are refused rather than buffered. */
 #define CLIENT_RESPONSE_MAX ((size_t) 16 * 1024 * 1024)
 
-/* endpoint is "unix:///path/to.sock", a plain socket path ("/run/x.sock", "./x.sock"), or
- * "http://host:port" / "https://host:port" (an optional path prefix is kept). Returns 0,
- * -EINVAL for anything else (after printing why), or -ENOMEM. */
-int client_new(const char *endpoint, Client **ret);
+/* A request gives up after this long unless told otherwise (--request-timeout). */
+#define CLIENT_TIMEOUT_DEFAULT (120 * USEC_PER_SEC)
+
+typedef struct ClientOptions {
+        /* "unix:///path/to.sock", a plain socket path ("/run/x.sock", "./x.sock"), or
+         * "http://host:port" / "https://host:port" (an optional path prefix is kept) */
+        const char *endpoint;
+        usec_t timeout;               /* of each request but the streams; 0: none */
+        const char *ca_file;          /* https: the CA that signed fleetd's certificate; NULL: the system's */
+        const char *cert_file;        /* https: this client's certificate and key, for fleetd's */
+        const char *key_file;         /* api_client_ca; NULL: none */
+        bool debug;                   /* each request and its answer's status on stderr */
+} ClientOptions;
+
+/* Returns 0, -EINVAL for an endpoint of another form (after printing why), or -ENOMEM. The
+ * strings of o must outlive the client. */
+int client_new(const ClientOptions *o, Client **ret);
 Client *client_free(Client *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Client *, client_free);
 

@@ -69,14 +69,16 @@ extern OptionList list_unit_files_options;
 int verb_list_units(Client *c, int argc, char **argv);
 int verb_list_unit_files(Client *c, int argc, char **argv);
 
-/* verb-submit.c */
+/* verb-submit.c; options: submit_options (--replace) */
+extern OptionList submit_options;
 int verb_submit(Client *c, int argc, char **argv);
 
 /* verb-verify.c; options: verify_options */
 extern OptionList verify_options;
 int verb_verify(Client *c, int argc, char **argv);
 
-/* verb-start.c; options: wait_options (wait.h) */
+/* verb-start.c; options: start_options, wait_options (wait.h) and --replace */
+extern OptionList start_options;
 int verb_load(Client *c, int argc, char **argv);
 int verb_start(Client *c, int argc, char **argv);
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """Canned fleetd answers for test-fleetctl.sh: one HTTP server per answer, on unix sockets in
-DIR named after the answer (DIR/ok.sock, DIR/error.sock, ...), plus "ok" on 127.0.0.1 with
-its port written to DIR/tcp-port. Prints "ready" once everything listens; runs until killed.
+DIR named after the answer (DIR/ok.sock, DIR/error.sock, ...; DIR/slow.sock answers as ok.sock
+after 2 s), plus "ok" on 127.0.0.1 with its port written to DIR/tcp-port. When DIR/tls/ holds
+ca.pem, server.pem and server.key, "ok" is also served over HTTPS on 127.0.0.1, only to clients
+with a certificate ca.pem signed, its port in DIR/tls-port. Prints "ready" once everything
+listens; runs until killed.
 
 DIR/fake.sock serves FakeFleet: an in-memory imitation of fleetd's unit API (docs/api.md),
 for testing fleetctl's own logic only (call sequences, waiting, paging, rendering); the real
@@ -24,6 +27,7 @@ import os
 import re
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -54,6 +58,7 @@ ANSWERS = {
     "garbage": (200, b"this is not json"),
     "nolist": (200, b'{"machine":[]}'),
     "huge": (200, b" " * (17 * 1024 * 1024)),
+    "slow": (200, json.dumps(MACHINES).encode()),
 }
 
 
@@ -62,6 +67,8 @@ def handler_for(answer):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self):
+            if answer == "slow":
+                time.sleep(2)
             if self.path == "/v1/machines":
                 status, body = ANSWERS[answer]
             else:
@@ -125,6 +132,8 @@ class FakeFleet:
         """scenario (all optional): units {name: {contents, desiredState}}, states {name: record},
         machines [...], page (units per /v1/units page), delay (polls before a change shows),
         behaviour {name: "fail" | "stuck" | "oneshot"}, placement {name: machine index},
+        reasons {name: {state, reason, machine?}: why the engine did not place it (a unit that
+        is "unschedulable" never gets a state)},
         status {name: object; a negative *Timestamp is that many usec before now},
         journal {name: [lines]}, journal_follow {name: [lines sent once DIR/journal-release exists]};
         for apps see FakeApps."""
@@ -139,6 +148,7 @@ class FakeFleet:
         self.delay = scenario.get("delay", 2)
         self.behaviour = scenario.get("behaviour", {})
         self.placement = scenario.get("placement", {})
+        self.reasons = scenario.get("reasons", {})
         self.status = scenario.get("status", {})
         self.journal = scenario.get("journal", {})
         self.journal_follow = scenario.get("journal_follow", {})
@@ -166,7 +176,7 @@ class FakeFleet:
     def steps_for(self, name, desired):
         """What the machine reports, one step after another, on its way to desired."""
         behaviour = self.behaviour.get(name)
-        if desired == "inactive":
+        if desired == "inactive" or self.reasons.get(name, {}).get("state") == "unschedulable":
             return [None]
         if desired == "loaded":
             return [self.record(name, "loaded", "inactive", "dead")]
@@ -206,27 +216,30 @@ class FakeFleet:
             del self.pending[name]
 
     def unit_summary(self, u, contents=False):
-        placed = u["desiredState"] != "inactive"
+        unschedulable = self.reasons.get(u["name"], {}).get("state") == "unschedulable"
+        placed = u["desiredState"] != "inactive" and not unschedulable
         s = {"name": u["name"], "hash": u["hash"], "desiredState": u["desiredState"],
              "currentState": u["desiredState"] if placed else "inactive",
              "machines": [self.machine_of(u["name"])] if placed else []}
         if contents:
             s["contents"] = u["contents"]
+        if u["name"] in self.reasons:
+            s["placement"] = self.reasons[u["name"]]
         return s
 
     def put_unit(self, name, body):
         if not UNIT_NAME.match(name):
             raise FakeError(400, "bad_unit_name", "unit name '%s' is not valid" % name)
-        if not isinstance(body, dict) or set(body) - {"contents", "desiredState"}:
-            raise FakeError(400, "bad_request", "Body must be a JSON object with contents, desiredState.")
-        contents, desired = body.get("contents"), body.get("desiredState")
+        if not isinstance(body, dict) or set(body) - {"contents", "desiredState", "replace"}:
+            raise FakeError(400, "bad_request", "Body must be a JSON object with contents, desiredState, replace.")
+        contents, desired, replace = body.get("contents"), body.get("desiredState"), body.get("replace", False)
         if desired not in (None, "inactive", "loaded", "launched"):
             raise FakeError(400, "bad_request", "Invalid desiredState: expected inactive, loaded or launched.")
         if "@." in name and desired in ("loaded", "launched"):
             raise FakeError(400, "bad_request", "%s is a template: start an instance of it instead." % name)
         u = self.units.get(name)
         if u and contents is not None and sha256(contents) != u["hash"]:
-            raise FakeError(409, "conflict", "Unit %s already exists with different contents; destroy it first." % name)
+            return self.replace_unit(u, contents, desired, replace)
         if not u:
             if contents is None:
                 t = self.units.get(template_of(name) or "")
@@ -242,6 +255,20 @@ class FakeFleet:
         if desired is not None and desired != u["desiredState"]:
             self.change_desired(name, desired)
         return status, {"name": name, "hash": u["hash"], "desiredState": u["desiredState"]}
+
+    def replace_unit(self, u, contents, desired, replace):
+        """Other contents for unit u: as fleetd, only with replace, and not by one desired less."""
+        name, order = u["name"], ["inactive", "loaded", "launched"]
+        if not replace:
+            raise FakeError(409, "conflict", "Unit %s already exists with different contents; destroy it first." % name)
+        if order.index(desired or "inactive") < order.index(u["desiredState"]):
+            raise FakeError(409, "conflict", "Unit %s is %s: only a unit desired %s may replace it (%s --replace)."
+                            % (name, u["desiredState"], u["desiredState"],
+                               "start" if u["desiredState"] == "launched" else "load"))
+        u["contents"], u["hash"] = contents, sha256(contents)
+        # the machine reports the old contents until it has restarted the unit
+        self.change_desired(name, desired or u["desiredState"])
+        return 200, {"name": name, "hash": u["hash"], "desiredState": u["desiredState"], "replaced": True}
 
     def list_units(self, query):
         names = sorted(n for n in self.units if n >= query.get("from", ""))
@@ -263,7 +290,7 @@ class FakeFleet:
     def get_status(self, name):
         st = self.status.get(name)
         if st is None:
-            if name not in self.units:
+            if name not in self.units or name in self.reasons:
                 raise FakeError(404, "not_found", "No unit %s." % name)
             raise FakeError(409, "conflict", "Unit %s is not loaded on any machine." % name)
         st = dict(st)
@@ -701,6 +728,17 @@ def main():
     servers.append(tcp)
     with open(os.path.join(directory, "tcp-port"), "w") as f:
         f.write(str(tcp.server_address[1]))
+    tls = os.path.join(directory, "tls")
+    if os.path.exists(os.path.join(tls, "server.key")):
+        https = TCPServer(("127.0.0.1", 0), handler_for("ok"))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(os.path.join(tls, "server.pem"), os.path.join(tls, "server.key"))
+        context.load_verify_locations(os.path.join(tls, "ca.pem"))
+        context.verify_mode = ssl.CERT_REQUIRED
+        https.socket = context.wrap_socket(https.socket, server_side=True)
+        servers.append(https)
+        with open(os.path.join(directory, "tls-port"), "w") as f:
+            f.write(str(https.server_address[1]))
     for s in servers:
         threading.Thread(target=s.serve_forever, daemon=True).start()
     print("ready", flush=True)
