@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Canned fleetd answers for test-fleetctl.sh: one HTTP server per answer, on unix sockets in
 DIR named after the answer (DIR/ok.sock, DIR/error.sock, ...; DIR/slow.sock answers as ok.sock
-after 2 s), plus "ok" on 127.0.0.1 with its port written to DIR/tcp-port. When DIR/tls/ holds
+after 1 s), plus "ok" on 127.0.0.1 with its port written to DIR/tcp-port. When DIR/tls/ holds
 ca.pem, server.pem and server.key, "ok" is also served over HTTPS on 127.0.0.1, only to clients
 with a certificate ca.pem signed, its port in DIR/tls-port. Prints "ready" once everything
 listens; runs until killed.
@@ -68,7 +68,7 @@ def handler_for(answer):
 
         def do_GET(self):
             if answer == "slow":
-                time.sleep(2)
+                time.sleep(1)
             if self.path == "/v1/machines":
                 status, body = ANSWERS[answer]
             else:

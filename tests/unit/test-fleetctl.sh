@@ -311,12 +311,12 @@ expect_err_has "larger than 16 MiB"
 ok
 
 case=request_timeout
-run --endpoint "$TMP/slow.sock" --request-timeout=0.3 list-machines
+run --endpoint "$TMP/slow.sock" --request-timeout=0.2 list-machines
 expect_rc 1
-expect_err "fleetctl: fleetd at unix://$TMP/slow.sock did not answer within 300ms (--request-timeout)."
-FLEETCTL_REQUEST_TIMEOUT=0.5 run --endpoint "$TMP/slow.sock" list-machines
+expect_err "fleetctl: fleetd at unix://$TMP/slow.sock did not answer within 200ms (--request-timeout)."
+FLEETCTL_REQUEST_TIMEOUT=0.3 run --endpoint "$TMP/slow.sock" list-machines
 expect_rc 1
-expect_err_has "did not answer within 500ms"
+expect_err_has "did not answer within 300ms"
 run --endpoint "$TMP/slow.sock" --request-timeout=5s list-machines
 expect_rc 0
 expect_out "$TABLE"
