@@ -538,8 +538,9 @@ static SchedMachine *engine_sched_machines(Engine *e, size_t *ret_n) {
 
         for (size_t m = 0; machines && m < n; m++) {
                 const MachineRecord *rec = hashmap_get(e->machines, ids[m]);
-                machines[m] = (SchedMachine) { rec->id, rec->metadata, rec->n_metadata, rec->state == MACHINE_DRAINING,
-                                               rec->cpu_millis, rec->memory_bytes };
+                machines[m] = (SchedMachine) { .id = rec->id, .metadata = rec->metadata, .n_metadata = rec->n_metadata,
+                                               .draining = rec->state == MACHINE_DRAINING,
+                                               .cpu_millis = rec->cpu_millis, .memory_bytes = rec->memory_bytes };
         }
         *ret_n = n;
         return machines;
