@@ -600,7 +600,7 @@ static int engine_plan(Engine *e, Diff *d) {
                 if (plan->placements[u].status == SCHED_UNSCHEDULABLE)
                         log_debug("Cannot place %s: %s", names[u], plan->placements[u].reason);
         }
-        r = engine_diff(entries, ne, targets, k, &diff);
+        r = engine_diff(entries, ne, targets, k, SIZE_MAX, &diff);
         if (r < 0)
                 return r;
         return engine_diff_ops(e, &diff, d);
