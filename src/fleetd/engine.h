@@ -20,8 +20,9 @@
 
 typedef struct Engine Engine;
 
+/* reboot_slot_timeout: a reboot slot held longer is freed by the leader's sweep (lock-sweep.h). */
 int engine_new(sd_event *e, EtcdClient *etcd, Presence *presence, const char *prefix, const char *machine_id,
-               usec_t reconcile_interval, Engine **ret);
+               usec_t reconcile_interval, usec_t reboot_slot_timeout, Engine **ret);
 Engine *engine_free(Engine *e);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Engine *, engine_free);
 
