@@ -46,12 +46,13 @@ route_count() {
 wait_until 30 test "$(route_count)" = 3 || fail "drn has not 3 routes: $(routes)"
 assert_eq 3 "$(routes | awk '{print $2}' | sort -u | wc -l)" "machines of drn's 3 routes (one per host)"
 
-# Samples the routed instances until stop-sampling appears: they must never be fewer than 3.
+# Samples the routed instances until stop-drain-sampling appears: they must never be fewer than 3.
 samples=$CLUSTER_DIR/drain-samples.txt
 : >"$samples"
-rm -f "$CLUSTER_DIR/stop-sampling"
+rm -f "$CLUSTER_DIR/stop-drain-sampling"
 (
-        while [ ! -f "$CLUSTER_DIR/stop-sampling" ]; do
+        # ($$ is the test's shell: the sampler ends with it, should the test fail)
+        while [ ! -f "$CLUSTER_DIR/stop-drain-sampling" ] && kill -0 $$ 2>/dev/null; do
                 route_count >>"$samples"
                 sleep 0.2
         done
@@ -110,8 +111,9 @@ wait_until 90 spread || fail "drn is not one per host after the rebalance: $(rou
 rebalanced() { [ -z "$(cl_etcdctl get --prefix --keys-only "${CL_PREFIX}rebalance/")" ]; }
 wait_until 30 rebalanced || fail "rebalance/ left: $(cl_etcdctl get --prefix "${CL_PREFIX}rebalance/")"
 
-touch "$CLUSTER_DIR/stop-sampling"
+touch "$CLUSTER_DIR/stop-drain-sampling"
 wait $sampler || true
+rm -f "$CLUSTER_DIR/stop-drain-sampling"
 n=$(wc -l <"$samples")
 min=$(sort -n "$samples" | head -1)
 log "samples: $n, fewest routed drn instances: $min"
