@@ -521,8 +521,13 @@ static void on_apps_fenced(AppController *c, void *userdata) {
         engine_campaign(e);
 }
 
+/* Which instances are settled or blocked matters only to drains (placement/ records) and
+ * rebalances. */
 static void on_apps_changed(AppController *c, void *userdata) {
-        engine_reconcile_soon(userdata);
+        Engine *e = userdata;
+
+        if (hashmap_size(e->drains) > 0 || hashmap_size(e->rebalances) > 0)
+                engine_reconcile_soon(e);
 }
 
 /* The app controller and the reboot slot sweep run beside the scheduler while we lead. The

@@ -4,7 +4,8 @@
 # (routed instances never fewer than scale - max_unavailable = 3 while it happens), a unit
 # with MachineID= that host stays, stuck, with a placement/ record saying why, and is stopped
 # when the drain is forced; uncordon + rebalance/<id> bring it back and spread the app one per
-# host again, and rebalance/<id> goes when nothing is left to rebalance.
+# host again, and rebalance/<id> goes when nothing is left to rebalance. Then an app instance
+# whose replacement cannot be placed stays, stuck, until the drain is forced.
 . "$(dirname "${BASH_SOURCE[0]}")/apps.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/units.sh"
 
@@ -59,11 +60,12 @@ rm -f "$CLUSTER_DIR/stop-drain-sampling"
 ) &
 sampler=$!
 
+# drain ID FORCE: what the API writes for `fleetctl machine drain`
 drain() {
         local rec
-        rec=$(jq -cn --arg m "$id" --argjson since "$(date +%s%6N)" --argjson force "$1" \
+        rec=$(jq -cn --arg m "$1" --argjson since "$(date +%s%6N)" --argjson force "$2" \
                 '{machine: $m, since: $since, by: "test-86", force: $force, source: "fleetctl"}')
-        cl_etcdctl put "${CL_PREFIX}drain/$id" "$rec" >/dev/null
+        cl_etcdctl put "${CL_PREFIX}drain/$1" "$rec" >/dev/null
 }
 placement() {
         cl_etcdctl get --print-value-only "${CL_PREFIX}placement/$1"
@@ -73,7 +75,7 @@ on_host() {
                 sed -n "s|^${CL_PREFIX}schedule/$id/||p" | sort | tr '\n' ' '
 }
 
-drain false
+drain "$id" false
 moved() { h=$(unit_host moving.service) && [ "$h" != "$host" ]; }
 wait_until 30 moved || fail "moving.service did not move off $host: $(active_hosts moving.service)"
 web_gone() { [ "$(route_count)" = 3 ] && ! routes | grep -q " $id\$"; }
@@ -90,7 +92,7 @@ assert_contains "$(jq -r .reason <<<"$p")" "cannot move off draining machine" "p
 assert_contains "$(jq -r .reason <<<"$p")" "MachineID=" "placement/pinned.service reason"
 
 # forced: what cannot move is stopped
-drain true
+drain "$id" true
 stopped() {
         [ -z "$(active_hosts pinned.service)" ] && [ "$(placement pinned.service | jq -r .state)" = unschedulable ]
 }
@@ -121,11 +123,41 @@ log "samples: $n, fewest routed drn instances: $min"
 [ "$min" -ge 3 ] || fail "at some moment only $min drn instance(s) were routed (scale 3, max_unavailable 0)"
 assert_eq 3 "$(routes | wc -l)" "routes after the rebalance"
 
-# clean up: nothing of this test stays for the others
 assert_exit 0 "destroy drn" cl_fleetctl host1 apps destroy drn
 wait_until 60 no_app_left drn || fail "something of drn is left: $(no_app_left drn)"
 assert_exit 0 "destroy the units" cl_fleetctl host1 destroy moving.service everywhere.service pinned.service
-wait_until 30 no_unit_anywhere || fail "units left after the test"
+wait_until 30 no_unit_anywhere || fail "units left after the drain"
+
+# An app instance that cannot move: edg runs only where role=edge, on host3. Draining host3,
+# its replacement cannot be placed: the old one keeps serving, stuck, saying why; a forced
+# drain stops it; uncordon places the replacement on host3 again.
+put_file host1 /root/edg.yaml "$(sed -e 's/^app: drn/app: edg/' -e 's/scale: 3/scale: 1/' \
+        -e 's/^\(    health: .*\)$/\1\n    constraints: {metadata: {role: edge}}/' <<<"$(cl_exec host1 cat /root/drn.yaml)")"
+assert_exit 0 "deploy edg" cl_fleetctl host1 deploy -f /root/edg.yaml
+id3=$(cl_machine_id host3)
+edg_routes() {
+        cl_etcdctl get --prefix --print-value-only "${CL_PREFIX}routes/edg/" | jq -r '"\(.unit) \(.machine)"'
+}
+assert_eq "$id3" "$(edg_routes | awk '{print $2}')" "machine of edg's instance"
+old=$(edg_routes | awk '{print $1}')
+drain "$id3" false
+blocked() { [ "$(placement "$old" | jq -r .state)" = stuck ]; }
+wait_until 30 blocked || fail "placement/$old: $(placement "$old")"
+assert_contains "$(placement "$old" | jq -r .reason)" "cannot move off draining machine" "why $old stays"
+assert_contains "$(placement "$old" | jq -r .reason)" "cannot be placed: every machine with metadata role=edge is draining" \
+        "why $old stays"
+assert_eq "$old $id3" "$(edg_routes)" "edg's routes while its replacement cannot be placed"
+assert_eq "done" "$(app_state edg)" "edg's rollout state (nothing rolls back)"
+drain "$id3" true
+unrouted() { [ -z "$(edg_routes)" ] && [ -z "$(placement "$old")" ]; }
+wait_until 30 unrouted || fail "forced drain: edg routes '$(edg_routes)', placement/$old: $(placement "$old")"
+cl_etcdctl del "${CL_PREFIX}drain/$id3" >/dev/null
+served() { [ "$(edg_routes | awk '{print $2}')" = "$id3" ]; }
+wait_until 60 served || fail "edg is not served on host3 again: $(edg_routes)"
+assert_exit 0 "destroy edg" cl_fleetctl host1 apps destroy edg
+wait_until 60 no_app_left edg || fail "something of edg is left: $(no_app_left edg)"
+
+# clean up: nothing of this test stays for the others
 cl_etcdctl del --prefix "${CL_PREFIX}drain/" >/dev/null
 cl_etcdctl del --prefix "${CL_PREFIX}rebalance/" >/dev/null
 gone() { [ -z "$(cl_etcdctl get --prefix --keys-only "${CL_PREFIX}placement/")" ]; }
