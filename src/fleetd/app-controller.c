@@ -181,10 +181,10 @@ static void app_put(AppController *c, const EtcdKv *kv) {
 
 /* state/<unit>/<machine> */
 void app_controller_state_changed(AppController *c, const EtcdKv *kv, bool deleted) {
-        const char *rest = key_after(kv->key, c->prefix, "state/"), *slash = rest ? strrchr(rest, '/') : NULL;
         assert(c);
         assert(kv);
 
+        const char *rest = key_after(kv->key, c->prefix, "state/"), *slash = rest ? strrchr(rest, '/') : NULL;
         if (!slash)
                 return;
         _cleanup_free_ char *unit = strndup(rest, slash - rest);

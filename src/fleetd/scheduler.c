@@ -1337,7 +1337,8 @@ static int sched_export(Sched *s, SchedPlan **ret) {
                 } else {
                         pl->status = job->stuck ? SCHED_STUCK : SCHED_PLACED;
                         pl->machine_id = host_id(s, job->host);
-                        pl->reason = TAKE_PTR(job->reason);
+                        if (job->stuck)
+                                pl->reason = TAKE_PTR(job->reason);
                         pl->rebalance = job->rebalance;
                 }
         }
