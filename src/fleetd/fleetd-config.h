@@ -38,6 +38,7 @@ typedef struct Config {
         usec_t engine_reconcile_interval; /* default 60s: the safety-net pass */
         bool disable_engine;          /* default false; true: this fleetd never leads the engine */
         usec_t route_drain_delay;     /* default 2s: from a route's removal to its unit's stop; 0-5m */
+        usec_t reboot_slot_timeout;   /* default 30m: a reboot slot held longer is freed; 1m-7d */
         char *hooks_dir;              /* default "/etc/fleetd/hooks.d": executables run on route changes */
         char *api_socket;             /* default "/run/fleetd/fleetd.sock" */
         char *api_listen;             /* TCP "host:port", TLS only; NULL: off */

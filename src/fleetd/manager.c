@@ -141,7 +141,7 @@ int manager_run(Manager *m) {
                 log_info("disable_engine is set: this fleetd never leads the engine (it schedules nothing).");
         else {
                 r = engine_new(m->event, m->etcd, m->presence, c->etcd_key_prefix, m->self.id,
-                               c->engine_reconcile_interval, &m->engine);
+                               c->engine_reconcile_interval, c->reboot_slot_timeout, &m->engine);
                 if (r < 0)
                         return log_error_errno(r, "Failed to start the engine: %m");
         }

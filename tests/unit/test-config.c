@@ -64,6 +64,7 @@ TEST(defaults) {
         ASSERT_INT(c->agent_ttl, 10 * USEC_PER_SEC);
         ASSERT_INT(c->engine_reconcile_interval, 60 * USEC_PER_SEC);
         ASSERT_INT(c->route_drain_delay, 2 * USEC_PER_SEC);
+        ASSERT_INT(c->reboot_slot_timeout, 30 * 60 * USEC_PER_SEC);
         ASSERT_STR(c->hooks_dir, "/etc/fleetd/hooks.d");
         ASSERT_STR(c->api_socket, "/run/fleetd/fleetd.sock");
         ASSERT_TRUE(!c->api_listen && !c->api_tls_cert && !c->api_tls_key && !c->api_client_ca);
@@ -86,7 +87,7 @@ TEST(keys_table) {
                 ASSERT_TRUE(r == 0 || r == -EINVAL);
                 ASSERT_TRUE(!err || !strstr(err, "unknown key"));
         }
-        ASSERT_INT(n, 23);
+        ASSERT_INT(n, 24);
 }
 
 TEST(full_file) {
@@ -637,6 +638,22 @@ TEST(routes_and_hooks) {
         ASSERT_STR(c->hooks_dir, "/run/hooks");
 }
 
+TEST(reboot_slot_timeout) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        ASSERT_INT(config_new(&c), 0);
+        ASSERT_INT(config_set(c, "reboot_slot_timeout", "1m", "test", NULL), 0);
+        ASSERT_INT(c->reboot_slot_timeout, 60 * USEC_PER_SEC);
+        ASSERT_INT(config_set(c, "reboot_slot_timeout", "7d", "test", NULL), 0);
+        ASSERT_INT(c->reboot_slot_timeout, 7 * 24 * 3600 * USEC_PER_SEC);
+        ASSERT_INT(config_set(c, "reboot_slot_timeout", "59s", "fleetd.conf:2", &err), -EINVAL);
+        ASSERT_STR(err, "fleetd.conf:2: invalid value for reboot_slot_timeout: '59s' (expected a duration from 1m "
+                        "to 7d, such as 30m)");
+        ASSERT_INT(config_set(c, "reboot_slot_timeout", "8d", "test", NULL), -EINVAL);
+        ASSERT_INT(c->reboot_slot_timeout, 7 * 24 * 3600 * USEC_PER_SEC);
+}
+
 TEST(host_port) {
         _cleanup_free_ char *h1 = NULL, *h2 = NULL, *h3 = NULL;
         uint16_t port = 0;
@@ -789,7 +806,7 @@ TEST(example_file) {
                 n_keys++;
         }
         fclose(out);
-        ASSERT_INT(n_keys, 23);
+        ASSERT_INT(n_keys, 24);
         ASSERT_INT(temp_file_write(&t, uncommented), 0);
         free(uncommented);
 
@@ -944,6 +961,7 @@ TEST_MAIN(T(defaults),
           T(failed_set_keeps_old_value),
           T(values),
           T(routes_and_hooks),
+          T(reboot_slot_timeout),
           T(host_port),
           T(verify),
           T(example_file),
