@@ -4,9 +4,8 @@
 # (REASON) and GET /v1/units/<name> carries it ("placement"). And fleetctl start --replace: a
 # unit's new contents replace the old ones on its host in one write.
 #
-# The reason is the engine leader's placement/<name> record. Until the engine writes those, this
-# test writes the record itself, as the leader would for MachineMetadata=role=nosuch (no host
-# has that role), and checks the read side: API, list cache, fleetctl.
+# The reason is the engine leader's placement/<name> record (MachineMetadata=role=nosuch: no host
+# has that role), read by the API, the list cache and fleetctl.
 . "$(dirname "${BASH_SOURCE[0]}")/units.sh"
 
 reason="no machine has metadata role=nosuch"
@@ -15,8 +14,9 @@ cl_etcdctl del "$pkey" >/dev/null
 
 unit_file host1 nosuch.service "$(sleeper MachineMetadata=role=nosuch)"
 assert_exit 0 "submit nosuch.service" cl_fleetctl host1 submit /root/units/nosuch.service
-cl_etcdctl put "$pkey" \
-        "{\"name\":\"nosuch.service\",\"state\":\"unschedulable\",\"reason\":\"$reason\",\"since\":$(date +%s%6N)}" >/dev/null
+placed_record() { [ -n "$(cl_etcdctl get "$pkey" --print-value-only)" ]; }
+wait_until 10 placed_record || fail "the engine leader wrote no placement/nosuch.service"
+assert_contains "$(cl_etcdctl get "$pkey" --print-value-only)" "\"reason\":\"$reason\"" "placement/nosuch.service"
 
 # start waits, finds the reason (after 1 s without a machine reporting the unit) and ends with it
 t0=$(date +%s)
@@ -50,11 +50,12 @@ assert_contains "$(grep '^nosuch.service ' <<<"$files")" "$reason" "list-unit-fi
 row=$(cl_fleetctl host1 list-unit-files --no-legend --fields=unit,reason | grep '^nosuch.service ')
 assert_eq "nosuch.service  $reason" "$row" "list-unit-files --fields=unit,reason"
 
-# placed at last (the leader deletes the record): the list follows its watch
-cl_etcdctl del "$pkey" >/dev/null
+# destroyed: the leader deletes its placement record, and the list follows its watch
+assert_exit 0 "destroy nosuch.service" cl_fleetctl host1 destroy nosuch.service
+record_gone() { ! placed_record; }
+wait_until 10 record_gone || fail "placement/nosuch.service outlived its unit"
 gone_from_list() { ! cl_fleetctl host2 list-unit-files | grep -q REASON; }
 wait_until 10 gone_from_list || fail "list-unit-files still shows a reason after the record went"
-assert_exit 0 "destroy nosuch.service" cl_fleetctl host1 destroy nosuch.service
 
 # --replace: new contents for a running unit, in one write; its host restarts it with them
 unit_file host1 r.service "$(sleeper)"
