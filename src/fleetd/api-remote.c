@@ -878,10 +878,26 @@ static int proxy_setup(RemoteProxy *p, const char *api) {
         return curl_glue_add(p->glue, p->easy, on_proxy_done, p);
 }
 
+/* Sets p up and starts the transfer; on failure answers 500 and frees p. */
+static void proxy_run(RemoteProxy *p, const char *api) {
+        ApiRequest *req = p->req;
+        int r;
+
+        r = proxy_setup(p, api);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to forward %s to %s: %m", api_request_path(req), api);
+                api_request_set_event_handler(req, NULL, NULL);
+                api_request_reply_error(req, 500, "internal", "Failed to forward the request to %s: %s", api,
+                                        strerror(-r));
+                proxy_free(p);
+                return;
+        }
+        log_debug("Forwarding %s to %s.", api_request_path(req), p->url);
+}
+
 static void proxy_start(UnitQuery *q, const char *api) {
         _cleanup_(proxy_freep) RemoteProxy *p = calloc(1, sizeof(RemoteProxy));
         ApiRequest *req = q->req;
-        int r;
 
         if (!p) {
                 unit_query_free(q);
@@ -893,16 +909,7 @@ static void proxy_start(UnitQuery *q, const char *api) {
         p->req = req;
         p->follow = q->follow;
         memcpy(p->machine, q->machine, sizeof(p->machine));
-        r = proxy_setup(p, api);
-        if (r < 0) {
-                log_warning_errno(r, "Failed to forward %s to %s: %m", api_request_path(req), api);
-                api_request_set_event_handler(req, NULL, NULL);
-                api_request_reply_error(req, 500, "internal", "Failed to forward the request to %s: %s", api,
-                                        strerror(-r));
-                return;
-        }
-        log_debug("Forwarding %s to %s.", api_request_path(req), p->url);
-        TAKE_PTR(p);
+        proxy_run(TAKE_PTR(p), api);
 }
 
 /* ---- forwarding any request to a machine's fleetd ---- */
@@ -930,7 +937,6 @@ static bool forward_refused(Manager *m, ApiRequest *req, const char *machine, co
 void api_remote_forward(Manager *m, ApiRequest *req, const char *machine, const char *api, const char *path,
                         const char *body) {
         _cleanup_(proxy_freep) RemoteProxy *p = NULL;
-        int r;
 
         if (forward_refused(m, req, machine, api))
                 return;
@@ -943,14 +949,5 @@ void api_remote_forward(Manager *m, ApiRequest *req, const char *machine, const 
         p->m = m;
         p->req = req;
         strcpy(p->machine, machine);
-        r = proxy_setup(p, api);
-        if (r < 0) {
-                log_warning_errno(r, "Failed to forward %s to %s: %m", api_request_path(req), api);
-                api_request_set_event_handler(req, NULL, NULL);
-                api_request_reply_error(req, 500, "internal", "Failed to forward the request to %s: %s", api,
-                                        strerror(-r));
-                return;
-        }
-        log_debug("Forwarding %s to %s.", api_request_path(req), p->url);
-        TAKE_PTR(p);
+        proxy_run(TAKE_PTR(p), api);
 }

@@ -1394,9 +1394,24 @@ int api_server_add_routes(ApiServer *s, const ApiRoute *routes) {
         return 0;
 }
 
+/* Binds listen and serves it with l (taken: freed if this fails). */
+static int api_server_listen_tcp(ApiServer *s, ApiListener *l, const char *listen) {
+        _cleanup_(api_listener_freep) ApiListener *owned = l;
+        int r, fd = -EBADF;
+
+        r = bind_tcp_socket(listen, &fd);
+        if (r < 0)
+                return r;
+        r = api_server_add_listener(s, l, fd);
+        if (r < 0)
+                return r;
+        TAKE_PTR(owned);
+        return 0;
+}
+
 int api_server_listen_tls(ApiServer *s, const ApiTlsOptions *o, char **ret_error) {
         _cleanup_(api_listener_freep) ApiListener *l = NULL;
-        int r, fd = -EBADF;
+        int r;
 
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
                 return -EOPNOTSUPP;
@@ -1410,19 +1425,11 @@ int api_server_listen_tls(ApiServer *s, const ApiTlsOptions *o, char **ret_error
         r = api_listener_load_tls(l, o, ret_error);
         if (r < 0)
                 return r;
-        r = bind_tcp_socket(o->listen, &fd);
-        if (r < 0)
-                return r;
-        r = api_server_add_listener(s, l, fd);
-        if (r < 0)
-                return r;
-        TAKE_PTR(l);
-        return 0;
+        return api_server_listen_tcp(s, TAKE_PTR(l), o->listen);
 }
 
 int api_server_listen_loopback(ApiServer *s, const char *listen, const ApiRoute *routes) {
         _cleanup_(api_listener_freep) ApiListener *l = NULL;
-        int r, fd = -EBADF;
 
         if (!listen || !routes)
                 return -EINVAL;
@@ -1433,14 +1440,7 @@ int api_server_listen_loopback(ApiServer *s, const char *listen, const ApiRoute 
                 return -ENOMEM;
         l->transport = API_TRANSPORT_LOOPBACK;
         l->routes = routes;
-        r = bind_tcp_socket(listen, &fd);
-        if (r < 0)
-                return r;
-        r = api_server_add_listener(s, l, fd);
-        if (r < 0)
-                return r;
-        TAKE_PTR(l);
-        return 0;
+        return api_server_listen_tcp(s, TAKE_PTR(l), listen);
 }
 
 ApiServer *api_server_free(ApiServer *s) {

@@ -142,6 +142,16 @@ static int prefix_range(Manager *m, const char *part, const char *id, char **ret
         return *ret_end ? 0 : -ENOMEM;
 }
 
+/* Runs the reads ops in one txn, for cb with l (taken: freed if this fails). */
+static int load_start(Manager *m, Load *l, const EtcdOp *ops, size_t n_ops, etcd_callback_t cb) {
+        EtcdTxn txn = { .success = ops, .n_success = n_ops };
+        int r = etcd_client_txn(m->etcd, &txn, cb, l, NULL);
+
+        if (r < 0)
+                free(l);
+        return r;
+}
+
 static void on_machines_loaded(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
         _cleanup_free_ Load *l = userdata;
         _cleanup_(upgrade_machines_done) UpgradeMachines v = {};
@@ -156,7 +166,6 @@ static void on_machines_loaded(EtcdClient *c, int error, const EtcdResult *resul
 int upgrade_load_machines(Manager *m, upgrade_machines_t cb, void *userdata) {
         _cleanup_free_ char *mk = NULL, *me = NULL, *dk = NULL, *de = NULL;
         _cleanup_free_ Load *l = calloc(1, sizeof(Load));
-        int r;
 
         if (!l || prefix_range(m, "machines", NULL, &mk, &me) < 0 || prefix_range(m, "drain", NULL, &dk, &de) < 0)
                 return -ENOMEM;
@@ -165,12 +174,7 @@ int upgrade_load_machines(Manager *m, upgrade_machines_t cb, void *userdata) {
                 { .type = ETCD_OP_RANGE, .key = mk, .range_end = me },
                 { .type = ETCD_OP_RANGE, .key = dk, .range_end = de },
         };
-        EtcdTxn txn = { .success = ops, .n_success = ELEMENTSOF(ops) };
-        r = etcd_client_txn(m->etcd, &txn, on_machines_loaded, l, NULL);
-        if (r < 0)
-                return r;
-        TAKE_PTR(l);
-        return 0;
+        return load_start(m, TAKE_PTR(l), ops, ELEMENTSOF(ops), on_machines_loaded);
 }
 
 /* ---- reading one machine's drain status ---- */
@@ -248,7 +252,6 @@ static void on_status_loaded(EtcdClient *c, int error, const EtcdResult *result,
 int upgrade_load_status(Manager *m, const char *id, upgrade_status_t cb, void *userdata) {
         _cleanup_free_ char *dk = NULL, *sk = NULL, *se = NULL, *pk = NULL, *pe = NULL;
         _cleanup_free_ Load *l = NULL;
-        int r;
 
         if (!machine_id_is_valid(id))
                 return -EINVAL;
@@ -264,12 +267,7 @@ int upgrade_load_status(Manager *m, const char *id, upgrade_status_t cb, void *u
                 { .type = ETCD_OP_RANGE, .key = sk, .range_end = se },
                 { .type = ETCD_OP_RANGE, .key = pk, .range_end = pe },
         };
-        EtcdTxn txn = { .success = ops, .n_success = ELEMENTSOF(ops) };
-        r = etcd_client_txn(m->etcd, &txn, on_status_loaded, l, NULL);
-        if (r < 0)
-                return r;
-        TAKE_PTR(l);
-        return 0;
+        return load_start(m, TAKE_PTR(l), ops, ELEMENTSOF(ops), on_status_loaded);
 }
 
 /* ---- writing drain/<id> ---- */
@@ -511,9 +509,15 @@ int api_upgrade_drains_list(ApiRequest *req, void *userdata) {
 
 /* ---- one machine's drain, named by a HOST ---- */
 
-typedef struct HostRequest {
+typedef struct HostRequest HostRequest;
+/* What a request does once its HOST is found (v: machines/ and drain/ as read). Owns h. */
+typedef void (*host_step_t)(HostRequest *h, const UpgradeMachines *v);
+
+struct HostRequest {
         Manager *m;
         ApiRequest *req;
+        host_step_t step;
+        bool registered;              /* the machine must be registered (it is to be asked) */
         char id[MACHINE_ID_LEN + 1];  /* once resolved */
         char *hostname;               /* NULL if the machine is not registered */
         char *api;                    /* its TCP API, if it has one */
@@ -521,7 +525,7 @@ typedef struct HostRequest {
         bool rebalance;
         char *by;
         char *source;
-} HostRequest;
+};
 
 static HostRequest *host_request_free(HostRequest *h) {
         if (!h)
@@ -543,10 +547,26 @@ static HostRequest *host_request_new(Manager *m, ApiRequest *req) {
         return h;
 }
 
+/* "hostname" or the id, for messages. */
+static const char *host_name(const HostRequest *h) {
+        return h->hostname ?: h->id;
+}
+
+/* Replies for a failed etcd write or read and frees h. */
+static void host_request_fail(HostRequest *h, int error) {
+        if (error == -EAGAIN)
+                api_request_reply_error(h->req, 503, "conflict", "drain/%s kept changing under this request; try again.",
+                                        h->id);
+        else if (error == -ENOMEM)
+                api_request_reply_error(h->req, 500, "internal", "Out of memory.");
+        else
+                api_request_reply_etcd_error(h->req, error);
+        host_request_free(h);
+}
+
 /* Finds the machine the request's HOST names; replies and returns false if none (or more
- * than one) does. With registered, a machine that is down (only its drain is known) is one
- * that cannot be asked (409). */
-static bool host_request_resolve(HostRequest *h, const UpgradeMachines *v, bool registered) {
+ * than one) does, or if it must be registered and is not (409: it cannot be asked). */
+static bool host_request_resolve(HostRequest *h, const UpgradeMachines *v) {
         const char *host = api_request_arg(h->req, 0);
         int r = machine_resolve(v->machines, v->n_machines, v->drains, v->n_drains, host, h->id);
 
@@ -564,28 +584,42 @@ static bool host_request_resolve(HostRequest *h, const UpgradeMachines *v, bool 
                         if (!h->hostname || (v->machines[i].api && !h->api))
                                 return api_request_reply_error(h->req, 500, "internal", "Out of memory."), false;
                 }
-        if (registered && !h->hostname)
+        if (h->registered && !h->hostname)
                 return api_request_reply_error(h->req, 409, "conflict",
                                                "Machine %s is not registered (down?): its fleetd cannot be asked.",
                                                h->id), false;
         return true;
 }
 
-/* "id (hostname)" or "id" for messages. */
-static const char *host_name(const HostRequest *h) {
-        return h->hostname ?: h->id;
+static void on_host_machines(Manager *m, int error, const UpgradeMachines *v, void *userdata) {
+        HostRequest *h = userdata;
+
+        if (error < 0)
+                return host_request_fail(h, error);
+        if (!host_request_resolve(h, v))
+                return (void) host_request_free(h);
+        h->step(h, v);
 }
 
-/* Replies for a failed etcd write or read and frees h. */
-static void host_request_fail(HostRequest *h, int error) {
-        if (error == -EAGAIN)
-                api_request_reply_error(h->req, 503, "conflict", "drain/%s kept changing under this request; try again.",
-                                        h->id);
-        else if (error == -ENOMEM)
-                api_request_reply_error(h->req, 500, "internal", "Out of memory.");
-        else
-                api_request_reply_etcd_error(h->req, error);
-        host_request_free(h);
+/* Reads machines/ and drain/, finds the HOST, then step. Takes h (freed on failure; the
+ * handler then returns the error). */
+static int host_request_start(HostRequest *h, host_step_t step, bool registered) {
+        int r;
+
+        h->step = step;
+        h->registered = registered;
+        r = upgrade_load_machines(h->m, on_host_machines, h);
+        if (r < 0)
+                host_request_free(h);
+        return r;
+}
+
+/* Reads h's machine's drain status for cb, which gets h as userdata. */
+static void host_request_load_status(HostRequest *h, upgrade_status_t cb) {
+        int r = upgrade_load_status(h->m, h->id, cb, h);
+
+        if (r < 0)
+                host_request_fail(h, r);
 }
 
 /* The names left in s, ", " between them, at most SUMMARY_UNITS. NULL on OOM. */
@@ -649,50 +683,44 @@ static void on_last_machine_status(Manager *m, int error, const DrainStatus *s, 
                                 s->n_left > 0 ? " (global units stay)." : " but no machine would take new units.");
 }
 
-static void on_drain_start_machines(Manager *m, int error, const UpgradeMachines *v, void *userdata) {
-        HostRequest *h = userdata;
-        int r;
-
-        if (error < 0)
-                return host_request_fail(h, error);
-        if (!host_request_resolve(h, v, false))
-                return (void) host_request_free(h);
+static void drain_start_step(HostRequest *h, const UpgradeMachines *v) {
         if (h->force || !drain_is_last_schedulable(v->machines, v->n_machines, v->drains, v->n_drains, h->id))
-                return drain_start_write(h);
-        r = upgrade_load_status(m, h->id, on_last_machine_status, h);
-        if (r < 0)
-                host_request_fail(h, r);
+                drain_start_write(h);
+        else
+                host_request_load_status(h, on_last_machine_status);
+}
+
+/* {force?, source?, by?} into h; replies 400 and returns false when they are not right. */
+static bool drain_start_parse(HostRequest *h, const json_t *body) {
+        json_t *source = json_object_get(body, "source"), *by = json_object_get(body, "by");
+
+        if (body_bool(h->req, body, "force", &h->force) < 0)
+                return false;
+        if (source && !drain_source_is_valid(json_string_value(source)))
+                return api_request_reply_error(h->req, 400, "bad_request",
+                                               "source must be fleetctl, fleetlock or reboot."), false;
+        if (by && (!json_is_string(by) || json_string_length(by) == 0))
+                return api_request_reply_error(h->req, 400, "bad_request", "by must be a non-empty string."), false;
+        h->source = strdup(source ? json_string_value(source) : "fleetctl");
+        h->by = strdup(by ? json_string_value(by) : "api");
+        if (!h->source || !h->by)
+                return api_request_reply_error(h->req, 500, "internal", "Out of memory."), false;
+        return true;
 }
 
 int api_upgrade_drain_start(ApiRequest *req, void *userdata) {
         static const char * const fields[] = { "force", "source", "by", NULL };
         _cleanup_(host_request_freep) HostRequest *h = NULL;
         json_auto_t *body = api_upgrade_body(req, fields);
-        json_t *source, *by;
-        int r;
 
         if (!body)
                 return 0;
         h = host_request_new(userdata, req);
         if (!h)
                 return -ENOMEM;
-        if (body_bool(req, body, "force", &h->force) < 0)
+        if (!drain_start_parse(h, body))
                 return 0;
-        source = json_object_get(body, "source");
-        by = json_object_get(body, "by");
-        if (source && !drain_source_is_valid(json_string_value(source)))
-                return api_request_reply_error(req, 400, "bad_request", "source must be fleetctl, fleetlock or reboot.");
-        if (by && (!json_is_string(by) || json_string_length(by) == 0))
-                return api_request_reply_error(req, 400, "bad_request", "by must be a non-empty string.");
-        h->source = strdup(source ? json_string_value(source) : "fleetctl");
-        h->by = strdup(by ? json_string_value(by) : "api");
-        if (!h->source || !h->by)
-                return -ENOMEM;
-        r = upgrade_load_machines(h->m, on_drain_start_machines, h);
-        if (r < 0)
-                return r;
-        TAKE_PTR(h);
-        return 0;
+        return host_request_start(TAKE_PTR(h), drain_start_step, false);
 }
 
 /* GET /v1/machines/<host>/drain */
@@ -709,30 +737,14 @@ static void on_drain_status(Manager *m, int error, const DrainStatus *s, const D
         api_upgrade_reply(h->req, 200, body);
 }
 
-static void on_drain_status_machines(Manager *m, int error, const UpgradeMachines *v, void *userdata) {
-        HostRequest *h = userdata;
-        int r;
-
-        if (error < 0)
-                return host_request_fail(h, error);
-        if (!host_request_resolve(h, v, false))
-                return (void) host_request_free(h);
-        r = upgrade_load_status(m, h->id, on_drain_status, h);
-        if (r < 0)
-                host_request_fail(h, r);
+static void drain_status_step(HostRequest *h, const UpgradeMachines *v) {
+        host_request_load_status(h, on_drain_status);
 }
 
 int api_upgrade_drain_status(ApiRequest *req, void *userdata) {
-        _cleanup_(host_request_freep) HostRequest *h = host_request_new(userdata, req);
-        int r;
+        HostRequest *h = host_request_new(userdata, req);
 
-        if (!h)
-                return -ENOMEM;
-        r = upgrade_load_machines(h->m, on_drain_status_machines, h);
-        if (r < 0)
-                return r;
-        TAKE_PTR(h);
-        return 0;
+        return h ? host_request_start(h, drain_status_step, false) : -ENOMEM;
 }
 
 /* DELETE /v1/machines/<host>/drain[?rebalance=0] */
@@ -750,15 +762,9 @@ static void on_drain_stopped(Manager *m, int error, bool changed, const DrainRec
         api_upgrade_reply(h->req, 200, body);
 }
 
-static void on_drain_stop_machines(Manager *m, int error, const UpgradeMachines *v, void *userdata) {
-        HostRequest *h = userdata;
-        int r;
+static void drain_stop_step(HostRequest *h, const UpgradeMachines *v) {
+        int r = upgrade_drain_remove(h->m, h->id, NULL, h->rebalance, "api", on_drain_stopped, h);
 
-        if (error < 0)
-                return host_request_fail(h, error);
-        if (!host_request_resolve(h, v, false))
-                return (void) host_request_free(h);
-        r = upgrade_drain_remove(m, h->id, NULL, h->rebalance, "api", on_drain_stopped, h);
         if (r < 0)
                 host_request_fail(h, r);
 }
@@ -778,17 +784,12 @@ static int query_rebalance(ApiRequest *req, bool *ret) {
 
 int api_upgrade_drain_stop(ApiRequest *req, void *userdata) {
         _cleanup_(host_request_freep) HostRequest *h = host_request_new(userdata, req);
-        int r;
 
         if (!h)
                 return -ENOMEM;
         if (query_rebalance(req, &h->rebalance) < 0)
                 return 0;
-        r = upgrade_load_machines(h->m, on_drain_stop_machines, h);
-        if (r < 0)
-                return r;
-        TAKE_PTR(h);
-        return 0;
+        return host_request_start(TAKE_PTR(h), drain_stop_step, false);
 }
 
 /* ---- POST /v1/machines/<host>/reboot ---- */
@@ -860,26 +861,17 @@ static void reboot_remote(HostRequest *h) {
         api_remote_forward(h->m, h->req, h->id, h->api, path, body);
 }
 
-static void on_reboot_machines(Manager *m, int error, const UpgradeMachines *v, void *userdata) {
-        HostRequest *h = userdata;
-        int r;
-
-        if (error < 0)
-                return host_request_fail(h, error);
-        if (!host_request_resolve(h, v, true))
-                return (void) host_request_free(h);
-        if (!streq(h->id, m->self.id))
-                return reboot_remote(h);
-        r = upgrade_load_status(m, h->id, on_reboot_status, h);
-        if (r < 0)
-                host_request_fail(h, r);
+static void reboot_step(HostRequest *h, const UpgradeMachines *v) {
+        if (streq(h->id, h->m->self.id))
+                host_request_load_status(h, on_reboot_status);
+        else
+                reboot_remote(h);
 }
 
 int api_upgrade_reboot(ApiRequest *req, void *userdata) {
         static const char * const fields[] = { "force", NULL };
         _cleanup_(host_request_freep) HostRequest *h = NULL;
         json_auto_t *body = api_upgrade_body(req, fields);
-        int r;
 
         if (!body)
                 return 0;
@@ -888,9 +880,5 @@ int api_upgrade_reboot(ApiRequest *req, void *userdata) {
                 return -ENOMEM;
         if (body_bool(req, body, "force", &h->force) < 0)
                 return 0;
-        r = upgrade_load_machines(h->m, on_reboot_machines, h);
-        if (r < 0)
-                return r;
-        TAKE_PTR(h);
-        return 0;
+        return host_request_start(TAKE_PTR(h), reboot_step, true);
 }
