@@ -6,11 +6,11 @@
 #include <stdio.h>
 
 #include "api-fleetlock.h"
-#include "api-locks.h"
 #include "api-upgrade.h"
 #include "fleetlock.h"
 #include "log.h"
 #include "manager.h"
+#include "reboot-slots.h"
 
 #define SUMMARY_UNITS 10
 

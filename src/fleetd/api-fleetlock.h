@@ -5,7 +5,7 @@
  * answers), userdata the Manager:
  *
  *   POST /v1/pre-reboot     takes a reboot slot of client_params.group (locks/<group>,
- *                           api-locks.h; recursive) for the machine whose fleetlockId is
+ *                           reboot-slots.h; recursive) for the machine whose fleetlockId is
  *                           client_params.id (409 failed_lock_semaphore_full when every slot
  *                           is held: nothing is drained then), starts draining that machine
  *                           (drain/<id>, source "fleetlock"), and answers 503

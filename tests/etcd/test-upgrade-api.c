@@ -27,6 +27,7 @@
 #include "etcd-runner.h"
 #include "log.h"
 #include "manager.h"
+#include "reboot-slots.h"
 #include "tests.h"
 
 int test_failures = 0;
@@ -886,6 +887,50 @@ static int server_setup(sd_event *e, ApiServer **ret) {
         return 0;
 }
 
+typedef struct Swept {
+        bool done;
+        int error, result;
+        size_t holders;
+        char *expired;
+} Swept;
+
+static void on_swept(int error, const SlotOutcome *o, void *userdata) {
+        Swept *w = userdata;
+
+        w->done = true;
+        w->error = error;
+        if (error < 0)
+                return;
+        w->result = o->result;
+        w->holders = o->record->n_holders;
+        w->expired = o->expired && o->expired[0] ? strdup(o->expired[0]) : NULL;
+}
+
+/* The engine leader's sweep (SLOT_EXPIRE), in the parent before the client runs: only the
+ * expired holder goes, and the change is written. */
+static int test_sweep(sd_event *e) {
+        _cleanup_free_ char *two = NULL;
+        Swept w = {};
+        usec_t deadline = now_usec(CLOCK_MONOTONIC) + 20 * USEC_PER_SEC;
+        int r;
+
+        if (asprintf(&two, "{\"group\":\"gs\",\"max\":2,\"holders\":[{\"id\":\"old\",\"since\":%" PRIu64 "},"
+                           "{\"id\":\"new\",\"since\":%" PRIu64 "}]}",
+                     now_usec(CLOCK_REALTIME) - 2 * HOUR_USEC, now_usec(CLOCK_REALTIME)) < 0 ||
+            kv_put(P "locks/gs", two) < 0)
+                return -EIO;
+        SlotChange change = { .op = SLOT_EXPIRE, .group = "gs", .timeout = HOUR_USEC };
+        r = reboot_slot_change(manager.etcd, P, &change, on_swept, &w);
+        if (r < 0)
+                return r;
+        while (!w.done && now_usec(CLOCK_MONOTONIC) < deadline)
+                (void) sd_event_run(e, 20 * USEC_PER_MSEC);
+        r = w.done && w.error == 0 && w.result == 1 && w.holders == 1 && streq_ptr(w.expired, "old") &&
+            holders("gs") == 1 && kv_del(P "locks/gs") > 0 ? 0 : -EBADE;
+        free(w.expired);
+        return r;
+}
+
 int main(void) {
         _cleanup_(api_server_freep) ApiServer *server = NULL;
         sd_event *e = NULL;
@@ -916,6 +961,8 @@ int main(void) {
                 r = server_setup(e, &server);
         if (r >= 0)
                 r = seed();
+        if (r >= 0 && (r = test_sweep(e)) < 0)
+                fprintf(stderr, "The sweep of expired reboot slots failed.\n");
         if (r < 0) {
                 fprintf(stderr, "Failed to set up: %s\n", strerror(-r));
                 return EXIT_FAILURE;
