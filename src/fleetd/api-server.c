@@ -54,6 +54,8 @@ struct ApiListener {
         sd_event_source *timer_source;  /* MHD's next timeout, or "run again now" */
         struct MHD_Daemon *daemon;
         char *socket_path;              /* set if we bound a unix socket ourselves: removed on free */
+        ApiTransport transport;
+        const ApiRoute *routes;         /* a table of its own (loopback); NULL: the server's */
         bool tls;                       /* HTTPS with required client certificates */
         char *tls_cert, *tls_key, *tls_trust;  /* PEM text, alive as long as the daemon */
         bool in_run;                    /* inside MHD_run() */
@@ -74,6 +76,7 @@ struct ApiServer {
 struct ApiRequest {
         /* Both NULL once MHD has finished with the connection (client gone, server freed). */
         ApiListener *listener;
+        ApiTransport transport;         /* the listener's, kept when it is gone */
         struct MHD_Connection *connection;
         ApiRequest *prev, *next;        /* in server->requests while MHD holds it */
         sd_event *event;                /* a reference: events outlive the server */
@@ -275,6 +278,7 @@ static int api_request_new(ApiListener *l, struct MHD_Connection *c, const char 
         MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, req);
 
         req->listener = l;
+        req->transport = l->transport;
         req->connection = c;
         req->in_mhd = true;
         req->next = s->requests;
@@ -307,6 +311,10 @@ static void api_request_detach(ApiRequest *req) {
         /* A stream that was ended properly is complete; anything else was cut short. */
         if (req->owed_reply)
                 api_request_post(req, API_REQUEST_CLOSED);
+}
+
+ApiTransport api_request_transport(ApiRequest *req) {
+        return req->transport;
 }
 
 const char *api_request_method(ApiRequest *req) {
@@ -713,10 +721,10 @@ static bool route_match(const char *pattern, char * const *segments, const char 
 }
 
 /* The route after route (NULL: the first), through every table in order; NULL after the last. */
-static const ApiRoute *route_next(const ApiServer *s, size_t *table, const ApiRoute *route) {
-        route = route ? route + 1 : s->routes[*table];
-        while (!route->method && *table + 1 < s->n_routes)
-                route = s->routes[++*table];
+static const ApiRoute *route_next(const ApiRoute * const *tables, size_t n, size_t *table, const ApiRoute *route) {
+        route = route ? route + 1 : tables[*table];
+        while (!route->method && *table + 1 < n)
+                route = tables[++*table];
         return route->method ? route : NULL;
 }
 
@@ -729,8 +737,11 @@ static int api_server_route(ApiServer *s, ApiRequest *req, const ApiRoute **ret_
 
         if (!args)
                 return -ENOMEM;
-        size_t t = 0;
-        for (const ApiRoute *route = route_next(s, &t, NULL); route; route = route_next(s, &t, route)) {
+        /* a listener with a table of its own serves that one alone */
+        const ApiRoute * const *tables = req->listener && req->listener->routes ? &req->listener->routes : s->routes;
+        size_t n_tables = req->listener && req->listener->routes ? 1 : s->n_routes, t = 0;
+        for (const ApiRoute *route = route_next(tables, n_tables, &t, NULL); route;
+             route = route_next(tables, n_tables, &t, route)) {
                 if (!route_match(route->pattern, req->segments, args, &n))
                         continue;
                 if (streq(route->method, req->method) || streq(route->method, "*")) {
@@ -1295,13 +1306,15 @@ static int api_server_add_listener(ApiServer *s, ApiListener *l, int fd) {
         r = sd_event_add_io(s->event, &l->io_source, epoll_fd, EPOLLIN, on_mhd_io, l);
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_description(l->io_source, l->tls ? "api-tls-io" : "api-server-io");
+        (void) sd_event_source_set_description(l->io_source, l->tls ? "api-tls-io" : l->routes ? "api-loopback-io" :
+                                                                     "api-server-io");
 
         /* Fires at once: the first MHD_run() then arms it from MHD's timeout. */
         r = sd_event_add_time(s->event, &l->timer_source, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_mhd_timer, l);
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_description(l->timer_source, l->tls ? "api-tls-timer" : "api-server-timer");
+        (void) sd_event_source_set_description(l->timer_source, l->tls ? "api-tls-timer" :
+                                                                        l->routes ? "api-loopback-timer" : "api-server-timer");
 
         l->next = s->listeners;
         s->listeners = l;
@@ -1381,9 +1394,24 @@ int api_server_add_routes(ApiServer *s, const ApiRoute *routes) {
         return 0;
 }
 
+/* Binds listen and serves it with l (taken: freed if this fails). */
+static int api_server_listen_tcp(ApiServer *s, ApiListener *l, const char *listen) {
+        _cleanup_(api_listener_freep) ApiListener *owned = l;
+        int r, fd = -EBADF;
+
+        r = bind_tcp_socket(listen, &fd);
+        if (r < 0)
+                return r;
+        r = api_server_add_listener(s, l, fd);
+        if (r < 0)
+                return r;
+        TAKE_PTR(owned);
+        return 0;
+}
+
 int api_server_listen_tls(ApiServer *s, const ApiTlsOptions *o, char **ret_error) {
         _cleanup_(api_listener_freep) ApiListener *l = NULL;
-        int r, fd = -EBADF;
+        int r;
 
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
                 return -EOPNOTSUPP;
@@ -1393,17 +1421,26 @@ int api_server_listen_tls(ApiServer *s, const ApiTlsOptions *o, char **ret_error
         l = calloc(1, sizeof(ApiListener));
         if (!l)
                 return -ENOMEM;
+        l->transport = API_TRANSPORT_TLS;
         r = api_listener_load_tls(l, o, ret_error);
         if (r < 0)
                 return r;
-        r = bind_tcp_socket(o->listen, &fd);
-        if (r < 0)
-                return r;
-        r = api_server_add_listener(s, l, fd);
-        if (r < 0)
-                return r;
-        TAKE_PTR(l);
-        return 0;
+        return api_server_listen_tcp(s, TAKE_PTR(l), o->listen);
+}
+
+int api_server_listen_loopback(ApiServer *s, const char *listen, const ApiRoute *routes) {
+        _cleanup_(api_listener_freep) ApiListener *l = NULL;
+
+        if (!listen || !routes)
+                return -EINVAL;
+        if (!host_port_is_loopback(listen))
+                return -EADDRNOTAVAIL;
+        l = calloc(1, sizeof(ApiListener));
+        if (!l)
+                return -ENOMEM;
+        l->transport = API_TRANSPORT_LOOPBACK;
+        l->routes = routes;
+        return api_server_listen_tcp(s, TAKE_PTR(l), listen);
 }
 
 ApiServer *api_server_free(ApiServer *s) {

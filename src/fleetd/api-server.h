@@ -7,7 +7,8 @@
  * each its own MHD daemon: the unix sockets (every one systemd passes through socket
  * activation, sd_listen_fds, or one it creates itself, mode 0660), and optionally a TCP
  * address that speaks HTTPS only and answers only clients whose certificate the configured
- * CA signed (api_server_listen_tls()). Plain HTTP is never offered on TCP.
+ * CA signed (api_server_listen_tls()). Plain HTTP is offered on TCP only by a loopback
+ * listener with a route table of its own (api_server_listen_loopback(), FleetLock for Zincati).
  *
  * Limits, per listener: request bodies up to 1 MiB (larger ones get 413), 256 connections
  * (64 per client address on TCP), 30 s of inactivity per connection. Every server-made answer
@@ -35,6 +36,13 @@
 
 typedef struct ApiServer ApiServer;
 typedef struct ApiRequest ApiRequest;
+
+/* The kind of listener a request came in on. */
+typedef enum ApiTransport {
+        API_TRANSPORT_UNIX,           /* a unix socket: whoever may open it */
+        API_TRANSPORT_TLS,            /* TCP with TLS and a verified client certificate */
+        API_TRANSPORT_LOOPBACK,       /* plain HTTP on a loopback address (anyone on this host) */
+} ApiTransport;
 
 /* A route handler. Returns 0 when it replied or will reply later; a negative errno makes the
  * server answer 500 itself (unless the handler replied already). */
@@ -84,6 +92,16 @@ typedef struct ApiTlsOptions {
  * file, which the caller frees; -errno from reading the files, resolving and binding. Does
  * not log its failures. */
 int api_server_listen_tls(ApiServer *s, const ApiTlsOptions *o, char **ret_error);
+
+/* Adds a plain HTTP listener on o->listen, which must be a loopback address (127.0.0.0/8 or
+ * ::1, as a literal; anything else is -EADDRNOTAVAIL and nothing is bound), serving only the
+ * static table routes (not the server's), for clients that speak neither unix sockets nor TLS
+ * (Zincati's FleetLock client). Handlers get the server's userdata and see
+ * API_TRANSPORT_LOOPBACK. Errors as api_server_listen_tls()'s for the address. */
+int api_server_listen_loopback(ApiServer *s, const char *listen, const ApiRoute *routes);
+
+/* The listener the request came in on. */
+ApiTransport api_request_transport(ApiRequest *req);
 
 /* Everything below returns strings owned by the request, valid until it is replied to. */
 const char *api_request_method(ApiRequest *req);

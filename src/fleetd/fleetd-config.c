@@ -48,6 +48,8 @@ static const ConfKey fleetd_keys[] = {
         KEY(api_tls_cert, CONF_STRING, conf_parse_path, NULL, EXPECT_PATH),
         KEY(api_tls_key, CONF_STRING, conf_parse_path, NULL, EXPECT_PATH),
         KEY(api_client_ca, CONF_STRING, conf_parse_path, NULL, EXPECT_PATH),
+        KEY(fleetlock_listen, CONF_STRING, conf_parse_host_port, NULL,
+            "a loopback host:port with a port from 1 to 65535, such as 127.0.0.1:7071 or [::1]:7071"),
         KEY(machine_id_file, CONF_STRING, conf_parse_path, "/etc/machine-id", EXPECT_PATH),
         KEY(state_dir, CONF_STRING, conf_parse_path, "/run/fleetd", EXPECT_PATH),
         KEY(log_level, CONF_INT, conf_parse_log_level, "info", CONF_EXPECT_LOG_LEVEL),
@@ -118,6 +120,7 @@ const char * const config_keys[] = {
         "api_tls_cert",
         "api_tls_key",
         "api_client_ca",
+        "fleetlock_listen",
         "machine_id_file",
         "state_dir",
         "log_level",
@@ -185,6 +188,11 @@ int config_verify(const Config *c, char **ret_error) {
                                           "and api_client_ca",
                                           missing);
         }
+        if (c->fleetlock_listen && !host_port_is_loopback(c->fleetlock_listen))
+                return conf_error(ret_error, NULL,
+                                  "fleetlock_listen (%s) must be a loopback address such as 127.0.0.1:7071 or "
+                                  "[::1]:7071: it serves plain HTTP without authentication, for this host's Zincati",
+                                  c->fleetlock_listen);
         if (!c->api_tls_cert != !c->api_tls_key)
                 return conf_error(ret_error, NULL, "api_tls_cert and api_tls_key must be set together");
         r = config_etcd_verify(&c->etcd, ret_error);

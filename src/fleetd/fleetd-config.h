@@ -12,7 +12,7 @@
  * message that the caller frees; on success and on other errors it is left untouched.
  * Every layer is all-or-nothing: a call that fails leaves the Config unchanged.
  * An empty value unsets a key that has no default (public_ip, metadata, api_listen, the TLS
- * and credential keys); for a key with a default it is an invalid value. */
+ * and credential keys, fleetlock_listen); for a key with a default it is an invalid value. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -45,6 +45,7 @@ typedef struct Config {
         char *api_tls_cert;
         char *api_tls_key;
         char *api_client_ca;
+        char *fleetlock_listen;       /* loopback "host:port" for Zincati's plain HTTP; NULL: off */
         char *machine_id_file;        /* default "/etc/machine-id" */
         char *state_dir;              /* default "/run/fleetd" */
         int log_level;                /* LOG_INFO; key "log_level": debug|info|notice|warning|err,
@@ -77,7 +78,8 @@ usec_t config_etcd_request_timeout(const Config *c);
 /* The etcd client's options, with config_etcd_request_timeout(). */
 EtcdOptions config_etcd_client_options(const Config *c);
 
-/* Checks the whole config (e.g. TLS listen needs cert and key; config_etcd_verify()). */
+/* Checks the whole config (e.g. TLS listen needs cert and key; fleetlock_listen must be a
+ * loopback address; config_etcd_verify()). */
 int config_verify(const Config *c, char **ret_error);
 
 /* fleetd's own keys, NULL-terminated, in table order (for --help; examples/fleetd.conf shows

@@ -5,7 +5,10 @@
 #include <stdio.h>
 
 #include "api-apps.h"
+#include "api-fleetlock.h"
+#include "api-locks.h"
 #include "api-remote.h"
+#include "api-upgrade.h"
 #include "basic/json-util.h"
 #include "basic/sha256.h"
 #include "log.h"
@@ -14,84 +17,6 @@
 #include "unit-file.h"
 #include "unit-name.h"
 #include "unit-options.h"
-
-/* Turns the raw machines/ keys into the API's machine objects. A record fleetd cannot read
- * is left out (and logged) rather than failing the whole list. */
-static json_t *machines_to_json(const EtcdResult *result) {
-        json_auto_t *list = json_array();
-        if (!list)
-                return NULL;
-
-        for (size_t i = 0; i < result->n_kvs; i++) {
-                _cleanup_(machine_record_done) MachineRecord rec = {};
-                json_auto_t *raw = json_loads(result->kvs[i].value, 0, NULL);
-
-                if (machine_record_from_json(raw, &rec) < 0) {
-                        log_warning("Ignoring malformed machine record at %s.", result->kvs[i].key);
-                        continue;
-                }
-                json_t *j = machine_record_to_json(&rec);
-                if (!j || json_array_append_new(list, j) < 0)
-                        return NULL;
-        }
-        return json_incref(list);
-}
-
-static void on_machines(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
-        ApiRequest *req = userdata;
-
-        if (error < 0) {
-                api_request_reply_etcd_error(req, error);
-                return;
-        }
-        json_auto_t *list = machines_to_json(result);
-        json_auto_t *body = list ? json_pack("{s:O}", "machines", list) : NULL;
-        if (!body)
-                api_request_reply_error(req, 500, "internal", "Out of memory.");
-        else
-                api_request_reply_json(req, 200, body);
-}
-
-static int get_machines(ApiRequest *req, void *userdata) {
-        Manager *m = userdata;
-        _cleanup_free_ char *key = registry_key(m->config->etcd_key_prefix, "machines/", NULL);
-        _cleanup_free_ char *end = key ? etcd_prefix_end(key) : NULL;
-        if (!end)
-                return -ENOMEM;
-
-        EtcdRangeArgs args = { .key = key, .range_end = end };
-        return etcd_client_range(m->etcd, &args, on_machines, req, NULL);
-}
-
-static void on_machine(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
-        ApiRequest *req = userdata;
-
-        if (error < 0) {
-                api_request_reply_etcd_error(req, error);
-                return;
-        }
-        json_auto_t *list = machines_to_json(result);
-        if (!list)
-                api_request_reply_error(req, 500, "internal", "Out of memory.");
-        else if (json_array_size(list) == 0)
-                api_request_reply_error(req, 404, "not_found", "No machine %s.", api_request_arg(req, 0));
-        else
-                api_request_reply_json(req, 200, json_array_get(list, 0));
-}
-
-static int get_machine(ApiRequest *req, void *userdata) {
-        Manager *m = userdata;
-        const char *id = api_request_arg(req, 0);
-
-        if (!machine_id_is_valid(id))
-                return api_request_reply_error(req, 400, "bad_request",
-                                               "Invalid machine id '%s': expected 32 lowercase hex digits.", id);
-        _cleanup_free_ char *key = registry_key(m->config->etcd_key_prefix, "machines", id, NULL);
-        if (!key)
-                return -ENOMEM;
-        EtcdRangeArgs args = { .key = key };
-        return etcd_client_range(m->etcd, &args, on_machine, req, NULL);
-}
 
 /* This fleetd itself: identity and whether it is registered. Answers without etcd. */
 static int get_status(ApiRequest *req, void *userdata) {
@@ -706,8 +631,20 @@ static int get_state(ApiRequest *req, void *userdata) {
 }
 
 const ApiRoute manager_api_routes[] = {
-        { "GET", "/v1/machines", get_machines },
-        { "GET", "/v1/machines/*", get_machine },
+        { "GET", "/v1/machines", api_upgrade_machines_list },
+        { "GET", "/v1/machines/*", api_upgrade_machines_get },
+        { "GET", "/v1/machines/*/drain", api_upgrade_drain_status },
+        { "POST", "/v1/machines/*/drain", api_upgrade_drain_start },
+        { "DELETE", "/v1/machines/*/drain", api_upgrade_drain_stop },
+        { "POST", "/v1/machines/*/reboot", api_upgrade_reboot },
+        { "GET", "/v1/drains", api_upgrade_drains_list },
+        { "GET", "/v1/locks", api_locks_list },
+        { "GET", "/v1/locks/*", api_locks_get },
+        { "PUT", "/v1/locks/*", api_locks_set_max },
+        { "POST", "/v1/locks/*/holders", api_locks_acquire },
+        { "DELETE", "/v1/locks/*/holders/*", api_locks_release },
+        { "POST", "/v1/pre-reboot", api_fleetlock_pre_reboot },
+        { "POST", "/v1/steady-state", api_fleetlock_steady_state },
         { "GET", "/v1/status", get_status },
         { "GET", "/v1/units", get_units },
         { "GET", "/v1/units/*", get_unit },

@@ -4,6 +4,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "api-fleet.h"
+#include "api-fleetlock.h"
 #include "daemon-util.h"
 #include "log.h"
 #include "manager.h"
@@ -113,6 +114,14 @@ int manager_run(Manager *m) {
                                                tls_error ? ": " : "", strempty(tls_error));
         }
         /* End of the TCP API. */
+        /* FleetLock for this host's Zincati: plain HTTP on loopback, its two routes only. */
+        if (c->fleetlock_listen) {
+                r = api_server_listen_loopback(m->api, c->fleetlock_listen, api_fleetlock_routes);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to serve FleetLock on %s: %m", c->fleetlock_listen);
+                log_info("Serving FleetLock for this machine (id %s) on http://%s/.", strna(m->self.fleetlock_id),
+                         c->fleetlock_listen);
+        }
 
         r = presence_new(m->event, m->etcd, c->etcd_key_prefix, &m->self, (int64_t) (c->agent_ttl / USEC_PER_SEC),
                          c->state_dir, on_presence_change, m, &m->presence);
