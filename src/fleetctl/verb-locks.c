@@ -107,9 +107,15 @@ static int show_add(Table *t, const json_t *h, void *userdata) {
                              jx_str(h, "by"));
 }
 
+/* GETs the lock record of group, once its name is checked (a usage error: nothing asked). */
 static int get_lock(Client *c, const char *group, json_t **ret) {
-        _cleanup_free_ char *path = lock_path(c, group, "");
+        _cleanup_free_ char *path = NULL;
+        int r;
 
+        r = check_group("locks", group);
+        if (r < 0)
+                return r;
+        path = lock_path(c, group, "");
         if (!path)
                 return -ENOMEM;
         return client_call(c, "GET", path, NULL, ret);
@@ -122,9 +128,7 @@ static int locks_show(Client *c, const char *group) {
         size_t n;
         int r;
 
-        r = check_group("locks", group);
-        if (r >= 0)
-                r = get_lock(c, group, &lock);
+        r = get_lock(c, group, &lock);
         if (r < 0)
                 return r;
         if (arg_json)
@@ -211,9 +215,7 @@ static int locks_release(Client *c, const char *group, const char *arg) {
         const json_t *holder;
         int r;
 
-        r = check_group("locks", group);
-        if (r >= 0)
-                r = get_lock(c, group, &lock);
+        r = get_lock(c, group, &lock);
         if (r < 0)
                 return r;
         machines = get_machines(c);

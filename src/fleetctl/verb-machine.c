@@ -68,6 +68,13 @@ int parse_slots(const char *verb, const char *what, const char *s, unsigned *ret
         return 0;
 }
 
+/* The machines, and the one arg names. */
+static int machine_resolve(Client *c, const char *arg, HostLookup *lookup, Host *ret) {
+        int r = host_lookup_init(lookup, c);
+
+        return r < 0 ? r : host_lookup_resolve(lookup, arg, ret);
+}
+
 /* --- drain --- */
 
 static int machine_drain(Client *c, int argc, char **argv) {
@@ -76,9 +83,7 @@ static int machine_drain(Client *c, int argc, char **argv) {
         _cleanup_(host_done) Host host = {};
         int r;
 
-        r = host_lookup_init(&lookup, c);
-        if (r >= 0)
-                r = host_lookup_resolve(&lookup, argv[0], &host);
+        r = machine_resolve(c, argv[0], &lookup, &host);
         if (r < 0)
                 return r;
         if (!host.present) {
@@ -116,9 +121,7 @@ static int machine_uncordon(Client *c, int argc, char **argv) {
         bool wait;
         int r;
 
-        r = host_lookup_init(&lookup, c);
-        if (r >= 0)
-                r = host_lookup_resolve(&lookup, argv[0], &host);
+        r = machine_resolve(c, argv[0], &lookup, &host);
         if (r < 0)
                 return r;
         /* A host that is down gets no work to rebalance onto until it is back. */

@@ -193,15 +193,20 @@ static int request_reboot(Reboot *rb, HostReboot *h) {
         return say(rb, h, "rebooting");
 }
 
+/* A look of h's watch, which gives up once the phase took --timeout. */
+static int watch_step(Reboot *rb, HostReboot *h) {
+        int r = drain_watch_step(&h->watch);
+
+        if (r <= 0 || !phase_timed_out(h))
+                return r;
+        progress_clear(&rb->progress);
+        return drain_watch_give_up(&h->watch, arg_machine_timeout);
+}
+
 static int step_drain(Reboot *rb, HostReboot *h) {
         int r;
 
-        r = drain_watch_step(&h->watch);
-        if (r > 0 && phase_timed_out(h)) {
-                progress_clear(&rb->progress);
-                (void) drain_watch_give_up(&h->watch, arg_machine_timeout);
-                r = -EIO;
-        }
+        r = watch_step(rb, h);
         if (r > 0 || error_is_fatal(r))
                 return r;
         if (r < 0) {
@@ -289,15 +294,8 @@ static int finish(Reboot *rb, HostReboot *h) {
 }
 
 static int step_rebalance(Reboot *rb, HostReboot *h) {
-        int r = 0;
+        int r = arg_no_rebalance ? 0 : watch_step(rb, h);
 
-        if (!arg_no_rebalance)
-                r = drain_watch_step(&h->watch);
-        if (r > 0 && phase_timed_out(h)) {
-                progress_clear(&rb->progress);
-                (void) drain_watch_give_up(&h->watch, arg_machine_timeout);
-                r = -EIO;
-        }
         if (r > 0 || error_is_fatal(r))
                 return r;
         if (r < 0)
