@@ -174,9 +174,10 @@ static int step_slot(Reboot *rb, HostReboot *h) {
 
 static int request_reboot(Reboot *rb, HostReboot *h) {
         _cleanup_free_ char *path = machine_path(rb->client, h->host.id, "/reboot");
+        json_auto_t *body = json_object();   /* no force: fleetd reboots it only if it is drained */
         int r;
 
-        if (!path)
+        if (!path || !body)
                 return -ENOMEM;
         if (h->own) {
                 progress_clear(&rb->progress);
@@ -184,11 +185,14 @@ static int request_reboot(Reboot *rb, HostReboot *h) {
                        "with 'fleetctl machine uncordon %s' and 'fleetctl locks release %s %s'.\n",
                        h->host.name, h->host.id, rb->group, h->host.id);
         }
-        r = client_call(rb->client, "POST", path, NULL, NULL);
+        r = client_call(rb->client, "POST", path, body, NULL);
         if (error_is_fatal(r))
                 return r;
-        if (r < 0)
-                return host_failed(rb, h);   /* drained and holding its slot: looked at by hand */
+        if (r < 0) {
+                fprintf(stderr, "fleetctl: %s was not rebooted; it stays cordoned (uncordon it with 'fleetctl machine "
+                        "uncordon %s').\n", h->host.name, h->host.id);
+                return host_failed_release(rb, h);
+        }
         enter(h, PHASE_BACK);
         return say(rb, h, "rebooting");
 }

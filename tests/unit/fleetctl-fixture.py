@@ -607,7 +607,7 @@ class FakeUpgrade:
     since is that many usec before now); reboot
     {hostname: polls}: after a reboot request GET /v1/machines/<id> answers 404 that many times,
     then the machine is back with a new boot id (default 1; -1: never back; 0: it does not
-    reboot at all); self: the hostname GET /v1/status names; drains {id: record}: drains of
+    reboot at all; "unreachable": the request fails, 502); self: the hostname GET /v1/status names; drains {id: record}: drains of
     machines that are down (not in hosts); frozen: drains make no progress; no_boot_id: machine
     records without bootId; no_rebalancing_field: the status of a machine that does not drain
     does not say whether a rebalance goes on (fleetd's API does not, yet)."""
@@ -829,7 +829,12 @@ class FakeUpgrade:
         h = self.host(mid)
         if not h:
             raise FakeError(404, "not_found", "No machine %s." % mid)
+        if mid not in self.drains or self.drain_status(mid)["state"] != "drained":
+            raise FakeError(409, "conflict", "Machine %s (%s) is not drained: drain it first, or reboot it with force."
+                            % (mid, h["hostname"]))
         polls = self.reboots.get(h["hostname"], 1)
+        if polls == "unreachable":
+            raise FakeError(502, "bad_gateway", "The fleetd of %s cannot be reached." % h["hostname"])
         if polls != 0:
             self.down[mid] = polls
         return 202, {"machine": mid, "rebooting": True}

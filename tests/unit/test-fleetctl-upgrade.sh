@@ -364,7 +364,7 @@ grep -E "^(POST|DELETE) |^GET /v1/machines/$A\$" "$TMP/requests" >"$TMP/steps"
 [ "$(cat "$TMP/steps")" = "GET /v1/machines/$A
 $REBOOT_A
 POST /v1/machines/$A/drain {\"force\":false,\"source\":\"reboot\"}
-POST /v1/machines/$A/reboot
+POST /v1/machines/$A/reboot {}
 GET /v1/machines/$A
 GET /v1/machines/$A
 DELETE /v1/machines/$A/drain
@@ -392,7 +392,7 @@ expect_out_has "node-a goes last, alone: fleetctl's endpoint is its fleetd."
 expect_out_has "node-a: fleetctl's endpoint goes away with it: if fleetctl runs there, finish once it is back with 'fleetctl machine uncordon $A' and 'fleetctl locks release default $A'."
 expect_out_has "Rebooted 3 hosts."
 [ "$(grep -c 'rebooted in' "$TMP/out")" = 3 ] || fail "not three hosts rebooted"
-[ "$(grep -E '/reboot$' "$TMP/requests" | cut -d/ -f4)" = "$B
+[ "$(grep -E '/reboot \{\}$' "$TMP/requests" | cut -d/ -f4)" = "$B
 $C
 $A" ] || fail "reboot order: $(grep reboot "$TMP/requests")"
 expect_err ""
@@ -481,6 +481,17 @@ fleetctl: not rebooting node-a: it stays cordoned (--force stops what cannot mov
 fleetctl: the reboot stopped: 0 of 1 host rebooted."
 expect_out_has "node-a: released its reboot slot in group default"
 expect_no_request_for "/reboot"
+ok
+
+case=reboot_request_fails
+up '{"reboot": {"node-a": "unreachable"}}'
+runu machine reboot node-a
+expect_rc 1
+expect_err "fleetctl: The fleetd of node-a cannot be reached.
+fleetctl: node-a was not rebooted; it stays cordoned (uncordon it with 'fleetctl machine uncordon $A').
+fleetctl: the reboot stopped: 0 of 1 host rebooted."
+expect_out_has "node-a: released its reboot slot in group default"
+expect_requests_last "DELETE /v1/locks/default/holders/$A"
 ok
 
 case=reboot_needs_boot_ids
