@@ -205,7 +205,8 @@ static int client_status_failed(Client *c, long status, json_t *answer, ClientFl
         const char *message = json_string_value(json_object_get(json_object_get(answer, "error"), "message"));
         int r = status == 404 ? -ENOENT : status == 409 ? -EEXIST : -EIO;
 
-        if ((flags & CLIENT_QUIET) || (r == -ENOENT && (flags & CLIENT_QUIET_NOT_FOUND)))
+        if ((flags & CLIENT_QUIET) || (r == -ENOENT && (flags & CLIENT_QUIET_NOT_FOUND)) ||
+            (r == -EEXIST && (flags & CLIENT_QUIET_CONFLICT)))
                 return r;
         message_prefix(label);
         if (message)

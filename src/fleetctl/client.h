@@ -50,6 +50,7 @@ int client_call(Client *c, const char *method, const char *path, const json_t *b
 typedef enum ClientFlags {
         CLIENT_QUIET_NOT_FOUND = 1 << 0,   /* a 404 returns -ENOENT without a message */
         CLIENT_QUIET           = 1 << 1,   /* no message at all: best-effort lookups */
+        CLIENT_QUIET_CONFLICT  = 1 << 2,   /* a 409 returns -EEXIST without a message (a full slot) */
 } ClientFlags;
 
 /* client_call() with flags, and the HTTP status of a 2xx answer in *ret_status (optional; 201

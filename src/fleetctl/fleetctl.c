@@ -142,6 +142,62 @@ static const Verb verbs[] = {
           "Lists every machine running fleetd: its ID (the first 8 characters unless --full),\n"
           "address, metadata (k=v, sorted by key) and state. With --json, prints the list as\n"
           "fleetd sent it." },
+        { "machine", group_machines, 0, ARGS_MANY, verb_machine, machine_options,
+          "drain HOST [--timeout=D] [--no-wait] [--force]\n"
+          "       fleetctl machine uncordon HOST [--no-rebalance] [--no-wait] [--timeout=D]\n"
+          "       fleetctl machine reboot HOST [--group=G] [--timeout=D] [--force] [--no-rebalance]\n"
+          "       fleetctl machine reboot --rolling [--group=G] [--max-unavailable=N] [--timeout=D]\n"
+          "                               [--force] [--no-rebalance] [HOST...]",
+          "Drain, uncordon or reboot machines (rolling host upgrades)",
+          "HOST is a machine's id, a unique prefix of it, its hostname or its IP (in that order). A\n"
+          "prefix that fits several machines is an error listing them (exit status 2); a HOST that\n"
+          "fits none is exit status 4. A drained host that is down is found by its id (or a prefix)\n"
+          "in fleetd's drain records, so that it can be uncordoned.\n\n"
+          "machine drain HOST cordons HOST (nothing new is placed there) and moves its work away:\n"
+          "plain units stop there and start elsewhere; app instances are replaced elsewhere, each\n"
+          "old one stopping once its replacement is healthy, never more at once than the app's\n"
+          "max_unavailable; global units stay. It looks every 0.5s and prints each move as it\n"
+          "happens, then a summary:\n"
+          "  web.service  node-a -> node-b  active after 0.8s\n"
+          "  hello_v3.web@2.service on node-a -> hello_v3.web@5.service on node-b, healthy after 3.1s\n"
+          "  node-a drained: 2 units moved, 1 global unit stays (fleet-router.service)\n"
+          "A unit that cannot move (MachineID= this host, or no other machine fits it) keeps\n"
+          "running and the drain ends blocked, exit status 1, naming it and why; --force stops it\n"
+          "instead. Draining the last machine that can take work is refused unless --force, with\n"
+          "what would stop. --timeout (default 10m) gives up waiting with what is left (the drain\n"
+          "goes on); --no-wait returns once fleetd has the request. HOST stays cordoned, across\n"
+          "fleetd restarts and reboots, until it is uncordoned.\n\n"
+          "machine uncordon HOST lets HOST take work again and has fleetd rebalance the apps (an\n"
+          "instance at a time per app, health-gated, until no machine has two more instances of a\n"
+          "process than another), printing each move and a summary once every app runs its scale\n"
+          "healthy and fleetd says the rebalance is over (a fleetd that does not say: once the apps\n"
+          "stayed so for 5s); --no-rebalance leaves them where they are, --no-wait returns at once.\n"
+          "A host that was not cordoned is left as it is.\n\n"
+          "machine reboot HOST reboots HOST the careful way: it takes a reboot slot of the group\n"
+          "(--group, default \"default\", the group Zincati uses; see fleetctl locks), drains HOST,\n"
+          "asks HOST's fleetd to reboot it (systemd's reboot.target), waits until HOST is back\n"
+          "(registered with a new boot id), uncordons it and follows the rebalance, then frees the\n"
+          "slot; a line per step. --rolling does this for each HOST in turn, or for every machine\n"
+          "in id order without HOST, --max-unavailable at a time (default 1; never more than the\n"
+          "group has slots). The machine whose fleetd fleetctl talks to goes last, alone. The first\n"
+          "host that fails (no slot within --timeout, a blocked drain, not back within --timeout)\n"
+          "stops it: the exit status is 1 and the hosts not started yet are left untouched; a host\n"
+          "that did not come back stays cordoned and keeps its slot, and fleetctl says how to\n"
+          "finish by hand. --timeout bounds each wait of a host: its slot, its drain, its return,\n"
+          "its rebalance." },
+        { "locks", group_machines, 0, 3, verb_locks, NULL, "[GROUP] | set-max GROUP N | release GROUP HOLDER",
+          "Show or change the reboot slots (FleetLock groups)",
+          "Reboot slots are counting semaphores, one per group: a host takes a slot before it\n"
+          "reboots (machine reboot, or Zincati through FleetLock) and frees it once it is back, so\n"
+          "that at most N hosts of a group are down at once. A slot survives its holder's reboot;\n"
+          "fleetd frees slots older than reboot_slot_timeout (30min) by itself.\n\n"
+          "locks lists the groups: their slots (held/max) and holders. locks GROUP (or locks show\n"
+          "GROUP) shows a group's holders: the holder id, its machine, since when and by whom. A\n"
+          "group that was never set has 1 slot. With --json, prints them as fleetd sent them.\n"
+          "locks set-max GROUP N lets N hosts (1 to 1000) of GROUP hold a slot at once; lowering it\n"
+          "keeps the holders there are. locks release GROUP HOLDER frees the slot of HOLDER (its id\n"
+          "as locks GROUP shows it, or a HOST whose machine holds it): for a host that will not come\n"
+          "back. A group name is 1 to 64 letters, digits, '.' and '-'." },
         { "deploy", group_apps, 0, 1, verb_deploy, deploy_options,
           "-f FILE [-a APP] [--no-wait] [--timeout=DURATION]",
           "Deploy an app from its manifest and wait until it runs",

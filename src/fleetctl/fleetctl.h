@@ -63,6 +63,13 @@ int usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);
 extern OptionList list_machines_options;
 int verb_list_machines(Client *c, int argc, char **argv);
 
+/* verb-machine.c (drain, uncordon) and verb-reboot.c (reboot): machine_options (machine.h) */
+extern OptionList machine_options;
+int verb_machine(Client *c, int argc, char **argv);
+
+/* verb-locks.c */
+int verb_locks(Client *c, int argc, char **argv);
+
 /* verb-list-units.c */
 extern OptionList list_units_options;
 extern OptionList list_unit_files_options;
