@@ -370,6 +370,8 @@ static int read_member(Reader *rd, const TarHeader *h, const char *data, uint64_
         if (type != TAR_FILE)
                 return 0;
         info->bytes += size;
+        if (startswith(name, BUILD_CONTEXT_DIR "/") && !streq(name, BUILD_CONTEXT_MANIFEST))
+                return reader_fail(rd, name, "only the manifest may be under " BUILD_CONTEXT_DIR "/");
         if (streq(name, BUILD_CONTEXT_MANIFEST)) {
                 if (info->manifest)
                         return reader_fail(rd, name, "the manifest twice");

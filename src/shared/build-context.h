@@ -10,7 +10,7 @@
  * and symbolic links, nothing else. fleetd refuses, before anything is extracted, any stream
  * with another member type (hard links, devices, fifos, GNU long names), an absolute name, a ".."
  * component, a symlink whose target is absolute or has a ".." component (so every link points
- * inside the tree), a bad checksum, a member past the end of the data, more than
+ * inside the tree), a file under BUILD_CONTEXT_DIR/ other than the manifest, a bad checksum, a member past the end of the data, more than
  * BUILD_CONTEXT_ENTRIES_MAX members, or no Containerfile or Dockerfile at the top.
  *
  * Ignore files (.containerignore, else .dockerignore, at the top of DIR) follow Docker's rules:

@@ -171,6 +171,24 @@ ImagePull release_pull_policy(const Release *r) {
         return image_ref_has_registry(r->image) ? IMAGE_PULL_MISSING : IMAGE_PULL_NEVER;
 }
 
+static bool runtime_is_container(Runtime rt) {
+        return rt == RUNTIME_PODMAN || rt == RUNTIME_DOCKER;
+}
+
+bool release_wants_digest(const Release *r) {
+        return runtime_is_container(r->runtime) && !r->digest && r->image && !strchr(r->image, '@') &&
+               image_ref_has_registry(r->image) && release_pull_policy(r) != IMAGE_PULL_NEVER;
+}
+
+int release_digest_from_image(Release *r) {
+        _cleanup_(image_ref_done) ImageRef ref = {};
+
+        if (r->digest || !runtime_is_container(r->runtime) || image_ref_parse(r->image, &ref) < 0 || !ref.digest)
+                return 0;
+        r->digest = TAKE_PTR(ref.digest);
+        return 1;
+}
+
 /* Verification. */
 
 static bool string_is_valid(const char *s) {

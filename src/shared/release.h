@@ -146,6 +146,14 @@ char *release_run_image(const Release *r);
  * names a registry (image_ref_has_registry()) and never otherwise. */
 ImagePull release_pull_policy(const Release *r);
 
+/* Whether a deploy of r asks the registry for the image's digest: a podman or docker release of
+ * an image of a registry, not pinned yet (no digest, none in the reference), pulled (a policy
+ * other than never: an image the hosts must have already is not looked up). */
+bool release_wants_digest(const Release *r);
+/* An image given by digest ("REGISTRY/PATH@sha256:...") pins the release to that digest: sets
+ * r->digest from it unless r has one. Returns 1 if it set it, 0 if not, -ENOMEM. */
+int release_digest_from_image(Release *r);
+
 /* Checks every rule of a release (names, limits, uniqueness of processes, config keys and
  * constraint keys, health only with a port, ${PORT} only in commands of processes with a port,
  * a command for every process of the exec runtime, max_surge and max_unavailable not both 0, a

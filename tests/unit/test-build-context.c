@@ -200,6 +200,15 @@ TEST(checker_refuses_streams) {
         ASSERT_INT(build_context_check(nofile.data, nofile.size, &info, &error), -EBADMSG);
         ASSERT_CONTAINS(error, "no Containerfile or Dockerfile");
         free(error);
+
+        _cleanup_(tar_writer_done) TarWriter extra = {};
+        ASSERT_INT(make(&extra, NULL), 0);
+        extra.size -= 1024;
+        ASSERT_INT(tar_writer_add(&extra, ".fleetd/other", TAR_FILE, 0644, "x", 1, NULL), 0);
+        ASSERT_INT(tar_writer_finish(&extra), 0);
+        ASSERT_INT(build_context_check(extra.data, extra.size, &info, &error), -EBADMSG);
+        ASSERT_CONTAINS(error, "only the manifest may be under .fleetd/");
+        free(error);
 }
 
 static const char ignore_text[] =

@@ -603,7 +603,31 @@ TEST(digest_and_pull) {
         ASSERT_INT(image_pull_from_string(NULL), _IMAGE_PULL_INVALID);
 }
 
+TEST(wants_digest) {
+        _cleanup_(release_done) Release r = {};
+
+        ASSERT_INT(load_json_text(full_json, &r), 0);
+        ASSERT_TRUE(!release_wants_digest(&r));                 /* localhost/ */
+        ASSERT_TRUE(free_and_strdup(&r.image, "10.0.0.1:5000/hello:b7") >= 0);
+        ASSERT_TRUE(release_wants_digest(&r));
+        r.pull = IMAGE_PULL_NEVER;
+        ASSERT_TRUE(!release_wants_digest(&r));
+        r.pull = IMAGE_PULL_ALWAYS;
+        r.runtime = RUNTIME_NSPAWN;
+        ASSERT_TRUE(!release_wants_digest(&r));
+        r.runtime = RUNTIME_DOCKER;
+        ASSERT_INT(release_digest_from_image(&r), 0);
+        ASSERT_TRUE(!r.digest);
+        ASSERT_TRUE(free_and_strdup(&r.image, "10.0.0.1:5000/hello@" DIGEST) >= 0);
+        ASSERT_TRUE(!release_wants_digest(&r));                 /* given by digest */
+        ASSERT_INT(release_digest_from_image(&r), 1);
+        ASSERT_STR(r.digest, DIGEST);
+        ASSERT_INT(release_digest_from_image(&r), 0);
+        ASSERT_TRUE(!release_wants_digest(&r));
+}
+
 TEST_MAIN(T(runtime_strings),
+          T(wants_digest),
           T(digest_and_pull),
           T(names),
           T(json_round_trip),
