@@ -773,17 +773,21 @@ int api_apps_destroy(ApiRequest *req, void *userdata) {
         Manager *m = userdata;
         const char *app = api_request_arg(req, 0);
         _cleanup_free_ char *ak = NULL, *rk = NULL, *re = NULL, *uk = NULL, *ue = NULL, *sub = NULL, *inst = NULL;
+        _cleanup_free_ char *bk = NULL, *be = NULL;
 
         if (!release_app_name_is_valid(app))
                 return api_request_reply_error(req, 404, "not_found", "No app %s.", app);
         if (asprintf(&sub, "%s/", app) < 0 || asprintf(&inst, "%s_v", app) < 0 ||
             !(ak = registry_key(m->config->etcd_key_prefix, "apps", app, NULL)) ||
-            prefix_args(m, "releases", sub, &rk, &re) < 0 || prefix_args(m, "units", inst, &uk, &ue) < 0)
+            prefix_args(m, "releases", sub, &rk, &re) < 0 || prefix_args(m, "units", inst, &uk, &ue) < 0 ||
+            prefix_args(m, "builds", sub, &bk, &be) < 0)
                 return -ENOMEM;
+        /* the builds' records go with the app (the pushed images stay in the registry) */
         EtcdOp ops[] = {
                 { .type = ETCD_OP_DELETE, .key = ak },
                 { .type = ETCD_OP_DELETE, .key = rk, .range_end = re },
                 { .type = ETCD_OP_DELETE, .key = uk, .range_end = ue },
+                { .type = ETCD_OP_DELETE, .key = bk, .range_end = be },
         };
         EtcdTxn txn = { .success = ops, .n_success = ELEMENTSOF(ops) };
         return etcd_client_txn(m->etcd, &txn, on_app_deleted, req, NULL);

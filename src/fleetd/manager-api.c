@@ -5,6 +5,8 @@
 #include <stdio.h>
 
 #include "api-apps.h"
+#include "api-builds.h"
+#include "build-context.h"
 #include "api-remote.h"
 #include "basic/json-util.h"
 #include "basic/sha256.h"
@@ -664,6 +666,8 @@ const ApiRoute manager_api_routes[] = {
         { "GET", "/v1/apps/*/releases", api_apps_releases },
         { "POST", "/v1/apps/*/rollback", api_apps_rollback },
         { "POST", "/v1/apps/*/restart", api_apps_restart },
+        { "POST", "/v1/apps/*/builds", api_builds_start, .body_max = BUILD_CONTEXT_SIZE_MAX },
+        { "GET", "/v1/apps/*/builds", api_builds_list },
         { "GET", "/v1/routes", api_routes_list },
         {}
 };
