@@ -37,6 +37,7 @@ typedef struct AppInstance {
         unsigned index;
         InstanceHealth health;
         usec_t created;               /* realtime the unit was created */
+        const char *reason;           /* why it failed, as its agent read it (state "reason"); NULL */
 } AppInstance;
 
 typedef struct AppProcessTarget {
