@@ -86,8 +86,9 @@ static Build *build_free(Build *b) {
         child_free(b->child);
         if (b->dir && nftw(b->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
                 log_warning_errno(-errno, "Failed to remove the build directory %s: %m", b->dir);
+        /* a build that ended answered whole; anything else is cut short */
         if (b->req)
-                api_request_stream_end(b->req, -ECONNRESET);
+                api_request_stream_end(b->req, b->rec.finished_usec > 0 && !b->pending ? 0 : -ECONNRESET);
         build_record_done(&b->rec);
         release_done(&b->manifest);
         tail_clear(b);
