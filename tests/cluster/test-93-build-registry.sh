@@ -48,7 +48,8 @@ img=$(cl_exec host2 podman images --digests --format '{{.Repository}}@{{.Digest}
 [ -n "$img" ] || [ -z "$(app_instances "$app" web | awk -v ip="$(cl_ip host2)" '$2 == ip')" ] ||
         fail "host2 runs an instance but has no $reg/$app@$d1"
 # .containerignore kept README.md out of the image
-cid=$(cl_exec host1 podman create "$reg/$app@$d1" /bin/busybox true)
+# (the builder knows its image by tag: podman push does not record the digest locally)
+cid=$(cl_exec host1 podman create "$tag1" /bin/busybox true)
 readme=$(cl_exec host1 podman export "$cid" | tar -t | grep -c 'README.md' || true)
 cl_exec host1 podman rm "$cid" >/dev/null
 assert_eq 0 "$readme" "files left out by .containerignore in the image"
@@ -59,12 +60,13 @@ send_ctx
 assert_exit 0 "deploy --build v2" cl_fleetctl host1 deploy --build /root/built
 assert_contains "$CL_OUT" "$app v2 is running" "deploy --build v2 output"
 d2=$(releases | jq -r '.releases[0].digest')
+tag2=$(releases | jq -r '.releases[0].image')
 [ "$d2" != "$d1" ] || fail "v2 has the digest of v1: $d2"
 v2_served() { [ "$(via)" = "built v2" ] && [ "$(via)" = "built v2" ]; }
 wait_until 30 v2_served || fail "the page did not change to 'built v2': $(via)"
 
 # the v1 tag now names v2's image: a rollback to v1 still runs v1's digest
-cl_exec host1 podman tag "$reg/$app@$d2" "$tag1"
+cl_exec host1 podman tag "$tag2" "$tag1"
 cl_exec host1 podman push --authfile /etc/fleetd/registry-auth.json "$tag1" >/dev/null 2>&1 ||
         fail "cannot move the tag $tag1 to v2's image"
 moved=$(cl_exec host1 skopeo inspect --no-tags --format '{{.Digest}}' "docker://$tag1")
@@ -94,6 +96,11 @@ assert_eq 3 "$(grep -c -E '^[0-9]{8}-' <<<"$builds")" "builds listed: $builds"
 assert_contains "$(head -2 <<<"$builds")" "failed" "the newest build"
 
 # the registry is down: a plain deploy of a tag cannot be pinned (refused, nothing changes) ...
+# (the running release's image is on every host first, so that the rollback to it needs no pull)
+for i in 1 2 3; do
+        cl_exec "host$i" podman pull -q --authfile /etc/fleetd/registry-auth.json "$reg/$app@$d1" >/dev/null ||
+                fail "host$i cannot pull $reg/$app@$d1"
+done
 assert_exit 0 "stop the registry" cl_fleetctl host1 stop registry.service
 down() { ! cluster_registry_up; }
 wait_until 30 down || fail "the registry still answers"
