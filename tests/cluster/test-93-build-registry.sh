@@ -41,7 +41,7 @@ cluster_start_router 1 || fail "the router did not start"
 v1_served() { [ "$(via)" = "built v1" ]; }
 wait_until 30 v1_served || fail "http://$app.$CLUSTER_DOMAIN/ does not answer 'built v1': $(via)"
 # the hosts run it by digest; those that did not build it pulled it from the registry
-while read -r unit ip port health release; do
+while read -r unit ip port _; do
         assert_eq "built v1" "$(curl -sf -m 3 "http://$ip:$port/")" "answer of $unit"
 done < <(app_instances "$app" web)
 img=$(cl_exec host2 podman images --digests --format '{{.Repository}}@{{.Digest}}' | grep -F "$reg/$app@$d1" || true)
@@ -75,7 +75,7 @@ assert_exit 0 "rollback to v1" cl_fleetctl host1 rollback "$app" v1
 wait_until 60 rollout_done "$app" || fail "the rollback did not finish: $(app_json host1 "$app" | jq -c .rollout)"
 assert_eq "$d1" "$(releases | jq -r '.releases[0].digest')" "digest of the rollback's release"
 wait_until 30 v1_served || fail "after the rollback the page is not 'built v1': $(via)"
-while read -r unit ip port health release; do
+while read -r unit ip port _; do
         host=""
         for i in 1 2 3; do [ "$(cl_ip "host$i")" = "$ip" ] && host=host$i; done
         name=$(sed -e 's/@/-/' -e 's/\.service$//' <<<"$unit")
