@@ -29,10 +29,44 @@ typedef struct Response {
         FILE *out;
         int streaming;        /* -1: not known yet, 0: an error answer, 1: copying to out */
         bool write_failed;
+        /* client_post_lines(): a 2xx body goes to on_line, a line at a time, instead */
+        client_line_t on_line;
+        void *line_userdata;
+        char *line;
+        size_t line_size;
 } Response;
 
 static void response_done(Response *r) {
         free(r->data);
+        free(r->line);
+}
+
+/* Hands each complete line (without '\n') of what came to r->on_line; keeps the rest. */
+static int response_lines(Response *r, const char *data, size_t len, bool at_end) {
+        char *p = realloc(r->line, r->line_size + len + 1);
+        size_t start = 0;
+
+        if (!p)
+                return -ENOMEM;
+        r->line = p;
+        memcpy(r->line + r->line_size, data, len);
+        r->line_size += len;
+        for (size_t i = 0; i < r->line_size; i++)
+                if (r->line[i] == '\n') {
+                        r->line[i] = '\0';
+                        if (r->on_line(r->line + start, i - start, r->line_userdata) < 0)
+                                return -EPIPE;
+                        start = i + 1;
+                }
+        if (at_end && start < r->line_size) {
+                r->line[r->line_size] = '\0';
+                if (r->on_line(r->line + start, r->line_size - start, r->line_userdata) < 0)
+                        return -EPIPE;
+                start = r->line_size;
+        }
+        memmove(r->line, r->line + start, r->line_size - start);
+        r->line_size -= start;
+        return 0;
 }
 
 Client *client_free(Client *c) {
@@ -140,6 +174,13 @@ static size_t on_stream_data(char *data, size_t size, size_t n, void *userdata) 
         }
         if (!r->streaming)
                 return on_data(data, size, n, userdata);
+        if (r->on_line) {
+                if (response_lines(r, data, len, false) < 0) {
+                        r->write_failed = true;
+                        return 0;
+                }
+                return len;
+        }
         if (fwrite(data, 1, len, r->out) != len || fflush(r->out) != 0) {
                 r->write_failed = true;
                 return 0;
@@ -393,6 +434,27 @@ int client_stream(Client *c, const char *path, long idle_timeout_sec, FILE *out)
                 return r;
         if (status >= 200 && status < 300)
                 return 0;
+        if (resp.size > 0)
+                answer = json_loadb(resp.data, resp.size, 0, NULL);
+        return client_status_failed(c, status, answer, 0, NULL);
+}
+
+int client_post_lines(Client *c, const char *path, const char *content_type, const void *body, size_t size,
+                      client_line_t on_line, void *userdata) {
+        _cleanup_(response_done) Response resp = { .curl = c->curl, .streaming = -1, .on_line = on_line,
+                                                   .line_userdata = userdata };
+        json_auto_t *answer = NULL;
+        long status;
+        int r;
+
+        Request req = { .method = "POST", .path = path, .body = body, .body_size = size,
+                        .content_type = content_type, .accept = "application/x-ndjson, application/json",
+                        .on_data = on_stream_data };
+        r = client_perform(c, &req, 0, &resp, &status);
+        if (r < 0)
+                return r;
+        if (status >= 200 && status < 300)
+                return response_lines(&resp, "", 0, true);
         if (resp.size > 0)
                 answer = json_loadb(resp.data, resp.size, 0, NULL);
         return client_status_failed(c, status, answer, 0, NULL);

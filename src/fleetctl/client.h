@@ -70,6 +70,17 @@ int client_call_text(Client *c, const char *method, const char *path, const char
  * errors of client_call(), or -EPIPE if writing to out failed (a closed pipe: not reported). */
 int client_stream(Client *c, const char *path, long idle_timeout_sec, FILE *out);
 
+/* Called for each line of a streamed answer (client_post_lines()), without its '\n'; a negative
+ * return stops the transfer (-EPIPE). */
+typedef int (*client_line_t)(const char *line, size_t len, void *userdata);
+
+/* POSTs size bytes of body (as content_type) to path and hands a 2xx answer to on_line a line
+ * at a time as it arrives, with no overall timeout (a build answers until it is done). An error
+ * answer is reported as by client_call(). Returns 0, the errors of client_call(), or -EPIPE if
+ * on_line stopped it. */
+int client_post_lines(Client *c, const char *path, const char *content_type, const void *body, size_t size,
+                      client_line_t on_line, void *userdata);
+
 /* s percent-escaped for use as one path segment or query value ("web@1.service" ->
  * "web%401.service"). Returns a string owned by the caller, or NULL on -ENOMEM. */
 char *client_escape(Client *c, const char *s);

@@ -199,14 +199,28 @@ static const Verb verbs[] = {
           "as locks GROUP shows it, or a HOST whose machine holds it): for a host that will not come\n"
           "back. A group name is 1 to 64 letters, digits, '.' and '-'." },
         { "deploy", group_apps, 0, 1, verb_deploy, deploy_options,
-          "-f FILE [-a APP] [--no-wait] [--timeout=DURATION]",
+          "[--build DIR] -f FILE [-a APP] [--no-wait] [--timeout=DURATION]",
           "Deploy an app from its manifest and wait until it runs",
           "Sends the app manifest FILE (YAML, at most 256 KiB; see docs/manifest.md) to fleetd,\n"
           "which checks it (a mistake is reported as FILE:LINE:COLUMN: what, and changes nothing)\n"
           "and, if it changes what runs, makes a new release vN and replaces the app's instances\n"
           "with instances of vN, keeping old ones until their replacements are healthy. The app is\n"
           "the one the manifest's app: key names, unless --app names it. An unchanged manifest\n"
-          "makes no release, but the scale it declares still applies.\n" APP_WAIT_DESCRIPTION },
+          "makes no release, but the scale it declares still applies. An image of a registry is\n"
+          "pinned to the digest its tag names at that moment: every instance of the release, and\n"
+          "of a rollback to it, runs exactly that image.\n\n"
+          "With --build DIR, DIR holds a Containerfile (or Dockerfile) and the manifest\n"
+          "(DIR/fleetd.yaml, or -f FILE; its image: may be left out). fleetctl sends DIR (at most\n"
+          "64 MiB, less what .containerignore or .dockerignore leaves out) to fleetd, which builds\n"
+          "it with podman build, tags it <registry>/<app>:<git commit or build id>, pushes it,\n"
+          "and deploys the pushed digest; the build's output is printed as it comes. A build that\n"
+          "fails changes nothing; its own error is printed and the exit status is 1.\n"
+          APP_WAIT_DESCRIPTION },
+        { "builds", group_apps, 1, 1, verb_builds, NULL, "APP", "List an app's builds, newest first",
+          "Lists the last builds of APP (deploy --build), newest first: id, state (running,\n"
+          "succeeded, failed), when it started, how long it took, the release it made, the image\n"
+          "and digest it pushed, and why it failed. With --json, prints the builds as fleetd sent\n"
+          "them." },
         { "apps", group_apps, 0, 2, verb_apps, NULL, "[destroy APP]",
           "List the apps, or destroy one (apps destroy APP)",
           "Lists every app: its current release, the scale of its processes, and the state of its\n"

@@ -114,6 +114,12 @@ long journal_idle_timeout_sec(void);
 extern OptionList deploy_options;
 int verb_deploy(Client *c, int argc, char **argv);
 
+/* verb-build.c: deploy --build DIR (with the manifest's text and file name, for the app) and
+ * builds APP. */
+int deploy_build(Client *c, const char *dir, const char *file, const char *app, const char *manifest,
+                 size_t manifest_size);
+int verb_builds(Client *c, int argc, char **argv);
+
 /* verb-apps.c; options: app_wait_options (app-wait.h) for scale, config, rollback, restart */
 int verb_apps(Client *c, int argc, char **argv);
 int verb_ps(Client *c, int argc, char **argv);

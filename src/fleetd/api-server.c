@@ -5,6 +5,7 @@
  * for as long as its handler owes a reply (see the ownership note in api-server.h), and feeds
  * streamed replies to MHD as they are written. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <microhttpd.h>
@@ -16,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "basic/error-util.h"
@@ -91,6 +93,8 @@ struct ApiRequest {
         const char *bad_request;        /* why the path or query cannot be read, if so */
         char *body;
         size_t body_size;
+        int spool_fd;                   /* the body of a route with body_max; -EBADF: in memory */
+        uint64_t spool_size, spool_max;
 
         /* The request is freed once neither MHD nor a handler holds it. */
         bool in_mhd;                    /* MHD holds it: cleared by the completed callback */
@@ -138,6 +142,8 @@ static ApiRequest *api_request_free(ApiRequest *req) {
         strv_free(req->query);
         strv_free(req->headers);
         free(req->body);
+        if (req->spool_fd >= 0)
+                close(req->spool_fd);
         free(req->stream_buf);
         free(req);
         return NULL;
@@ -258,6 +264,7 @@ static int api_request_new(ApiListener *l, struct MHD_Connection *c, const char 
         req = calloc(1, sizeof(ApiRequest));
         if (!req)
                 return -ENOMEM;
+        req->spool_fd = -EBADF;
         req->event = sd_event_ref(s->event);
         req->method = strdup(method);
         req->path = strdup(url);
@@ -341,6 +348,14 @@ const char *api_request_header(ApiRequest *req, const char *name) {
                 if (strcasecmp(h[0], name) == 0)
                         return h[1];
         return NULL;
+}
+
+int api_request_body_fd(ApiRequest *req, uint64_t *ret_size) {
+        if (req->spool_fd < 0)
+                return -ENODATA;
+        if (ret_size)
+                *ret_size = req->spool_size;
+        return req->spool_fd;
 }
 
 const char *api_request_body(ApiRequest *req, size_t *ret_len) {
@@ -865,7 +880,7 @@ static int api_connection_verify_client(struct MHD_Connection *c, const char **r
 
 /* Content-Length over the limit is answered before the body is read; a body that turns out
  * larger while streaming (chunked) closes the connection, since no answer can be queued then. */
-static bool declared_too_large(struct MHD_Connection *c) {
+static bool declared_too_large(struct MHD_Connection *c, uint64_t max) {
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         char *end;
         unsigned long long n;
@@ -874,11 +889,53 @@ static bool declared_too_large(struct MHD_Connection *c) {
                 return false;
         errno = 0;
         n = strtoull(cl, &end, 10);
-        return errno != 0 || end == cl || n > API_BODY_MAX;
+        return errno != 0 || end == cl || n > max;
+}
+
+/* A spooled body goes to its file as it comes (a local file: the write does not wait long). */
+static int api_request_spool(ApiRequest *req, const char *data, size_t size) {
+        if (size > req->spool_max - req->spool_size)
+                return -EFBIG;
+        while (size > 0) {
+                ssize_t n = write(req->spool_fd, data, size);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                data += n;
+                size -= (size_t) n;
+                req->spool_size += (uint64_t) n;
+        }
+        return 0;
+}
+
+/* Before the body: a route that spools gets its file (and its own size limit). */
+static int api_request_prepare_body(ApiServer *s, ApiRequest *req) {
+        _cleanup_free_ char *allow = NULL;
+        const ApiRoute *route = NULL;
+        int r;
+
+        if (req->bad_request)
+                return 0;
+        r = api_server_route(s, req, &route, &allow);
+        /* Routed again once the body is in: drop this lookup's args. */
+        free(req->args);
+        req->args = NULL;
+        req->n_args = 0;
+        if (r < 0 || !route || route->body_max == 0)
+                return r < 0 ? r : 0;
+        req->spool_fd = open(API_SPOOL_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (req->spool_fd < 0)
+                return -errno;
+        req->spool_max = route->body_max;
+        return 0;
 }
 
 static int api_request_append(ApiRequest *req, const char *data, size_t size) {
         char *b;
+
+        if (req->spool_fd >= 0)
+                return api_request_spool(req, data, size);
 
         if (size > API_BODY_MAX - req->body_size)
                 return -EFBIG;
@@ -890,6 +947,18 @@ static int api_request_append(ApiRequest *req, const char *data, size_t size) {
         req->body_size += size;
         req->body[req->body_size] = '\0';
         return 0;
+}
+
+static void api_request_too_large(ApiRequest *req) {
+        _cleanup_free_ char *msg = NULL;
+
+        if (req->spool_fd < 0) {
+                reply_error_allow(req, 413, "payload_too_large", "The request body is larger than 1 MiB.", NULL);
+                return;
+        }
+        if (asprintf(&msg, "The request body is larger than %" PRIu64 " MiB.", req->spool_max >> 20) < 0)
+                msg = NULL;
+        reply_error_allow(req, 413, "payload_too_large", msg ?: "The request body is too large.", NULL);
 }
 
 /* MHD calls this once when the headers are in, once per piece of body, and once at the end. */
@@ -912,10 +981,13 @@ static enum MHD_Result api_server_access(void *cls, struct MHD_Connection *c, co
                         log_debug("Refusing %s %s over TLS: %s", method, req->path, why);
                         req->dispatched = true;
                         reply_error_allow(req, 403, "forbidden", why, NULL);
-                } else if (declared_too_large(c)) {
+                } else if ((r = api_request_prepare_body(l->server, req)) < 0) {
+                        log_warning_errno(r, "Cannot take the body of %s %s: %m", method, req->path);
                         req->dispatched = true;
-                        reply_error_allow(req, 413, "payload_too_large", "The request body is larger than 1 MiB.",
-                                          NULL);
+                        api_request_finish(req, 500, NULL, NULL);
+                } else if (declared_too_large(c, req->spool_fd >= 0 ? req->spool_max : API_BODY_MAX)) {
+                        req->dispatched = true;
+                        api_request_too_large(req);
                 }
                 return MHD_YES;
         }
@@ -934,6 +1006,11 @@ static enum MHD_Result api_server_access(void *cls, struct MHD_Connection *c, co
                 return MHD_YES;
         }
 
+        if (req->spool_fd >= 0 && lseek(req->spool_fd, 0, SEEK_SET) < 0) {
+                req->dispatched = true;
+                api_request_finish(req, 500, NULL, NULL);
+                return MHD_YES;
+        }
         api_server_dispatch(l->server, req);
         return MHD_YES;
 }

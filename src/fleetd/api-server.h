@@ -30,6 +30,7 @@
  * is leaked, and its connection stays open until the server is freed. */
 
 #include <jansson.h>
+#include <stdint.h>
 #include <systemd/sd-event.h>
 
 #include "basic/macros.h"
@@ -54,7 +55,13 @@ typedef struct ApiRoute {
                                        * non-empty segment, e.g. in "/v1/units/" "*" "/status"; a
                                        * last segment "**" matches whatever follows, even nothing */
         api_handler_t handler;
+        size_t body_max;              /* 0: the body in memory, at most 1 MiB (api_request_body());
+                                       * else up to body_max bytes, written as it arrives to an
+                                       * unlinked file under API_SPOOL_DIR (api_request_body_fd()) */
 } ApiRoute;
+
+/* Where spooled request bodies live (unlinked files: nothing is left behind). */
+#define API_SPOOL_DIR "/var/tmp"
 
 /* Creates the server on e. routes is a static table ending with {NULL}, matched in order;
  * userdata is passed to every handler. Serves every listening socket systemd passed (all of
@@ -116,6 +123,11 @@ const char *api_request_header(ApiRequest *req, const char *name);
 /* The request body (bounded in size by the server, NUL-terminated) and its length; NULL (and
  * 0) if none. ret_len may be NULL. */
 const char *api_request_body(ApiRequest *req, size_t *ret_len);
+
+/* The spooled body of a request to a route with body_max: an fd open for reading and writing
+ * (owned by the request: dup() it to keep it past the reply) and its size. -ENODATA if the
+ * route keeps bodies in memory. */
+int api_request_body_fd(ApiRequest *req, uint64_t *ret_size);
 
 /* Replies with a JSON value and the status code, and releases the request. body is only read
  * (serialized at once): the caller keeps its reference. Returns 0, also when the client is

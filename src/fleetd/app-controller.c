@@ -414,9 +414,10 @@ static AppInstance *controller_instances(AppController *c, const AppEntry *a, co
                         continue;
                 /* the health check of an older release's process is not known here: the target's stands in */
                 const ProcessType *p = release_find_process(rel, in->process);
-                inst[n++] = (AppInstance) { unit, in->release, in->process, in->index,
-                                            app_instance_health(hashmap_get(c->states, unit), p), in->created,
-                                            in->evict, in->force, in->unschedulable };
+                const StateRecord *st = hashmap_get(c->states, unit);
+                inst[n++] = (AppInstance) { unit, in->release, in->process, in->index, app_instance_health(st, p),
+                                            in->created, in->evict, in->force, in->unschedulable,
+                                            st ? st->reason : NULL };
         }
         *ret_n = n;
         return inst;

@@ -48,7 +48,7 @@ static bool new_instance_failed(const AppTarget *t, const AppInstance *i, AppPla
                 return false;
         if (!p->failed) {
                 p->failed = true;
-                if (asprintf(&p->reason, "%s %s", i->unit, why) < 0)
+                if (asprintf(&p->reason, "%s %s%s%s", i->unit, why, i->reason ? ": " : "", strempty(i->reason)) < 0)
                         p->reason = NULL;
         }
         return true;

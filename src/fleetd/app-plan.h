@@ -53,6 +53,7 @@ typedef struct AppInstance {
         bool evict;                   /* to be replaced: on a draining machine, or to rebalance */
         bool force;                   /* evict even when it cannot be replaced (a forced drain) */
         const char *unschedulable;    /* the scheduler's reason when it cannot be placed; NULL: placed */
+        const char *reason;           /* why it failed, as its agent read it (state "reason"); NULL */
 } AppInstance;
 
 typedef struct AppProcessTarget {

@@ -46,6 +46,8 @@ typedef struct Config {
         char *api_tls_key;
         char *api_client_ca;
         char *fleetlock_listen;       /* loopback "host:port" for Zincati's plain HTTP; NULL: off */
+        char *build_registry;         /* "host:port" builds push to (fleetctl deploy --build); NULL: no builds */
+        usec_t build_timeout;         /* default 15m: a build (podman build and push) at most */
         char *machine_id_file;        /* default "/etc/machine-id" */
         char *state_dir;              /* default "/run/fleetd" */
         int log_level;                /* LOG_INFO; key "log_level": debug|info|notice|warning|err,

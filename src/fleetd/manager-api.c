@@ -7,6 +7,8 @@
 #include "api-apps.h"
 #include "api-fleetlock.h"
 #include "api-locks.h"
+#include "api-builds.h"
+#include "build-context.h"
 #include "api-remote.h"
 #include "api-upgrade.h"
 #include "basic/json-util.h"
@@ -662,6 +664,8 @@ const ApiRoute manager_api_routes[] = {
         { "GET", "/v1/apps/*/releases", api_apps_releases },
         { "POST", "/v1/apps/*/rollback", api_apps_rollback },
         { "POST", "/v1/apps/*/restart", api_apps_restart },
+        { "POST", "/v1/apps/*/builds", api_builds_start, .body_max = BUILD_CONTEXT_SIZE_MAX },
+        { "GET", "/v1/apps/*/builds", api_builds_list },
         { "GET", "/v1/routes", api_routes_list },
         {}
 };

@@ -7,7 +7,9 @@
 #include "api-fleetlock.h"
 #include "daemon-util.h"
 #include "log.h"
+#include "image-tools.h"
 #include "manager.h"
+#include "unit-gen.h"
 
 static void on_presence_change(Presence *p, PresenceState state, void *userdata) {
         Manager *m = userdata;
@@ -94,6 +96,11 @@ int manager_run(Manager *m) {
 
         if (mkdir(c->state_dir, 0755) < 0 && errno != EEXIST)
                 return log_error_errno(-errno, "Failed to create %s: %m", c->state_dir);
+        /* the units that pull name it (--authfile=): it must exist, credentials or not */
+        r = image_auth_file_ensure();
+        if (r < 0)
+                log_warning_errno(r, "Failed to create the registry auth file " UNIT_GEN_AUTH_FILE
+                                  ", instances that pull will fail: %m");
 
         r = api_server_new(m->event, c->api_socket, manager_api_routes, m, &m->api);
         if (r < 0)

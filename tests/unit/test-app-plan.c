@@ -95,6 +95,15 @@ TEST(failed_new_instance_fails_rollout_keeps_old) {
         check(&t, in, 4, "! n4 failed");
 }
 
+TEST(failed_instance_reason_in_the_message) {
+        AppTarget t = { .release = 2, .processes = web3, .n_processes = 1, .max_surge = 1, .next_index = 5,
+                        .now = 100 * S, .deadline = 60 * S };
+        AppInstance in[] = { { "o1", 1, "web", 1, H, 0 }, { "o2", 1, "web", 2, H, 0 }, { "o3", 1, "web", 3, H, 0 },
+                             { "n4", 2, "web", 4, F, 90 * S,
+                               .reason = "Error: initializing source docker://r:5000/a: connection refused" } };
+        check(&t, in, 4, "! n4 failed: Error: initializing source docker://r:5000/a: connection refused");
+}
+
 TEST(slow_new_instance_fails_after_deadline) {
         AppTarget t = { .release = 2, .processes = web3, .n_processes = 1, .max_surge = 1, .next_index = 5,
                         .now = 200 * S, .deadline = 60 * S };
@@ -383,7 +392,8 @@ TEST(rollout_advance) {
 
 TEST_MAIN(T(first_deploy_creates_scale), T(steady_state_is_done), T(rolling_deploy_one_at_a_time),
           T(max_unavailable_allows_removing_before_replacement), T(surge_and_unavailable_both_zero_still_progress),
-          T(failed_new_instance_fails_rollout_keeps_old), T(slow_new_instance_fails_after_deadline),
+          T(failed_new_instance_fails_rollout_keeps_old), T(failed_instance_reason_in_the_message),
+          T(slow_new_instance_fails_after_deadline),
           T(rollback_target_removes_failed_new_ones), T(scale_down_removes_newest_unhealthy_first),
           T(scale_to_zero_and_dropped_process), T(restart_replaces_every_instance), T(two_processes_independent),
           T(unhealthy_old_replaced_even_without_surge_room), T(instance_health), T(rollout_step),

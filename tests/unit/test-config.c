@@ -89,7 +89,22 @@ TEST(keys_table) {
                 ASSERT_TRUE(r == 0 || r == -EINVAL);
                 ASSERT_TRUE(!err || !strstr(err, "unknown key"));
         }
-        ASSERT_INT(n, 25);
+        ASSERT_INT(n, 27);
+}
+
+TEST(build_keys) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        ASSERT_INT(config_new(&c), 0);
+        ASSERT_TRUE(!c->build_registry);
+        ASSERT_INT(c->build_timeout, 15 * 60 * USEC_PER_SEC);
+        ASSERT_INT(config_set(c, "build_registry", "10.233.1.13:5000", "test", NULL), 0);
+        ASSERT_STR(c->build_registry, "10.233.1.13:5000");
+        ASSERT_INT(config_set(c, "build_registry", "no port", "test", &err), -EINVAL);
+        ASSERT_INT(config_set(c, "build_timeout", "1s", "test", NULL), -EINVAL);
+        ASSERT_INT(config_set(c, "build_timeout", "1h", "test", NULL), 0);
+        ASSERT_INT(c->build_timeout, 3600 * USEC_PER_SEC);
 }
 
 TEST(full_file) {
@@ -835,7 +850,7 @@ TEST(example_file) {
                 n_keys++;
         }
         fclose(out);
-        ASSERT_INT(n_keys, 25);
+        ASSERT_INT(n_keys, 27);
         ASSERT_INT(temp_file_write(&t, uncommented), 0);
         free(uncommented);
 
@@ -971,6 +986,7 @@ TEST(fleet_keys_everywhere) {
 
 TEST_MAIN(T(defaults),
           T(keys_table),
+          T(build_keys),
           T(full_file),
           T(top_level_keys_and_fleet_style),
           T(bad_values_in_file),
