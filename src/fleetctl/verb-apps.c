@@ -179,6 +179,23 @@ static int ps_last_event(Client *c, const char *app) {
         return fflush(stdout) == 0 ? 0 : -EIO;
 }
 
+/* Below the table, why each instance that failed failed (its agent read it from the journal). */
+static int print_reasons(const json_t *instances) {
+        size_t i;
+        json_t *in;
+
+        json_array_foreach(instances, i, in) {
+                _cleanup_free_ char *label = NULL;
+                const char *reason = jx_str(in, "reason");
+                if (!reason)
+                        continue;
+                if (instance_label(in, &label) < 0)
+                        return -ENOMEM;
+                printf("%s: %s\n", strna(label), reason);
+        }
+        return fflush(stdout) == 0 ? 0 : -EIO;
+}
+
 int verb_ps(Client *c, int argc, char **argv) {
         _cleanup_(table_freep) Table *t = NULL;
         json_auto_t *app = NULL, *sorted = NULL;
@@ -193,6 +210,9 @@ int verb_ps(Client *c, int argc, char **argv) {
         if (r >= 0)
                 r = print_list(instances, t, sorted, ps_add, NULL);
         if (r < 0 || arg_json)
+                return r;
+        r = print_reasons(sorted);
+        if (r < 0)
                 return r;
         return ps_last_event(c, argv[0]);
 }
@@ -210,7 +230,12 @@ static int releases_add(Table *t, const json_t *rel, void *userdata) {
                 return -ENOMEM;
         if (created > 0)
                 format_relative(ago, sizeof(ago), (usec_t) created, *(const usec_t *) userdata);
-        return table_add_row(t, version, created > 0 ? ago : NULL, jx_str(rel, "cause"), jx_str(rel, "image"));
+        const char *digest = jx_str(rel, "digest");
+        _cleanup_free_ char *image = NULL;
+        /* a pinned image with the start of its digest: "reg/hello:b1@sha256:0123456789ab" */
+        if (digest && asprintf(&image, "%s@%.19s", strna(jx_str(rel, "image")), digest) < 0)
+                return (image = NULL), -ENOMEM;
+        return table_add_row(t, version, created > 0 ? ago : NULL, jx_str(rel, "cause"), image ?: jx_str(rel, "image"));
 }
 
 int verb_releases(Client *c, int argc, char **argv) {

@@ -292,6 +292,11 @@ static Event event_by_caller(ApiRequest *req, const Event *e) {
         return copy;
 }
 
+const ApiRoute api_metrics_routes[] = {
+        { "GET", "/metrics", api_metrics_get },
+        {}
+};
+
 void api_event_emit(ApiRequest *req, const Event *e) {
         Event copy = event_by_caller(req, e);
         event_emit(&copy);

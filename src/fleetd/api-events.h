@@ -18,6 +18,8 @@ int api_events_get(ApiRequest *req, void *userdata);
 
 /* GET /metrics: every metric of this fleetd (metrics.h), after running the collectors. */
 int api_metrics_get(ApiRequest *req, void *userdata);
+/* The route table of metrics_listen (api_server_listen_loopback()): GET /metrics only. */
+extern const ApiRoute api_metrics_routes[];
 
 /* Emits e (event-log.h) as done by the caller of req: who and uid from api_request_who() and
  * api_request_uid(). */

@@ -34,10 +34,10 @@ void engine_moves_done(EngineMoves *m) {
         *m = (EngineMoves) {};
 }
 
-const char *engine_move_reason(const MachineRecord *from) {
+const char *engine_move_reason(const MachineRecord *from, bool draining) {
         if (!from)
                 return "host_lost";
-        if (from->state == MACHINE_DRAINING)
+        if (draining || from->state == MACHINE_DRAINING)
                 return "drain";
         return "constraint_change";
 }
@@ -79,7 +79,7 @@ static int moves_index(const EngineEntry *entries, size_t n_entries, const Engin
 }
 
 int engine_moves(const EngineEntry *entries, size_t n_entries, const EngineDiff *diff, const Hashmap *machines,
-                 EngineMoves *ret) {
+                 const Hashmap *drains, EngineMoves *ret) {
         _cleanup_(hashmap_freep) Hashmap *existing = hashmap_new(NULL), *removed = hashmap_new(NULL);
         _cleanup_(engine_moves_done) EngineMoves m = {};
         int r;
@@ -98,7 +98,8 @@ int engine_moves(const EngineEntry *entries, size_t n_entries, const EngineDiff 
                         continue;     /* a removal, or an update where it is */
                 const char *from = hashmap_remove(removed, c->name);
                 if (from)
-                        r = moves_add(&m, i, c->name, from, c->machine, engine_move_reason(hashmap_get(machines, from)));
+                        r = moves_add(&m, i, c->name, from, c->machine,
+                                      engine_move_reason(hashmap_get(machines, from), drains && hashmap_get(drains, from)));
                 else
                         r = moves_add(&m, i, c->name, NULL, c->machine, "new");
                 if (r < 0)
@@ -134,19 +135,19 @@ void engine_moves_emit(EngineMoves *m, size_t written) {
         }
 }
 
-void engine_machine_event(const Hashmap *known, const EtcdEvent *ev, const char *prefix) {
+void engine_machine_event(const Hashmap *known, const char *key, const char *value) {
         _cleanup_(machine_record_done) MachineRecord rec = {};
-        const char *slash = strrchr(ev->kv.key, '/'), *id = slash ? slash + 1 : ev->kv.key;
+        const char *slash = strrchr(key, '/'), *id = slash ? slash + 1 : key;
         const MachineRecord *old = hashmap_get(known, id);
 
-        if (ev->type == ETCD_EVENT_DELETE) {
+        if (!value) {
                 if (old)
                         event_emitf(&(Event) { .kind = "machine.left", .by = EVENT_BY_ENGINE, .machine = id, .bulk = true },
                                     "%s (%s) left: its lease expired; its units are placed again", strna(old->hostname),
                                     strna(old->ip));
                 return;
         }
-        json_auto_t *j = json_loads(ev->kv.value, 0, NULL);
+        json_auto_t *j = json_loads(value, 0, NULL);
         if (machine_record_from_json(j, &rec) < 0)
                 return;
         if (!old)

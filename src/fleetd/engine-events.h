@@ -34,25 +34,27 @@ typedef struct EngineMoves {
 
 void engine_moves_done(EngineMoves *m);
 
-/* Why a unit leaves from: its machine record (NULL when the machine is gone). */
-const char *engine_move_reason(const MachineRecord *from);
+/* Why a unit leaves from: its machine record (NULL when the machine is gone), and whether
+ * that machine drains (drain/<id>, or its record says so). */
+const char *engine_move_reason(const MachineRecord *from, bool draining);
 
 /* The moves and placements of diff against entries (the schedule before it), into *ret (owned;
- * replaces what was there). machines (id -> MachineRecord*) gives the reasons. A unit taken off
+ * replaces what was there). machines (id -> MachineRecord*) and drains (ids of draining
+ * machines; may be NULL) give the reasons. A unit taken off
  * one machine and put on another moves; one put where it had no entry is placed; a global
  * unit's new machines are placements, its machines left are not moves. 0 or -ENOMEM. */
 int engine_moves(const EngineEntry *entries, size_t n_entries, const EngineDiff *diff, const Hashmap *machines,
-                 EngineMoves *ret);
+                 const Hashmap *drains, EngineMoves *ret);
 
 /* Emits one event per move and placement (unit.move, unit.placed) whose change is below
  * written (the diff's ops are written in order, chunk by chunk), and counts them in
  * fleetd_placements_total{reason} and fleetd_unit_moves_total{reason}. */
 void engine_moves_emit(EngineMoves *m, size_t written);
 
-/* A change of machines/<id>, before the leader applies it to known (id -> MachineRecord*): a
- * new machine (machine.joined), one gone (machine.left: its lease expired), or one with a new
- * boot id (machine.rebooted). */
-void engine_machine_event(const Hashmap *known, const EtcdEvent *ev, const char *prefix);
+/* A change of machines/<id> (value NULL: deleted), before the leader applies it to known
+ * (id -> MachineRecord*): a new machine (machine.joined), one gone (machine.left: its lease
+ * expired), or one with a new boot id (machine.rebooted). */
+void engine_machine_event(const Hashmap *known, const char *key, const char *value);
 
 /* One scheduling pass took duration (fleetd_scheduling_passes_total and
  * fleetd_scheduling_pass_duration_seconds). */

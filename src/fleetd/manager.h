@@ -27,7 +27,6 @@ typedef struct Manager {
         ApiServer *api;
         ListCache *list_cache;        /* what GET /v1/units and /v1/state answer from; idle until used */
         EventLog *events;             /* events/: the default log of event_emit() */
-        struct MetricsHttp *metrics_http; /* metrics_listen, if set */
 } Manager;
 
 /* Takes ownership of config. Reads the machine id, works out this machine's record and sets

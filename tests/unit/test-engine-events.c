@@ -26,14 +26,14 @@ TEST(moves_and_reasons) {
                 { ENGINE_CHANGE_PUT, "m4", "c.service" },     /* a new unit */
                 { ENGINE_CHANGE_PUT, "m4", "g.service" },     /* the global unit on another machine */
         };
-        EngineDiff diff = { changes, ELEMENTSOF(changes) };
+        EngineDiff diff = { .changes = changes, .n_changes = ELEMENTSOF(changes) };
         _cleanup_(engine_moves_done) EngineMoves m = {};
 
         ASSERT_TRUE(machines);
         ASSERT_INT(hashmap_put(machines, "m2", &m2), 0);
         ASSERT_INT(hashmap_put(machines, "m3", &m3), 0);
         ASSERT_INT(hashmap_put(machines, "m4", &m4), 0);
-        ASSERT_INT(engine_moves(entries, ELEMENTSOF(entries), &diff, machines, &m), 0);
+        ASSERT_INT(engine_moves(entries, ELEMENTSOF(entries), &diff, machines, NULL, &m), 0);
         ASSERT_INT(m.n_moves, 5);
         ASSERT_STR(m.moves[0].unit, "a.service");
         ASSERT_STR(m.moves[0].from, "m1");
@@ -48,6 +48,7 @@ TEST(moves_and_reasons) {
         ASSERT_TRUE(!m.moves[3].from);
         ASSERT_STR(m.moves[3].reason, "new");
         ASSERT_STR(m.moves[4].unit, "g.service");
+        ASSERT_STR(engine_move_reason(&m2, true), "drain");    /* drain/<id>, whatever its record says */
         ASSERT_TRUE(!m.moves[4].from);
         ASSERT_INT(m.moves[4].change, 8);
 
