@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "api-fleetlock.h"
+#include "api-locks.h"
 #include "api-upgrade.h"
 #include "fleetlock.h"
 #include "log.h"
@@ -111,8 +112,10 @@ static void on_pre_drain(Manager *m, int error, bool changed, const DrainRecord 
 
         if (error < 0)
                 return lock_call_fail(c, error);
-        if (changed)
+        if (changed) {
                 log_info("FleetLock: draining %s (%s) for its reboot.", lock_call_name(c), c->machine);
+                api_upgrade_drain_event(c->req, c->machine, d, true);
+        }
         error = upgrade_load_status(m, c->machine, on_pre_status, c);
         if (error < 0)
                 lock_call_fail(c, error);
@@ -163,6 +166,7 @@ static void on_pre_slot(int error, const SlotOutcome *o, void *userdata) {
         if (o->result == 0)
                 log_info("FleetLock: %s (%s) took a reboot slot of group %s.", lock_call_name(c), c->machine,
                          c->r.group);
+        api_locks_emit(c->req, SLOT_ACQUIRE, o, NULL);
         pre_drain(c);
 }
 
@@ -184,8 +188,10 @@ static void on_steady_uncordoned(Manager *m, int error, bool changed, const Drai
 
         if (error < 0)
                 return lock_call_fail(c, error);
-        if (changed)
+        if (changed) {
                 log_info("FleetLock: %s (%s) is back; uncordoned, rebalancing.", lock_call_name(c), c->machine);
+                api_upgrade_drain_event(c->req, c->machine, d, false);
+        }
         extra = json_pack("{s:b}", "uncordoned", changed);
         lock_call_reply_ok(c, extra);
 }
@@ -198,6 +204,7 @@ static void on_steady_slot(int error, const SlotOutcome *o, void *userdata) {
                 return lock_call_fail(c, error);
         if (o->result > 0)
                 log_info("FleetLock: %s freed its reboot slot of group %s.", c->r.id, c->r.group);
+        api_locks_emit(c->req, SLOT_RELEASE, o, "steady-state");
         if (!c->machine[0] && o->released && o->released->machine[0])
                 memcpy(c->machine, o->released->machine, sizeof(c->machine));
         if (!c->machine[0])

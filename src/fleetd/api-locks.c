@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The /v1/locks handlers (api-locks.h). */
+#include "api-events.h"
 #include "api-locks.h"
 #include "api-upgrade.h"
 #include "basic/json-util.h"
@@ -144,6 +145,26 @@ static json_t *slot_outcome_json(const SlotOutcome *o) {
         return TAKE_PTR(j);
 }
 
+static void slot_event(ApiRequest *req, const char *kind, const char *group, const char *id, const char *machine,
+                       const char *reason) {
+        json_auto_t *d = json_pack("{s:s, s:s, s:s*}", "group", group, "holder", id, "reason", reason);
+
+        api_event_emitf(req, &(Event) { .kind = kind, .machine = machine && machine[0] ? machine : NULL, .details = d },
+                        "reboot slot of group %s %s %s%s%s", group, streq(kind, "lock.taken") ? "taken by" : "freed:",
+                        id, reason ? (streq(kind, "lock.taken") ? "" : " no longer holds it, ") : "", strempty(reason));
+}
+
+void api_locks_emit(ApiRequest *req, SlotOp op, const SlotOutcome *o, const char *how) {
+        STRV_FOREACH(e, o->expired)
+                slot_event(req, "lock.released", o->record->group, *e, NULL, "timeout");
+        if (op == SLOT_ACQUIRE && o->result == 0) {
+                const LockHolder *h = lock_record_find(o->record, o->id);
+                slot_event(req, "lock.taken", o->record->group, o->id, h ? h->machine : NULL, NULL);
+        } else if (op == SLOT_RELEASE && o->result > 0)
+                slot_event(req, "lock.released", o->record->group, o->id, o->released ? o->released->machine : NULL,
+                           how);
+}
+
 static void on_acquired(int error, const SlotOutcome *o, void *userdata) {
         ApiRequest *req = userdata;
         json_auto_t *body = NULL;
@@ -156,6 +177,7 @@ static void on_acquired(int error, const SlotOutcome *o, void *userdata) {
                                                       o->record->group);
         if (o->result == 0)
                 log_info("Reboot slot of group %s taken by %s.", o->record->group, o->id);
+        api_locks_emit(req, SLOT_ACQUIRE, o, NULL);
         body = slot_outcome_json(o);
         if (body && json_object_set_new(body, "recursive", json_boolean(o->result > 0)) < 0)
                 json_decref(TAKE_PTR(body));
@@ -194,6 +216,7 @@ static void on_released(int error, const SlotOutcome *o, void *userdata) {
                 return reply_slot_error(req, error);
         if (o->result > 0)
                 log_info("Reboot slot of group %s freed by hand: %s no longer holds it.", o->record->group, o->id);
+        api_locks_emit(req, SLOT_RELEASE, o, "by hand");
         body = slot_outcome_json(o);
         if (body && json_object_set_new(body, "released", json_boolean(o->result > 0)) < 0)
                 json_decref(TAKE_PTR(body));

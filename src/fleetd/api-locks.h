@@ -11,9 +11,16 @@
  *   DELETE /v1/locks/<group>/holders/<id>     frees it (200 also when it held none) */
 
 #include "api-server.h"
+#include "reboot-slots.h"
 
 int api_locks_list(ApiRequest *req, void *userdata);
 int api_locks_get(ApiRequest *req, void *userdata);
 int api_locks_set_max(ApiRequest *req, void *userdata);
 int api_locks_acquire(ApiRequest *req, void *userdata);
 int api_locks_release(ApiRequest *req, void *userdata);
+
+/* The events of a slot change made for req (event-log.h): lock.taken when op ACQUIRE took a
+ * slot, lock.released when op RELEASE freed one (details.reason: how, "by hand" or
+ * "steady-state"), and lock.released (reason "timeout") for each holder the change dropped as
+ * expired. */
+void api_locks_emit(ApiRequest *req, SlotOp op, const SlotOutcome *o, const char *how);

@@ -7,6 +7,7 @@
  * with drain-view.h (PURE) and writes with kv_update(), answering from the callbacks. */
 #include <stdio.h>
 
+#include "api-events.h"
 #include "api-remote.h"
 #include "api-upgrade.h"
 #include "basic/json-util.h"
@@ -641,15 +642,26 @@ static char *left_names(const DrainStatus *s) {
 
 /* POST /v1/machines/<host>/drain */
 
+void api_upgrade_drain_event(ApiRequest *req, const char *machine, const DrainRecord *d, bool draining) {
+        json_auto_t *details = d ? json_pack("{s:b, s:s*}", "force", d->force, "source", d->source) : NULL;
+
+        api_event_emitf(req, &(Event) { .kind = draining ? "machine.draining" : "machine.uncordoned",
+                                        .machine = machine, .details = details },
+                        "machine %.8s %s", machine,
+                        draining ? (d && d->force ? "draining, with force" : "draining") : "uncordoned");
+}
+
 static void on_drain_started(Manager *m, int error, bool changed, const DrainRecord *d, void *userdata) {
         _cleanup_(host_request_freep) HostRequest *h = userdata;
         json_auto_t *body = NULL;
 
         if (error < 0)
                 return host_request_fail(TAKE_PTR(h), error);
-        if (changed)
+        if (changed) {
                 log_info("Machine %s (%s) is draining, asked by %s%s.", h->id, host_name(h), strna(d->by),
                          d->force ? ", with force" : "");
+                api_upgrade_drain_event(h->req, h->id, d, true);
+        }
         body = drain_record_to_json(d);
         api_upgrade_reply(h->req, 200, body);
 }
@@ -755,8 +767,10 @@ static void on_drain_stopped(Manager *m, int error, bool changed, const DrainRec
 
         if (error < 0)
                 return host_request_fail(TAKE_PTR(h), error);
-        if (changed)
+        if (changed) {
                 log_info("Machine %s (%s) uncordoned%s.", h->id, host_name(h), h->rebalance ? "; rebalancing" : "");
+                api_upgrade_drain_event(h->req, h->id, d, false);
+        }
         body = json_pack("{s:s, s:b, s:b}", "machine", h->id, "uncordoned", changed, "rebalance",
                          changed && h->rebalance);
         api_upgrade_reply(h->req, 200, body);

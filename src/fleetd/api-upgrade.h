@@ -35,6 +35,9 @@ int api_upgrade_reboot(ApiRequest *req, void *userdata);
 json_t *api_upgrade_body(ApiRequest *req, const char * const *fields);
 /* Replies body with status, or 500 when body is NULL (it ran out of memory). */
 void api_upgrade_reply(ApiRequest *req, unsigned status, json_t *body);
+/* The event of machine starting to drain (machine.draining, details force and source from d)
+ * or being uncordoned (machine.uncordoned), done by req's caller. d may be NULL. */
+void api_upgrade_drain_event(ApiRequest *req, const char *machine, const DrainRecord *d, bool draining);
 
 /* machines/ and drain/ as read in one txn; records that do not parse are left out (logged). */
 typedef struct UpgradeMachines {

@@ -10,6 +10,7 @@
 #include "basic/hashmap.h"
 #include "basic/json-util.h"
 #include "basic/sha256.h"
+#include "event-log.h"
 #include "log.h"
 #include "metrics.h"
 #include "release.h"
@@ -26,6 +27,8 @@ typedef struct Instance {
         unsigned index;
         uint64_t created;
         bool evict, force;            /* from the engine: app_controller_instance_placed() */
+        const char *evict_why;        /* "drain" or "rebalance" while evict */
+        bool told_moved;              /* its instance.moved event was emitted */
         char *unschedulable;
         char *blocked;                /* from the last plan of its app */
 } Instance;
@@ -153,6 +156,8 @@ void app_controller_unit_changed(AppController *c, const char *name, const UnitR
         if (old) {
                 /* what the engine and the last plan said of it still holds */
                 i->evict = old->evict;
+                i->evict_why = old->evict_why;
+                i->told_moved = old->told_moved;
                 i->force = old->force;
                 i->unschedulable = TAKE_PTR(old->unschedulable);
                 i->blocked = TAKE_PTR(old->blocked);
@@ -427,14 +432,35 @@ static AppInstance *controller_instances(AppController *c, const AppEntry *a, co
 }
 
 /* The plan's instance ops, then the app record when anything changed (or any op is written). */
+/* An evicted instance that goes: its replacement is healthy (or the drain is forced). Told once,
+ * as the move of an app instance off its machine. */
+static void controller_tell_moved(AppController *c, const char *unit) {
+        Instance *in = hashmap_get(c->instances, unit);
+        const StateRecord *st = hashmap_get(c->states, unit);
+
+        if (!in || !in->evict || in->told_moved)
+                return;
+        in->told_moved = true;
+        json_auto_t *d = json_pack("{s:s, s:s*, s:b}", "reason", strna(in->evict_why), "from", st ? st->machine : NULL,
+                                   "forced", in->force && in->blocked);
+        event_emitf(&(Event) { .kind = "instance.moved", .by = EVENT_BY_ENGINE, .app = in->app, .unit = unit,
+                               .machine = st ? st->machine : NULL, .release = in->release, .details = d },
+                    "%s %s off machine %.8s: %s", unit, in->force && in->blocked ? "stopped" : "replaced",
+                    st ? st->machine : "?",
+                    streq_ptr(in->evict_why, "rebalance") ? "rebalance" : "its machine drains");
+}
+
 static int controller_ops(AppController *c, const AppEntry *a, const Release *rel, const AppPlan *plan,
                           AppRecord *rec, Ops *o) {
         int r = 0;
 
         for (size_t k = 0; r >= 0 && k < plan->n_creates; k++)
                 r = op_create_instance(c, o, rel, plan->creates[k].process, plan->creates[k].index);
-        for (size_t k = 0; r >= 0 && k < plan->n_removes; k++)
+        for (size_t k = 0; r >= 0 && k < plan->n_removes; k++) {
                 r = ops_add(o, ETCD_OP_DELETE, registry_key(c->prefix, "units", plan->removes[k], NULL), NULL);
+                if (r >= 0)
+                        controller_tell_moved(c, plan->removes[k]);
+        }
         if (r < 0 && r != -E2BIG)
                 return r;     /* -E2BIG: the rest comes in the next step */
 
@@ -788,8 +814,9 @@ void app_controller_set_changed_handler(AppController *c, app_controller_changed
         c->changed_userdata = userdata;
 }
 
-void app_controller_instance_placed(AppController *c, const char *unit, bool evict, bool force,
+void app_controller_instance_placed(AppController *c, const char *unit, const char *evict_why, bool force,
                                     const char *unschedulable) {
+        bool evict = evict_why;
         Instance *in;
         char *copy = NULL;
 
@@ -797,6 +824,8 @@ void app_controller_instance_placed(AppController *c, const char *unit, bool evi
         assert(unit);
 
         in = hashmap_get(c->instances, unit);
+        if (in)
+                in->evict_why = evict_why;
         if (!in || (in->evict == evict && in->force == force && streq_ptr(in->unschedulable, unschedulable)))
                 return;
         if (unschedulable && !(copy = strdup(unschedulable)))

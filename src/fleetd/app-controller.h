@@ -33,10 +33,12 @@ void app_controller_unit_changed(AppController *c, const char *name, const UnitR
 /* ... and of every state/<unit>/<machine> record (the engine's state/ watch serves both). */
 void app_controller_state_changed(AppController *c, const EtcdKv *kv, bool deleted);
 
-/* What the engine knows of an instance's place (app-plan.h, "Moves"): evict (it is on a
- * draining machine, or was chosen to rebalance its process), force (its drain is forced),
- * unschedulable (the scheduler's reason; NULL: placed). A change plans its app again. */
-void app_controller_instance_placed(AppController *c, const char *unit, bool evict, bool force,
+/* What the engine knows of an instance's place (app-plan.h, "Moves"): evict_why, a static
+ * string or NULL, says it is to be replaced: "drain" (it is on a draining machine) or
+ * "rebalance" (chosen to rebalance its process); force (its drain is forced), unschedulable (the
+ * scheduler's reason; NULL: placed). A change plans its app again. When an evicted instance
+ * goes, the controller emits instance.moved (details: reason, from). */
+void app_controller_instance_placed(AppController *c, const char *unit, const char *evict_why, bool force,
                                     const char *unschedulable);
 /* An instance that is healthy, of its app's release, not evicted or blocked, while its app
  * does not roll out: one the scheduler may mark for rebalance. */

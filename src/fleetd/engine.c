@@ -899,7 +899,8 @@ static int engine_tell_apps(Engine *e, Planning *p) {
 
                 if (!p->units[u].app_instance)
                         continue;
-                app_controller_instance_placed(e->apps, name, draining || hashmap_get(e->rebalancing, name),
+                app_controller_instance_placed(e->apps, name,
+                                               draining ? "drain" : hashmap_get(e->rebalancing, name) ? "rebalance" : NULL,
                                                drain && drain->force,
                                                pl->status == SCHED_UNSCHEDULABLE ? pl->reason : NULL);
                 blocked = app_controller_instance_blocked(e->apps, name);

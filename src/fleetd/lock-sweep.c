@@ -4,6 +4,7 @@
 
 #include "basic/json-util.h"
 #include "basic/strv.h"
+#include "event-log.h"
 #include "lock-sweep.h"
 #include "log.h"
 #include "registry.h"
@@ -113,8 +114,12 @@ static void on_written(EtcdClient *c, int error, const EtcdResult *result, void 
         else if (!result->succeeded)
                 log_debug("Reboot slots changed while they were swept (or the leader changed); sweeping later.");
         else
-                STRV_FOREACH(m, released)
+                STRV_FOREACH(m, released) {
                         log_notice("%s", *m);
+                        json_auto_t *d = json_pack("{s:s}", "reason", "timeout");
+                        event_emit(&(Event) { .kind = "lock.released", .by = EVENT_BY_ENGINE, .message = *m,
+                                              .details = d });
+                }
 }
 
 static void on_locks(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {

@@ -113,6 +113,21 @@ wait_until 90 spread || fail "drn is not one per host after the rebalance: $(rou
 rebalanced() { [ -z "$(cl_etcdctl get --prefix --keys-only "${CL_PREFIX}rebalance/")" ]; }
 wait_until 30 rebalanced || fail "rebalance/ left: $(cl_etcdctl get --prefix "${CL_PREFIX}rebalance/")"
 
+# the timeline: each replaced instance of drn is one instance.moved (why: the drain, then the
+# rebalance), and moving.service's move off the draining host is a unit.move for the drain
+events_of() {
+        cl_exec host1 curl -sf --unix-socket /run/fleetd/fleetd.sock "http://localhost/v1/events?limit=10000&$1" |
+                jq -c "[.events[] | select($2)]"
+}
+moved_event() { [ "$(events_of app=drn ".kind == \"instance.moved\" and .details.reason == \"$1\"" | jq length)" -ge 1 ]; }
+wait_until 20 moved_event drain || fail "no instance.moved (drain) of drn: $(events_of app=drn 'true' | head -c 2000)"
+wait_until 20 moved_event rebalance || fail "no instance.moved (rebalance) of drn: $(events_of app=drn 'true' | head -c 2000)"
+e=$(events_of app=drn '.kind == "instance.moved" and .details.reason == "drain"' | jq -c '.[0]')
+assert_eq "$id" "$(jq -r .details.from <<<"$e")" "the machine the drained instance of drn left"
+assert_contains "$(jq -r .who <<<"$e")" "engine@" "who moved it"
+unit_moved() { [ "$(events_of unit=moving.service '.kind == "unit.move" and .details.reason == "drain"' | jq length)" -ge 1 ]; }
+wait_until 20 unit_moved || fail "no unit.move (drain) of moving.service: $(events_of unit=moving.service true)"
+
 touch "$CLUSTER_DIR/stop-drain-sampling"
 wait $sampler || true
 rm -f "$CLUSTER_DIR/stop-drain-sampling"

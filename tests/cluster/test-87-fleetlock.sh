@@ -17,6 +17,7 @@ DROPIN_DIR=/run/systemd/system/fleetd.service.d
 DROPIN=$DROPIN_DIR/87-fleetlock.conf
 UNIT=pin87-$RANDOM.service
 
+T87=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 api() {
         local host=$1
         shift
@@ -203,6 +204,18 @@ assert_eq "" "$(holders)" "holders of $GROUP after steady-state"
 in_etcd "drain/$id1" && fail "host1 is still draining after steady-state"
 zincati host1 steady-state "$fl1"
 assert_eq 200 "$Z_STATUS" "host1's steady-state again (nothing held)"
+
+# the timeline: host1's slot taken and freed, its drain and uncordon, one event each, by the
+# FleetLock caller (on the loopback listener: root, the user curl ran as)
+events87() {
+        api host1 "http://localhost/v1/events?limit=10000&machine=$id1&since=$T87" | jq -c "[.events[] | select($1)]"
+}
+for k in lock.taken lock.released machine.draining machine.uncordoned; do
+        seen() { [ "$(events87 ".kind == \"$k\"" | jq length)" = 1 ]; }
+        wait_until 10 seen || fail "events $k of host1: $(events87 ".kind == \"$k\"")"
+done
+assert_eq steady-state "$(events87 '.kind == "lock.released"' | jq -r '.[0].details.reason')" "why host1's slot was freed"
+assert_eq fleetlock "$(events87 '.kind == "machine.draining"' | jq -r '.[0].details.source')" "source of host1's drain"
 
 # Now host2 gets it, and gives it back.
 wait_until 30 pre_reboot_ok host2 "$fl2" || fail "host2's pre-reboot never got 200"
