@@ -19,6 +19,7 @@
 #include "build-context.h"
 #include "build-record.h"
 #include "child.h"
+#include "event-log.h"
 #include "image-ref.h"
 #include "image-tools.h"
 #include "log.h"
@@ -42,6 +43,8 @@ typedef enum BuildStep {
 typedef struct Build {
         Manager *m;
         ApiRequest *req;              /* NULL once the client is gone (the build goes on) */
+        char *who;                    /* the client, for the events: api_request_who() */
+        int64_t uid;                  /* api_request_uid(), -1: none */
         BuildRecord rec;
         Release manifest;
         char *containerfile;
@@ -90,6 +93,7 @@ static Build *build_free(Build *b) {
         if (b->req)
                 api_request_stream_end(b->req, b->rec.finished_usec > 0 && !b->pending ? 0 : -ECONNRESET);
         build_record_done(&b->rec);
+        free(b->who);
         release_done(&b->manifest);
         tail_clear(b);
         free(b->containerfile);
@@ -168,6 +172,16 @@ static int build_emit(Build *b, json_t *j, bool keep) {
         return r;
 }
 
+/* build.started, build.succeeded or build.failed, done by the build's client. */
+static void build_event(Build *b, const char *kind, const char *message) {
+        json_auto_t *d = json_pack("{s:s, s:s*, s:s*}", "build", b->rec.id, "image", b->rec.image,
+                                   "digest", b->rec.digest);
+
+        event_emit(&(Event) { .kind = kind, .app = b->rec.app, .release = b->rec.release, .by = EVENT_BY_USER,
+                              .who = b->who, .has_uid = b->uid >= 0, .uid = (uid_t) b->uid, .details = d,
+                              .message = message });
+}
+
 /* The last line, the record, and the end: the build is over. */
 static void build_finish(Build *b, json_t *app, const char *code, const char *message) {
         json_auto_t *last = NULL;
@@ -182,11 +196,17 @@ static void build_finish(Build *b, json_t *app, const char *code, const char *me
                 json_object_set_new(last, "error", json_pack("{s:s, s:s}", "code", code, "message", message));
         build_write_record(b);
         build_prune_records(b);
-        if (b->rec.state == BUILD_SUCCEEDED)
+        if (b->rec.state == BUILD_SUCCEEDED) {
+                _cleanup_free_ char *m = NULL;
                 log_info("App %s: build %s pushed %s@%s, release v%u.", b->rec.app, b->rec.id, b->rec.image,
                          b->rec.digest, b->rec.release);
-        else
+                if (asprintf(&m, "build %s pushed %s, release v%u", b->rec.id, b->rec.image, b->rec.release) < 0)
+                        m = NULL;
+                build_event(b, "build.succeeded", m ?: "build succeeded");
+        } else {
                 log_warning("App %s: build %s failed: %s", b->rec.app, b->rec.id, message);
+                build_event(b, "build.failed", message);
+        }
         if (build_emit(b, last, true) == -ENOBUFS)
                 return;       /* ended when there is room (on_request_event) */
         build_free(b);
@@ -541,6 +561,14 @@ int api_builds_start(ApiRequest *req, void *userdata) {
                 return r;
         builds_running[slot] = b;
         log_info("App %s: build %s of %s starts (%s).", app, b->rec.id, b->rec.image, b->containerfile);
+        b->who = api_request_who(req) ? strdup(api_request_who(req)) : NULL;
+        b->uid = api_request_uid(req);
+        {
+                _cleanup_free_ char *text = NULL;
+                if (asprintf(&text, "build %s of %s started", b->rec.id, b->rec.image) < 0)
+                        text = NULL;
+                build_event(b, "build.started", text ?: "build started");
+        }
         json_auto_t *first = json_pack("{s:o}", "build", build_record_to_json(&b->rec));
         (void) build_emit(b, first, false);
         build_write_record(b);

@@ -121,6 +121,20 @@ assert_contains "$message" "$reg" "the rollout's message names the registry"
 assert_contains "$message" "Error" "the rollout's message has the pull's error: $message"
 wait_until 30 v1_served || fail "after the automatic rollback the page is not 'built v1': $(via)"
 
+# the timeline: every build started and ended as one event (two succeeded, one failed with the
+# build's message), and the failed pull rolled back with the registry's reason
+build_events() {
+        cl_exec host1 curl -sf --unix-socket /run/fleetd/fleetd.sock "http://localhost/v1/events?app=$app&limit=1000" |
+                jq -c "[.events[] | select(.kind == \"$1\")]"
+}
+assert_eq 3 "$(build_events build.started | jq length)" "build.started events"
+assert_eq 2 "$(build_events build.succeeded | jq length)" "build.succeeded events"
+assert_eq 1 "$(build_events build.failed | jq length)" "build.failed events"
+assert_eq root "$(build_events build.started | jq -r '.[0].who')" "who started the build"
+rolled() { [ "$(build_events rollout.rolled_back | jq length)" -ge 1 ]; }
+wait_until 20 rolled || fail "no rollout.rolled_back event after the failed pull"
+assert_contains "$(build_events rollout.rolled_back | jq -r '.[-1].message')" "$reg" "rollout.rolled_back names the registry"
+
 # clean up: the app and the registry
 cl_fleetctl host1 apps destroy "$app" >/dev/null
 cl_fleetctl host1 destroy registry.service >/dev/null
