@@ -49,6 +49,14 @@ struct AppController {
         bool loaded;
         EtcdRequest *write;
         char *writing;                /* the app the write is for */
+        bool writing_units;           /* it creates or deletes instance units */
+        /* The instances come from the engine's units/ watch, the app records from our apps/
+         * watch: two streams, either may be ahead. After a write of ours that changed units at
+         * revision units_await, nothing is planned until the units/ view (units_revision) has
+         * reached it, or a plan on the newer app record would miss those units and make its
+         * instances again. */
+        int64_t units_revision;
+        int64_t units_await;
         sd_event_source *defer;
         sd_event_source *tick;
         bool lost;                    /* the picture lost something: start over (on_defer) */
@@ -298,6 +306,7 @@ typedef struct Ops {
         EtcdOp ops[128];
         char *strings[256];
         size_t n_ops, n_strings;
+        size_t n_unit_ops;            /* instance units created or deleted */
 } Ops;
 
 static void ops_done(Ops *o) {
@@ -331,8 +340,12 @@ static int ops_add_within(Ops *o, size_t limit, EtcdOpType type, char *key, char
         return 0;
 }
 
+/* An instance unit's op. */
 static int ops_add(Ops *o, EtcdOpType type, char *key, char *value) {
-        return ops_add_within(o, ELEMENTSOF(o->ops) - RESERVED_OPS, type, key, value);
+        int r = ops_add_within(o, ELEMENTSOF(o->ops) - RESERVED_OPS, type, key, value);
+        if (r >= 0)
+                o->n_unit_ops++;
+        return r;
 }
 
 static int ops_add_reserved(Ops *o, EtcdOpType type, char *key, char *value) {
@@ -501,6 +514,8 @@ static void on_written(EtcdClient *e, int error, const EtcdResult *result, void 
                         c->on_fenced(c, c->fenced_userdata);
                 return;
         }
+        if (c->writing_units)
+                c->units_await = MAX(c->units_await, result->revision);
         if (app)
                 mark_dirty(c, app);
 }
@@ -520,6 +535,7 @@ static int controller_write(AppController *c, AppEntry *a, Ops *o) {
         c->writing = strdup(a->rec.name);
         if (!c->writing)
                 return -ENOMEM;
+        c->writing_units = o->n_unit_ops > 0;
         return etcd_client_txn(c->etcd, &txn, on_written, c, &c->write);
 }
 
@@ -539,7 +555,7 @@ static int on_defer(sd_event_source *s, void *userdata) {
         if (rolling)
                 controller_tick(c);
 
-        while (c->loaded && !c->write && hashmap_size(c->dirty) > 0) {
+        while (c->loaded && !c->write && c->units_revision >= c->units_await && hashmap_size(c->dirty) > 0) {
                 const char *name;
                 i = 0;
                 (void) hashmap_iterate(c->dirty, &i, &name, NULL);
@@ -688,6 +704,13 @@ int app_controller_new(sd_event *e, EtcdClient *etcd, const AppControllerOptions
                 return r;
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+void app_controller_units_seen(AppController *c, int64_t revision) {
+        assert(c);
+        c->units_revision = MAX(c->units_revision, revision);
+        if (c->units_revision >= c->units_await && hashmap_size(c->dirty) > 0)
+                controller_schedule(c);
 }
 
 void app_controller_set_fenced_handler(AppController *c, app_controller_fenced_t cb, void *userdata) {

@@ -326,6 +326,7 @@ static void on_loaded(EtcdClient *c, int error, const EtcdResult *result, void *
                 engine_step_down(e, "no app controller");
                 return engine_campaign_later(e);
         }
+        app_controller_units_seen(e->apps, result->revision);
         e->loaded = true;
         log_info("Engine leader: %zu unit(s), %zu machine(s), %zu schedule entr%s.", hashmap_size(e->units),
                  hashmap_size(e->machines), hashmap_size(e->scheduled), hashmap_size(e->scheduled) == 1 ? "y" : "ies");
@@ -373,6 +374,8 @@ static void on_units_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t
                         if (e->apps)
                                 app_controller_unit_changed(e->apps, key_tail(ev[i].kv.key), NULL);
                 }
+        if (e->apps)
+                app_controller_units_seen(e->apps, etcd_watch_revision(w));
         engine_reconcile_soon(e);
 }
 
