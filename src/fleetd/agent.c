@@ -31,6 +31,10 @@
 /* Of the timers around route removal: the drain delay is short, and the default accuracy
  * (250 ms) would be a good part of it. */
 #define ROUTE_TIMER_ACCURACY (10 * USEC_PER_MSEC)
+/* A unit file that could not be written (a full disk) is written again by a plan this much
+ * later, doubling up to the maximum while it keeps failing. */
+#define WRITE_RETRY_MIN (1 * USEC_PER_SEC)
+#define WRITE_RETRY_MAX (16 * USEC_PER_SEC)
 
 /* What this host has: a unit file fleetd wrote, and systemd's view of the unit. */
 typedef struct LocalUnit {
@@ -48,6 +52,7 @@ typedef struct LocalUnit {
         uint16_t port;                /* host port assigned here; 0: none */
         HealthChecker *checker;       /* only while the unit is up and has a check */
         HealthState health;           /* published when the unit has a check */
+        char *error;                  /* why its file could not be written (state/'s "error") */
         bool job;                     /* a start, stop or restart of ours is under way */
         bool adopted;                 /* found when fleetd started; no job of ours since */
 
@@ -123,6 +128,10 @@ struct Agent {
         bool drain;                   /* a unit of the plan had a route */
         sd_event_source *unroute_timer, *drain_timer;
 
+        bool write_failed;            /* a unit file of the plan under way could not be written */
+        usec_t write_backoff;
+        sd_event_source *write_retry;
+
         sd_event_source *plan_defer;
         sd_event_source *publish_timer;
         sd_event_source *resync_timer;
@@ -135,6 +144,7 @@ static void agent_schedule_plan(Agent *a);
 static void agent_load_schedule(Agent *a);
 static void agent_schedule_publish(Agent *a);
 static void agent_schedule_publish_after(Agent *a, usec_t delay);
+static int agent_arm_timer(Agent *a, sd_event_source **s, usec_t delay, sd_event_time_handler_t handler);
 
 static void local_unit_free(void *p) {
         LocalUnit *u = p;
@@ -146,6 +156,7 @@ static void local_unit_free(void *p) {
         free(u->load);
         free(u->active);
         free(u->sub);
+        free(u->error);
         free(u);
 }
 
@@ -337,9 +348,10 @@ static void on_state_changed(SystemdBackend *b, const char *unit, const UnitStat
 
 static json_t *state_json(Agent *a, const char *name, const LocalUnit *u) {
         StateRecord s = {
-                .name = (char *) name, .hash = (char *) u->hash, .load = u->load, .active = u->active,
-                .sub = u->sub, .since_usec = u->since, .port = u->port,
+                .name = (char *) name, .hash = u->hash[0] ? (char *) u->hash : NULL, .load = u->load,
+                .active = u->active, .sub = u->sub, .since_usec = u->since, .port = u->port,
                 .health = u->health_spec.kind != HEALTH_KIND_NONE ? (char *) health_state_to_string(u->health) : NULL,
+                .error = u->error,
         };
         snprintf(s.machine, sizeof(s.machine), "%s", a->machine_id);
         return state_record_to_json(&s);
@@ -773,6 +785,45 @@ static void on_step_done(SystemdBackend *b, const char *unit, int error, const c
                 agent_advance(a);
 }
 
+/* The unit keeps what systemd had (no file, or its older file: write_file_atomic() never leaves
+ * a part of one), and is neither started nor restarted; its state record says why, and a plan
+ * writes it again after the backoff. */
+static void agent_write_failed(Agent *a, const char *name, int error) {
+        LocalUnit *u = local_get_or_add(a, name);
+        char *text = NULL;
+
+        log_unit_warning_errno(name, error, "Failed to write the unit file of %s, trying again later: %m", name);
+        a->write_failed = true;
+        if (!u || asprintf(&text, "Failed to write the unit file: %s", strerror(-error)) < 0)
+                return (void) log_oom();
+        if (!streq_ptr(u->error, text)) {
+                u->dirty = true;
+                agent_schedule_publish(a);
+        }
+        free(u->error);
+        u->error = text;
+}
+
+static int on_write_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        agent_schedule_plan(userdata);
+        return 0;
+}
+
+/* After a plan: again soon if a file could not be written. */
+static void agent_plan_files_done(Agent *a) {
+        int r;
+
+        if (!a->write_failed) {
+                a->write_backoff = WRITE_RETRY_MIN;
+                return;
+        }
+        a->write_failed = false;
+        r = agent_arm_timer(a, &a->write_retry, a->write_backoff, on_write_retry);
+        if (r < 0)
+                log_warning_errno(r, "Failed to arm a timer, writing unit files again on the next resync: %m");
+        a->write_backoff = MIN(a->write_backoff * 2, WRITE_RETRY_MAX);
+}
+
 static void step_files(Agent *a, const Step *s) {
         int r;
 
@@ -799,12 +850,15 @@ static void step_files(Agent *a, const Step *s) {
         if (!d)
                 return;       /* unscheduled meanwhile: the next plan removes it */
         r = systemd_backend_write_unit(a->backend, s->name, d->contents);
-        if (r < 0) {
-                log_unit_warning_errno(s->name, r, "Failed to write unit file: %m");
-                return;
-        }
+        if (r < 0)
+                return agent_write_failed(a, s->name, r);
         LocalUnit *u = local_get_or_add(a, s->name);
         if (u) {
+                if (u->error) {
+                        log_unit_info(s->name, "Wrote the unit file of %s.", s->name);
+                        free(u->error);
+                        u->error = NULL;
+                }
                 snprintf(u->hash, sizeof(u->hash), "%s", d->hash);
                 u->dirty = true;
                 /* The restart or stop that follows a new file resumes the checks. */
@@ -820,6 +874,9 @@ static void step_job(Agent *a, const Step *s) {
         LocalUnit *u = s->name ? hashmap_get(a->local, s->name) : NULL;
         int r;
 
+        /* A unit whose file could not be written keeps running what it had, or stays down. */
+        if (u && u->error && (s->type == AGENT_START || s->type == AGENT_RESTART))
+                return;
         /* Before a start: the port file is there (a failure to write it is logged; the unit then
          * fails on its EnvironmentFile=, which says more than not starting it). */
         if (u && (s->type == AGENT_START || s->type == AGENT_RESTART))
@@ -1013,6 +1070,7 @@ static void agent_advance(Agent *a) {
                 case PHASE_START:
                         a->phase = PHASE_IDLE;
                         steps_free(a);
+                        agent_plan_files_done(a);
                         agent_undrain(a);
                         if (a->replan) {
                                 a->replan = false;
@@ -1303,6 +1361,7 @@ int agent_new(sd_event *e, EtcdClient *etcd, Presence *presence, const AgentOpti
         a->public_ip = o->public_ip ? strdup(o->public_ip) : NULL;
         a->ports_dir = o->ports_dir ? strdup(o->ports_dir) : ports_dir_of(o->units_dir);
         a->next_port = PORTS_RANGE_FIRST;
+        a->write_backoff = WRITE_RETRY_MIN;
         a->route_drain_delay = o->route_drain_delay;
         a->route_timeout = o->route_timeout ?: ROUTE_TIMEOUT_DEFAULT;
         a->desired = hashmap_new(schedule_record_free);
@@ -1351,6 +1410,7 @@ Agent *agent_free(Agent *a) {
         sd_event_source_disable_unref(a->resync_timer);
         sd_event_source_disable_unref(a->unroute_timer);
         sd_event_source_disable_unref(a->drain_timer);
+        sd_event_source_disable_unref(a->write_retry);
         hook_runner_free(a->hooks);
         systemd_backend_free(a->backend);
         steps_free(a);

@@ -83,6 +83,9 @@ typedef struct StateRecord {
         uint64_t since_usec;          /* realtime of the last change, microseconds */
         int port;                     /* host port the agent assigned ([X-Fleetd] Port=); 0: none */
         char *health;                 /* starting, passing, failing; NULL: the unit has no check */
+        char *error;                  /* why the agent could not do what the schedule asks (its unit
+                                       * file could not be written: "...: No space left on
+                                       * device"); NULL: nothing failed */
 } StateRecord;
 
 /* routes/<app>/<unit>: where a healthy instance of an app serves, for routers (fleet-router)
