@@ -22,7 +22,10 @@ typedef struct Instance {
         unsigned release;
         char *process;
         unsigned index;
-        uint64_t created;
+        /* CLOCK_MONOTONIC when this controller first saw it: the deadline runs from here, on a
+         * clock the wall clock's jumps do not move (a new leader gives a starting instance
+         * the whole deadline again) */
+        usec_t seen;
 } Instance;
 
 typedef struct AppEntry {
@@ -129,6 +132,7 @@ void app_controller_unit_changed(AppController *c, const char *name, const UnitR
         assert(name);
 
         old = hashmap_get(c->instances, name);
+        usec_t seen = old ? old->seen : now_usec(CLOCK_MONOTONIC);
         if (old)
                 mark_dirty(c, old->app);
         if (!u || !u->app) {
@@ -147,7 +151,7 @@ void app_controller_unit_changed(AppController *c, const char *name, const UnitR
         if (!i)
                 return controller_lost(c, -ENOMEM, name);
         *i = (Instance) { .app = TAKE_PTR(app), .process = TAKE_PTR(process), .release = version, .index = index,
-                          .created = u->created_usec };
+                          .seen = seen };
         if (hashmap_put(c->instances, name, i) < 0) {
                 instance_free(i);
                 return controller_lost(c, -ENOMEM, name);
@@ -421,7 +425,7 @@ static AppInstance *controller_instances(AppController *c, const AppEntry *a, co
                 /* the health check of an older release's process is not known here: the target's stands in */
                 const ProcessType *p = release_find_process(rel, in->process);
                 inst[n++] = (AppInstance) { unit, in->release, in->process, in->index,
-                                            app_instance_health(hashmap_get(c->states, unit), p), in->created };
+                                            app_instance_health(hashmap_get(c->states, unit), p), in->seen };
         }
         *ret_n = n;
         return inst;
@@ -470,7 +474,7 @@ static int controller_plan_app(AppController *c, AppEntry *a, Ops *o) {
                 return -ENOMEM;
         AppTarget t = { .release = rel->version, .processes = procs, .n_processes = rel->n_processes,
                         .max_surge = rel->max_surge, .max_unavailable = rel->max_unavailable,
-                        .next_index = MAX(a->rec.next_index, 1u), .now = now_usec(CLOCK_REALTIME),
+                        .next_index = MAX(a->rec.next_index, 1u), .now = now_usec(CLOCK_MONOTONIC),
                         .deadline = c->deadline };
         r = app_plan(&t, inst, n, &plan);
         if (r < 0)

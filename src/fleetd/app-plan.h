@@ -36,7 +36,7 @@ typedef struct AppInstance {
         const char *process;
         unsigned index;
         InstanceHealth health;
-        usec_t created;               /* realtime the unit was created */
+        usec_t created;               /* when it was made or first seen: CLOCK_MONOTONIC, as now */
 } AppInstance;
 
 typedef struct AppProcessTarget {
@@ -52,7 +52,7 @@ typedef struct AppTarget {
         unsigned max_surge;
         unsigned max_unavailable;
         unsigned next_index;          /* the first instance number not used yet */
-        usec_t now;
+        usec_t now;                   /* CLOCK_MONOTONIC */
         usec_t deadline;              /* how long a new instance may take to become healthy */
 } AppTarget;
 
