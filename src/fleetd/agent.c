@@ -117,6 +117,7 @@ struct Agent {
         EtcdRequest *load_request;
         EtcdWatch *watch;
         bool schedule_loaded;
+        bool local_known;             /* systemd said how the units found at start-up are */
 
         /* applying one plan at a time */
         Phase phase;
@@ -1099,7 +1100,9 @@ static int agent_make_steps(Agent *a) {
         i = k = 0;
         while (hashmap_iterate(a->local, &i, &name, &v)) {
                 LocalUnit *u = v;
-                l[k++] = (AgentActual) { name, u->hash, u->active };
+                /* found at start-up, and systemd could not say how it is: taken as running, so
+                 * that it is stopped before its file goes */
+                l[k++] = (AgentActual) { name, u->hash, u->active ?: (u->adopted ? "active" : NULL) };
         }
         r = agent_plan(d, nd, l, nl, &plan);
         if (r < 0)
@@ -1141,7 +1144,9 @@ static int on_plan(sd_event_source *s, void *userdata) {
 static void agent_schedule_plan(Agent *a) {
         int r = 0;
 
-        if (!a->schedule_loaded)
+        /* Both the schedule and systemd's view of the units found at start-up are needed: a
+         * plan that took a running unit for stopped would remove its file without stopping it. */
+        if (!a->schedule_loaded || !a->local_known)
                 return;
         if (!a->plan_defer)
                 r = sd_event_add_defer(a->event, &a->plan_defer, on_plan, a);
@@ -1300,6 +1305,16 @@ static void agent_adopt_routes(Agent *a) {
         }
 }
 
+static void on_local_queried(SystemdBackend *b, const char *unit, int error, const char *message, void *userdata) {
+        Agent *a = userdata;
+
+        if (error < 0)
+                log_warning_errno(error, "Failed to ask systemd about the units found at start-up, taking them as running: %s",
+                                  message ?: "(no message)");
+        a->local_known = true;
+        agent_schedule_plan(a);
+}
+
 static int agent_adopt_local(Agent *a) {
         _cleanup_strv_free_ char **names = NULL;
         int r;
@@ -1321,9 +1336,11 @@ static int agent_adopt_local(Agent *a) {
         }
         agent_adopt_ports(a);
         agent_adopt_routes(a);
-        if (strv_length(names) > 0)
-                return systemd_backend_query(a->backend, names, NULL, NULL);
-        return 0;
+        if (strv_length(names) == 0) {
+                a->local_known = true;
+                return 0;
+        }
+        return systemd_backend_query(a->backend, names, on_local_queried, a);
 }
 
 /* "ports" next to units_dir: /run/fleetd/units -> /run/fleetd/ports (created on first use). */
