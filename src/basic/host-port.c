@@ -85,3 +85,15 @@ int parse_ip_address(const char *s, int *ret_family, uint8_t *ret_addr) {
                 memcpy(ret_addr, addr, sizeof(addr));
         return 0;
 }
+
+bool host_port_is_loopback(const char *s) {
+        static const uint8_t v6_loopback[16] = { [15] = 1 };
+        _cleanup_free_ char *host = NULL;
+        uint8_t addr[16];
+        uint16_t port;
+        int family;
+
+        if (!s || parse_host_port(s, &host, &port) < 0 || parse_ip_address(host, &family, addr) < 0)
+                return false;
+        return family == AF_INET ? addr[0] == 127 : memcmp(addr, v6_loopback, sizeof(addr)) == 0;
+}

@@ -27,3 +27,16 @@ char *strndup_trimmed(const char *s, size_t n) {
                 n--;
         return strndup(s, n);
 }
+
+int parse_boolean(const char *s) {
+        static const char * const yes[] = { "true", "yes", "on", "1", "t", "T", "True", "TRUE" };
+        static const char * const no[] = { "false", "no", "off", "0", "f", "F", "False", "FALSE" };
+
+        for (size_t i = 0; s && i < ELEMENTSOF(yes); i++) {
+                if (streq(s, yes[i]))
+                        return 1;
+                if (streq(s, no[i]))
+                        return 0;
+        }
+        return -EINVAL;
+}

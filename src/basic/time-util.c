@@ -53,6 +53,42 @@ int parse_duration(const char *s, usec_t *ret) {
         return 0;
 }
 
+/* "1.5", "0.25s", "1.5m": one number with a fraction, then a unit that parse_duration() knows
+ * (none: seconds). */
+static int parse_fraction(const char *s, usec_t *ret) {
+        usec_t whole = 0, frac = 0, scale = 1, unit;
+        size_t digits = 0;
+        char one[8];
+
+        if (!isdigit((unsigned char) *s))
+                return -EINVAL;
+        for (; isdigit((unsigned char) *s); s++) {
+                if (whole > UINT64_MAX / 10)
+                        return -EINVAL;
+                whole = whole * 10 + (usec_t) (*s - '0');
+        }
+        if (*s++ != '.' || !isdigit((unsigned char) *s))
+                return -EINVAL;
+        for (; isdigit((unsigned char) *s); s++, digits++)
+                if (digits < 6) {
+                        frac = frac * 10 + (usec_t) (*s - '0');
+                        scale *= 10;
+                }
+
+        if (strlen(s) > 3 || snprintf(one, sizeof(one), "1%s", s) < 0 || parse_duration(one, &unit) < 0)
+                return -EINVAL;
+        if (whole > (UINT64_MAX - unit) / unit)
+                return -EINVAL;
+        *ret = whole * unit + frac * unit / scale;
+        return 0;
+}
+
+int parse_duration_fraction(const char *s, usec_t *ret) {
+        if (s && strchr(s, '.'))
+                return parse_fraction(s, ret);
+        return parse_duration(s, ret);
+}
+
 char *format_duration(char *buf, size_t size, usec_t u) {
         static const struct {
                 const char *suffix;

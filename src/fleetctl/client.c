@@ -2,19 +2,22 @@
 /* fleetd's API from the command line: endpoint parsing, one blocking libcurl request, and the
  * translation of curl's and the server's errors into one message and a negative errno. */
 #include <curl/curl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "client.h"
 
-#define CLIENT_CONNECT_TIMEOUT_SEC 10L
-#define CLIENT_TIMEOUT_SEC         120L
+#define CLIENT_CONNECT_TIMEOUT (10 * USEC_PER_SEC)
 
 struct Client {
         CURL *curl;
         char *endpoint;       /* as shown: unix:///path or the URL */
         char *socket_path;    /* unix endpoints only */
         char *base_url;       /* "http://localhost" for unix endpoints; no trailing '/' */
+        usec_t timeout;       /* 0: none */
+        const char *ca_file, *cert_file, *key_file;
+        bool debug;
 };
 
 typedef struct Response {
@@ -26,10 +29,44 @@ typedef struct Response {
         FILE *out;
         int streaming;        /* -1: not known yet, 0: an error answer, 1: copying to out */
         bool write_failed;
+        /* client_post_lines(): a 2xx body goes to on_line, a line at a time, instead */
+        client_line_t on_line;
+        void *line_userdata;
+        char *line;
+        size_t line_size;
 } Response;
 
 static void response_done(Response *r) {
         free(r->data);
+        free(r->line);
+}
+
+/* Hands each complete line (without '\n') of what came to r->on_line; keeps the rest. */
+static int response_lines(Response *r, const char *data, size_t len, bool at_end) {
+        char *p = realloc(r->line, r->line_size + len + 1);
+        size_t start = 0;
+
+        if (!p)
+                return -ENOMEM;
+        r->line = p;
+        memcpy(r->line + r->line_size, data, len);
+        r->line_size += len;
+        for (size_t i = 0; i < r->line_size; i++)
+                if (r->line[i] == '\n') {
+                        r->line[i] = '\0';
+                        if (r->on_line(r->line + start, i - start, r->line_userdata) < 0)
+                                return -EPIPE;
+                        start = i + 1;
+                }
+        if (at_end && start < r->line_size) {
+                r->line[r->line_size] = '\0';
+                if (r->on_line(r->line + start, r->line_size - start, r->line_userdata) < 0)
+                        return -EPIPE;
+                start = r->line_size;
+        }
+        memmove(r->line, r->line + start, r->line_size - start);
+        r->line_size -= start;
+        return 0;
 }
 
 Client *client_free(Client *c) {
@@ -77,21 +114,26 @@ static int client_parse_endpoint(Client *c, const char *endpoint) {
         return 0;
 }
 
-int client_new(const char *endpoint, Client **ret) {
+int client_new(const ClientOptions *o, Client **ret) {
         _cleanup_(client_freep) Client *c = NULL;
         int r;
 
         c = calloc(1, sizeof(Client));
         if (!c)
                 return -ENOMEM;
-        r = client_parse_endpoint(c, endpoint);
+        r = client_parse_endpoint(c, o->endpoint);
         if (r == -EINVAL)
                 fprintf(stderr,
                         "fleetctl: unsupported endpoint '%s': use unix:///path/to.sock, a socket path, or "
                         "http(s)://host:port.\n",
-                        endpoint);
+                        o->endpoint);
         if (r < 0)
                 return r;
+        c->timeout = o->timeout;
+        c->ca_file = o->ca_file;
+        c->cert_file = o->cert_file;
+        c->key_file = o->key_file;
+        c->debug = o->debug;
 
         c->curl = curl_easy_init();
         if (!c->curl)
@@ -132,6 +174,13 @@ static size_t on_stream_data(char *data, size_t size, size_t n, void *userdata) 
         }
         if (!r->streaming)
                 return on_data(data, size, n, userdata);
+        if (r->on_line) {
+                if (response_lines(r, data, len, false) < 0) {
+                        r->write_failed = true;
+                        return 0;
+                }
+                return len;
+        }
         if (fwrite(data, 1, len, r->out) != len || fflush(r->out) != 0) {
                 r->write_failed = true;
                 return 0;
@@ -150,8 +199,9 @@ static void message_prefix(const char *label) {
         fprintf(stderr, "fleetctl: %s%s", strempty(label), label ? ": " : "");
 }
 
+/* bounded: whether the request had the request timeout. */
 static int client_transfer_failed(Client *c, CURL *curl, CURLcode code, const char *errbuf, const Response *resp,
-                                  ClientFlags flags, const char *label) {
+                                  ClientFlags flags, const char *label, bool bounded) {
         long os_errno = 0;
         const char *reason;
         int r;
@@ -178,7 +228,11 @@ static int client_transfer_failed(Client *c, CURL *curl, CURLcode code, const ch
         if (flags & CLIENT_QUIET)
                 return r;
         message_prefix(label);
-        if (r == -ECONNREFUSED)
+        if (code == CURLE_OPERATION_TIMEDOUT && bounded) {
+                char buf[32];
+                fprintf(stderr, "fleetd at %s did not answer within %s (--request-timeout).\n", c->endpoint,
+                        format_duration(buf, sizeof(buf), c->timeout));
+        } else if (r == -ECONNREFUSED)
                 fprintf(stderr,
                         "cannot reach fleetd at %s: %s. Is fleetd running? Set --endpoint or FLEETCTL_ENDPOINT.\n",
                         c->endpoint, reason);
@@ -192,7 +246,8 @@ static int client_status_failed(Client *c, long status, json_t *answer, ClientFl
         const char *message = json_string_value(json_object_get(json_object_get(answer, "error"), "message"));
         int r = status == 404 ? -ENOENT : status == 409 ? -EEXIST : -EIO;
 
-        if ((flags & CLIENT_QUIET) || (r == -ENOENT && (flags & CLIENT_QUIET_NOT_FOUND)))
+        if ((flags & CLIENT_QUIET) || (r == -ENOENT && (flags & CLIENT_QUIET_NOT_FOUND)) ||
+            (r == -EEXIST && (flags & CLIENT_QUIET_CONFLICT)))
                 return r;
         message_prefix(label);
         if (message)
@@ -209,10 +264,28 @@ typedef struct Request {
         size_t body_size;
         const char *content_type;     /* of body */
         const char *accept;
-        long timeout_sec;             /* 0: none */
+        bool bounded;                 /* the client's request timeout applies (not to streams) */
         long idle_timeout_sec;        /* 0: none */
         curl_write_callback on_data;
 } Request;
+
+/* The time limits of req, and the TLS files. */
+static void client_setup_limits(Client *c, CURL *curl, const Request *req) {
+        usec_t connect = CLIENT_CONNECT_TIMEOUT;
+
+        if (req->bounded && c->timeout > 0) {
+                /* at least 1 ms: 0 would mean no limit to curl */
+                curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long) MAX(c->timeout / USEC_PER_MSEC, (usec_t) 1));
+                connect = MIN(connect, c->timeout);
+        }
+        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long) MAX(connect / USEC_PER_MSEC, (usec_t) 1));
+        if (c->ca_file)
+                curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file);
+        if (c->cert_file)
+                curl_easy_setopt(curl, CURLOPT_SSLCERT, c->cert_file);
+        if (c->key_file)
+                curl_easy_setopt(curl, CURLOPT_SSLKEY, c->key_file);
+}
 
 /* Sets curl (c's own handle, or one of ClientLines) up for req; *headers must outlive the
  * transfer, and so must req->body: curl does not copy it. */
@@ -230,8 +303,7 @@ static int client_setup(Client *c, CURL *curl, const Request *req, struct curl_s
         curl_easy_setopt(curl, CURLOPT_URL, url);   /* curl copies strings */
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CLIENT_CONNECT_TIMEOUT_SEC);
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT, req->timeout_sec);
+        client_setup_limits(c, curl, req);
         if (req->idle_timeout_sec > 0) {
                 curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
                 curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, req->idle_timeout_sec);
@@ -258,6 +330,23 @@ static int client_setup(Client *c, CURL *curl, const Request *req, struct curl_s
         return 0;
 }
 
+/* --debug: "fleetctl: debug: GET http://localhost/v1/units: 200 (3 ms)". */
+static void client_debug(Client *c, CURL *curl, const Request *req, CURLcode code) {
+        curl_off_t usec = 0;
+        long status = 0;
+
+        if (!c->debug)
+                return;
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME_T, &usec);
+        if (code != CURLE_OK)
+                fprintf(stderr, "fleetctl: debug: %s %s%s: %s (%" PRIi64 " ms)\n", req->method, c->base_url, req->path,
+                        curl_easy_strerror(code), (int64_t) usec / 1000);
+        else
+                fprintf(stderr, "fleetctl: debug: %s %s%s: %ld (%" PRIi64 " ms)\n", req->method, c->base_url, req->path,
+                        status, (int64_t) usec / 1000);
+}
+
 /* Runs req; on a completed transfer stores the HTTP status in *ret_status. */
 static int client_perform(Client *c, const Request *req, ClientFlags flags, Response *resp, long *ret_status) {
         struct curl_slist *headers = NULL;
@@ -268,8 +357,9 @@ static int client_perform(Client *c, const Request *req, ClientFlags flags, Resp
         r = client_setup(c, c->curl, req, &headers, errbuf, resp);
         if (r >= 0) {
                 code = curl_easy_perform(c->curl);
+                client_debug(c, c->curl, req, code);
                 if (code != CURLE_OK)
-                        r = client_transfer_failed(c, c->curl, code, errbuf, resp, flags, NULL);
+                        r = client_transfer_failed(c, c->curl, code, errbuf, resp, flags, NULL, req->bounded);
         }
         curl_slist_free_all(headers);
         if (r < 0)
@@ -289,7 +379,7 @@ int client_call_text(Client *c, const char *method, const char *path, const char
 
         Request req = { .method = method, .path = path, .body = text, .body_size = size,
                         .content_type = content_type, .accept = "application/json",
-                        .timeout_sec = CLIENT_TIMEOUT_SEC, .on_data = on_data };
+                        .bounded = true, .on_data = on_data };
         r = client_perform(c, &req, flags, &resp, &status);
         if (r < 0)
                 return r;
@@ -344,6 +434,27 @@ int client_stream(Client *c, const char *path, long idle_timeout_sec, FILE *out)
                 return r;
         if (status >= 200 && status < 300)
                 return 0;
+        if (resp.size > 0)
+                answer = json_loadb(resp.data, resp.size, 0, NULL);
+        return client_status_failed(c, status, answer, 0, NULL);
+}
+
+int client_post_lines(Client *c, const char *path, const char *content_type, const void *body, size_t size,
+                      client_line_t on_line, void *userdata) {
+        _cleanup_(response_done) Response resp = { .curl = c->curl, .streaming = -1, .on_line = on_line,
+                                                   .line_userdata = userdata };
+        json_auto_t *answer = NULL;
+        long status;
+        int r;
+
+        Request req = { .method = "POST", .path = path, .body = body, .body_size = size,
+                        .content_type = content_type, .accept = "application/x-ndjson, application/json",
+                        .on_data = on_stream_data };
+        r = client_perform(c, &req, 0, &resp, &status);
+        if (r < 0)
+                return r;
+        if (status >= 200 && status < 300)
+                return response_lines(&resp, "", 0, true);
         if (resp.size > 0)
                 answer = json_loadb(resp.data, resp.size, 0, NULL);
         return client_status_failed(c, status, answer, 0, NULL);
@@ -533,7 +644,7 @@ static int line_stream_done(ClientLines *l, LineStream *s, CURLcode code) {
         if (s->error < 0)
                 return s->error;
         if (code != CURLE_OK) {
-                r = client_transfer_failed(l->client, s->curl, code, s->errbuf, &s->resp, 0, s->label);
+                r = client_transfer_failed(l->client, s->curl, code, s->errbuf, &s->resp, 0, s->label, false);
                 if (r == -ENOMEM)
                         return r;
                 client_lines_failed(l, r);

@@ -17,10 +17,23 @@ typedef struct Client Client;
 /* Larger answers are refused rather than buffered. */
 #define CLIENT_RESPONSE_MAX ((size_t) 16 * 1024 * 1024)
 
-/* endpoint is "unix:///path/to.sock", a plain socket path ("/run/x.sock", "./x.sock"), or
- * "http://host:port" / "https://host:port" (an optional path prefix is kept). Returns 0,
- * -EINVAL for anything else (after printing why), or -ENOMEM. */
-int client_new(const char *endpoint, Client **ret);
+/* A request gives up after this long unless told otherwise (--request-timeout). */
+#define CLIENT_TIMEOUT_DEFAULT (120 * USEC_PER_SEC)
+
+typedef struct ClientOptions {
+        /* "unix:///path/to.sock", a plain socket path ("/run/x.sock", "./x.sock"), or
+         * "http://host:port" / "https://host:port" (an optional path prefix is kept) */
+        const char *endpoint;
+        usec_t timeout;               /* of each request but the streams; 0: none */
+        const char *ca_file;          /* https: the CA that signed fleetd's certificate; NULL: the system's */
+        const char *cert_file;        /* https: this client's certificate and key, for fleetd's */
+        const char *key_file;         /* api_client_ca; NULL: none */
+        bool debug;                   /* each request and its answer's status on stderr */
+} ClientOptions;
+
+/* Returns 0, -EINVAL for an endpoint of another form (after printing why), or -ENOMEM. The
+ * strings of o must outlive the client. */
+int client_new(const ClientOptions *o, Client **ret);
 Client *client_free(Client *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Client *, client_free);
 
@@ -37,6 +50,7 @@ int client_call(Client *c, const char *method, const char *path, const json_t *b
 typedef enum ClientFlags {
         CLIENT_QUIET_NOT_FOUND = 1 << 0,   /* a 404 returns -ENOENT without a message */
         CLIENT_QUIET           = 1 << 1,   /* no message at all: best-effort lookups */
+        CLIENT_QUIET_CONFLICT  = 1 << 2,   /* a 409 returns -EEXIST without a message (a full slot) */
 } ClientFlags;
 
 /* client_call() with flags, and the HTTP status of a 2xx answer in *ret_status (optional; 201
@@ -55,6 +69,17 @@ int client_call_text(Client *c, const char *method, const char *path, const char
  * answer is reported as by client_call() and nothing of it reaches out. Returns 0, the
  * errors of client_call(), or -EPIPE if writing to out failed (a closed pipe: not reported). */
 int client_stream(Client *c, const char *path, long idle_timeout_sec, FILE *out);
+
+/* Called for each line of a streamed answer (client_post_lines()), without its '\n'; a negative
+ * return stops the transfer (-EPIPE). */
+typedef int (*client_line_t)(const char *line, size_t len, void *userdata);
+
+/* POSTs size bytes of body (as content_type) to path and hands a 2xx answer to on_line a line
+ * at a time as it arrives, with no overall timeout (a build answers until it is done). An error
+ * answer is reported as by client_call(). Returns 0, the errors of client_call(), or -EPIPE if
+ * on_line stopped it. */
+int client_post_lines(Client *c, const char *path, const char *content_type, const void *body, size_t size,
+                      client_line_t on_line, void *userdata);
 
 /* s percent-escaped for use as one path segment or query value ("web@1.service" ->
  * "web%401.service"). Returns a string owned by the caller, or NULL on -ENOMEM. */

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <strings.h>
 
 #include "app-wait.h"
 #include "fleetctl.h"
@@ -14,6 +15,10 @@
 
 const char *arg_endpoint = NULL;
 bool arg_json = false;
+static usec_t arg_request_timeout = CLIENT_TIMEOUT_DEFAULT;
+static bool arg_debug = false;
+static const char *arg_ca_file = NULL, *arg_cert_file = NULL, *arg_key_file = NULL;
+static const char *arg_driver = NULL, *arg_tunnel = NULL;
 
 #define ARGS_MANY UINT_MAX
 
@@ -26,7 +31,9 @@ bool arg_json = false;
         "there (at most 60s unless --timeout or --block-attempts say otherwise), printing\n"      \
         "a line per unit (\"Unit web@1.service launched on 3f2a1b9c.../10.0.0.11\"). Globs\n"    \
         "('web@*.service', quoted) match the units the cluster knows. A unit that fails is\n"   \
-        "reported and the others go on; the exit status says whether any failed."
+        "reported and the others go on; the exit status says whether any failed. A unit the\n"     \
+        "engine cannot place fails with the scheduler's reason (\"fleetctl: db.service: not\n"   \
+        "placed: no machine has metadata role=db\")."
 
 #define APP_WAIT_USAGE "[--no-wait] [--timeout=DURATION] "
 #define APP_WAIT_DESCRIPTION                                                                    \
@@ -63,16 +70,20 @@ static const Verb verbs[] = {
           LIST_USAGE " [--fields=LIST]", "List the units the cluster holds",
           "Lists every unit submitted to the cluster, running or not: its hash (the first 7\n"
           "characters unless --full), its desired state (DSTATE), what the engine made of it\n"
-          "(STATE) and the machines it is scheduled on (TARGET). Reads all of fleetd's pages.\n"
-          "With --json, prints the list as fleetd sent it." },
-        { "submit", group_units, 1, ARGS_MANY, verb_submit, NULL, "FILE...",
+          "(STATE) and the machines it is scheduled on (TARGET); when the engine could not place\n"
+          "a unit, why (REASON, \"no machine has metadata role=db\"; \"stuck: ...\" for one it\n"
+          "cannot move off a draining machine). Reads all of fleetd's pages. With --json,\n"
+          "prints the list as fleetd sent it." },
+        { "submit", group_units, 1, ARGS_MANY, verb_submit, submit_options, "[--replace] FILE...",
           "Send unit files to the cluster, without starting them",
           "Sends each unit FILE to the cluster as an inactive unit named after the file (a\n"
           "name without a unit type gets .service). An instance (web@1.service) without a file\n"
           "of its own gets the template file next to it (web@.service). Every file is checked\n"
           "before anything is sent: if one is missing or not a valid unit file, nothing is\n"
           "submitted. A unit the cluster has with the same contents is left as it is; one with\n"
-          "other contents is refused (destroy it first)." },
+          "other contents is refused (destroy it first), unless --replace: then the file's\n"
+          "contents replace the unit's in one write, as destroy and submit would, if the unit is\n"
+          "inactive (a loaded or launched one is replaced by load or start --replace)." },
         { "verify", group_units, 1, ARGS_MANY, verb_verify, verify_options, "[--as NAME] FILE...",
           "Check unit files as fleetd will read them, without fleetd",
           "Reads each unit FILE as submit would and fleetd will, without asking fleetd: the file\n"
@@ -84,17 +95,20 @@ static const Verb verbs[] = {
           "web@2.service for web@.service). With --json, prints one object per file and line:\n"
           "{file, name, machineID, machineOf, machineMetadata {key: [values]}, conflicts,\n"
           "replaces, global, warnings, errors}. The exit status is 1 if any file has errors." },
-        { "load", group_units, 1, ARGS_MANY, verb_load, wait_options, WAIT_USAGE "UNIT|FILE...",
+        { "load", group_units, 1, ARGS_MANY, verb_load, start_options, WAIT_USAGE "[--replace] UNIT|FILE...",
           "Schedule units onto machines without starting them",
           "Sets each unit's desired state to loaded: the engine picks a machine, which loads it\n"
           "into systemd. A FILE (a path that exists, or one with a '/') is submitted first if\n"
           "the cluster does not have it; it is checked, with every other argument, before\n"
-          "anything is sent.\n" WAIT_DESCRIPTION },
-        { "start", group_units, 1, ARGS_MANY, verb_start, wait_options, WAIT_USAGE "UNIT|FILE...",
+          "anything is sent. With --replace a FILE replaces a unit the cluster has with other\n"
+          "contents (not a launched one: start --replace).\n" WAIT_DESCRIPTION },
+        { "start", group_units, 1, ARGS_MANY, verb_start, start_options, WAIT_USAGE "[--replace] UNIT|FILE...",
           "Start units, submitting and scheduling them first if needed",
           "Sets each unit's desired state to launched: the engine picks a machine, which starts\n"
           "it. A FILE is submitted first as with load. An instance of a submitted template\n"
           "(start web@{1..3}.service after submit web@.service) is created by fleetd.\n"
+          "With --replace a FILE replaces a unit the cluster has with other contents; its\n"
+          "machine restarts it with the new ones (or the engine moves it, if they say so).\n"
           "A unit that fails to start is reported with its state.\n" WAIT_DESCRIPTION },
         { "stop", group_units, 1, ARGS_MANY, verb_stop, wait_options, WAIT_USAGE "UNIT...",
           "Stop units, leaving them loaded on their machines",
@@ -117,25 +131,96 @@ static const Verb verbs[] = {
           "Shows, for each unit, what systemd on its machine says (as systemctl status does):\n"
           "load and active states, since when, main PID, memory, the machine, and the last\n"
           "lines of its journal when fleetd sends them. Asks fleetd, not SSH. Globs match the\n"
-          "units the cluster knows. With --json, prints a list of what fleetd sent." },
+          "units the cluster knows. A unit the engine could not place is reported with the\n"
+          "scheduler's reason. With --json, prints a list of what fleetd sent." },
         { "journal", group_units, 1, 1, verb_journal, journal_options, JOURNAL_USAGE "UNIT",
           "Print the journal of a unit",
           "Prints the last lines of UNIT's journal on its machine (as journalctl -u UNIT does)\n"
           "and, with --follow, new lines as they come, until interrupted. Asks fleetd, not SSH." },
         { "list-machines", group_machines, 0, 0, verb_list_machines, list_machines_options,
-          LIST_USAGE, "List the machines in the cluster",
+          LIST_USAGE " [--fields=LIST]", "List the machines in the cluster",
           "Lists every machine running fleetd: its ID (the first 8 characters unless --full),\n"
           "address, metadata (k=v, sorted by key) and state. With --json, prints the list as\n"
           "fleetd sent it." },
+        { "machine", group_machines, 0, ARGS_MANY, verb_machine, machine_options,
+          "drain HOST [--timeout=D] [--no-wait] [--force]\n"
+          "       fleetctl machine uncordon HOST [--no-rebalance] [--no-wait] [--timeout=D]\n"
+          "       fleetctl machine reboot HOST [--group=G] [--timeout=D] [--force] [--no-rebalance]\n"
+          "       fleetctl machine reboot --rolling [--group=G] [--max-unavailable=N] [--timeout=D]\n"
+          "                               [--force] [--no-rebalance] [HOST...]",
+          "Drain, uncordon or reboot machines (rolling host upgrades)",
+          "HOST is a machine's id, a unique prefix of it, its hostname or its IP (in that order). A\n"
+          "prefix that fits several machines is an error listing them (exit status 2); a HOST that\n"
+          "fits none is exit status 4. A drained host that is down is found by its id (or a prefix)\n"
+          "in fleetd's drain records, so that it can be uncordoned.\n\n"
+          "machine drain HOST cordons HOST (nothing new is placed there) and moves its work away:\n"
+          "plain units stop there and start elsewhere; app instances are replaced elsewhere, each\n"
+          "old one stopping once its replacement is healthy, never more at once than the app's\n"
+          "max_unavailable; global units stay. It looks every 0.5s and prints each move as it\n"
+          "happens, then a summary:\n"
+          "  web.service  node-a -> node-b  active after 0.8s\n"
+          "  hello_v3.web@2.service on node-a -> hello_v3.web@5.service on node-b, healthy after 3.1s\n"
+          "  node-a drained: 2 units moved, 1 global unit stays (fleet-router.service)\n"
+          "A unit that cannot move (MachineID= this host, or no other machine fits it) keeps\n"
+          "running and the drain ends blocked, exit status 1, naming it and why; --force stops it\n"
+          "instead. Draining the last machine that can take work is refused unless --force, with\n"
+          "what would stop. --timeout (default 10m) gives up waiting with what is left (the drain\n"
+          "goes on); --no-wait returns once fleetd has the request. HOST stays cordoned, across\n"
+          "fleetd restarts and reboots, until it is uncordoned.\n\n"
+          "machine uncordon HOST lets HOST take work again and has fleetd rebalance the apps (an\n"
+          "instance at a time per app, health-gated, until no machine has two more instances of a\n"
+          "process than another), printing each move and a summary once every app runs its scale\n"
+          "healthy and fleetd says the rebalance is over (a fleetd that does not say: once the apps\n"
+          "stayed so for 5s); --no-rebalance leaves them where they are, --no-wait returns at once.\n"
+          "A host that was not cordoned is left as it is.\n\n"
+          "machine reboot HOST reboots HOST the careful way: it takes a reboot slot of the group\n"
+          "(--group, default \"default\", the group Zincati uses; see fleetctl locks), drains HOST,\n"
+          "asks HOST's fleetd to reboot it (systemd's reboot.target), waits until HOST is back\n"
+          "(registered with a new boot id), uncordons it and follows the rebalance, then frees the\n"
+          "slot; a line per step. --rolling does this for each HOST in turn, or for every machine\n"
+          "in id order without HOST, --max-unavailable at a time (default 1; never more than the\n"
+          "group has slots). The machine whose fleetd fleetctl talks to goes last, alone. The first\n"
+          "host that fails (no slot within --timeout, a blocked drain, not back within --timeout)\n"
+          "stops it: the exit status is 1 and the hosts not started yet are left untouched; a host\n"
+          "that did not come back stays cordoned and keeps its slot, and fleetctl says how to\n"
+          "finish by hand. --timeout bounds each wait of a host: its slot, its drain, its return,\n"
+          "its rebalance." },
+        { "locks", group_machines, 0, 3, verb_locks, NULL, "[GROUP] | set-max GROUP N | release GROUP HOLDER",
+          "Show or change the reboot slots (FleetLock groups)",
+          "Reboot slots are counting semaphores, one per group: a host takes a slot before it\n"
+          "reboots (machine reboot, or Zincati through FleetLock) and frees it once it is back, so\n"
+          "that at most N hosts of a group are down at once. A slot survives its holder's reboot;\n"
+          "fleetd frees slots older than reboot_slot_timeout (30min) by itself.\n\n"
+          "locks lists the groups: their slots (held/max) and holders. locks GROUP (or locks show\n"
+          "GROUP) shows a group's holders: the holder id, its machine, since when and by whom. A\n"
+          "group that was never set has 1 slot. With --json, prints them as fleetd sent them.\n"
+          "locks set-max GROUP N lets N hosts (1 to 1000) of GROUP hold a slot at once; lowering it\n"
+          "keeps the holders there are. locks release GROUP HOLDER frees the slot of HOLDER (its id\n"
+          "as locks GROUP shows it, or a HOST whose machine holds it): for a host that will not come\n"
+          "back. A group name is 1 to 64 letters, digits, '.' and '-'." },
         { "deploy", group_apps, 0, 1, verb_deploy, deploy_options,
-          "-f FILE [-a APP] [--no-wait] [--timeout=DURATION]",
+          "[--build DIR] -f FILE [-a APP] [--no-wait] [--timeout=DURATION]",
           "Deploy an app from its manifest and wait until it runs",
           "Sends the app manifest FILE (YAML, at most 256 KiB; see docs/manifest.md) to fleetd,\n"
           "which checks it (a mistake is reported as FILE:LINE:COLUMN: what, and changes nothing)\n"
           "and, if it changes what runs, makes a new release vN and replaces the app's instances\n"
           "with instances of vN, keeping old ones until their replacements are healthy. The app is\n"
           "the one the manifest's app: key names, unless --app names it. An unchanged manifest\n"
-          "makes no release, but the scale it declares still applies.\n" APP_WAIT_DESCRIPTION },
+          "makes no release, but the scale it declares still applies. An image of a registry is\n"
+          "pinned to the digest its tag names at that moment: every instance of the release, and\n"
+          "of a rollback to it, runs exactly that image.\n\n"
+          "With --build DIR, DIR holds a Containerfile (or Dockerfile) and the manifest\n"
+          "(DIR/fleetd.yaml, or -f FILE; its image: may be left out). fleetctl sends DIR (at most\n"
+          "64 MiB, less what .containerignore or .dockerignore leaves out) to fleetd, which builds\n"
+          "it with podman build, tags it <registry>/<app>:<git commit or build id>, pushes it,\n"
+          "and deploys the pushed digest; the build's output is printed as it comes. A build that\n"
+          "fails changes nothing; its own error is printed and the exit status is 1.\n"
+          APP_WAIT_DESCRIPTION },
+        { "builds", group_apps, 1, 1, verb_builds, NULL, "APP", "List an app's builds, newest first",
+          "Lists the last builds of APP (deploy --build), newest first: id, state (running,\n"
+          "succeeded, failed), when it started, how long it took, the release it made, the image\n"
+          "and digest it pushed, and why it failed. With --json, prints the builds as fleetd sent\n"
+          "them." },
         { "apps", group_apps, 0, 2, verb_apps, NULL, "[destroy APP]",
           "List the apps, or destroy one (apps destroy APP)",
           "Lists every app: its current release, the scale of its processes, and the state of its\n"
@@ -189,23 +274,79 @@ static const Verb verbs[] = {
           "stops and while its health check fails. With --json, prints them as fleetd sent them." },
         { "help", group_other, 0, 1, NULL, NULL, "[VERB]", "Show this help, or a verb's",
           "Shows fleetctl's help, or the usage and options of VERB." },
+        { "version", group_other, 0, 0, NULL, NULL, "", "Show the version",
+          "Prints \"fleetctl version X\", as fleet's fleetctl did (fleetctl --version too)." },
 };
 
 static const Option option_help = {
         "help", 'h', OPTION_ACTION, NULL, NULL, "Show this help (fleetctl VERB --help: the verb's)"
 };
-static const Option option_version = { "version", 0, OPTION_ACTION, NULL, NULL, "Show the version" };
+static const Option option_version = { "version", 'v', OPTION_ACTION, NULL, NULL, "Show the version" };
 static const Option option_endpoint = {
         "endpoint", 0, OPTION_STRING, &arg_endpoint, "ADDR",
         "fleetd's API: unix:///path, a socket path or http(s)://host:port\n"
-        "(default $FLEETCTL_ENDPOINT, else " CLIENT_DEFAULT_ENDPOINT ")"
+        "(default " CLIENT_DEFAULT_ENDPOINT ")"
 };
 static const Option option_json = { "json", 0, OPTION_TRUE, &arg_json, NULL, "Print JSON instead of tables" };
+static const Option option_request_timeout = {
+        "request-timeout", 0, OPTION_SECONDS, &arg_request_timeout, "SECONDS",
+        "Give up on a request to fleetd after SECONDS (3, 1.5, or 90s;\ndefault 120; 0: never)"
+};
+static const Option option_debug = {
+        "debug", 0, OPTION_TRUE, &arg_debug, NULL, "Print each request to fleetd and its answer's status on stderr"
+};
+static const Option option_ca_file = {
+        "ca-file", 0, OPTION_STRING, &arg_ca_file, "PATH", "https endpoints: the CA of fleetd's certificate"
+};
+static const Option option_cert_file = {
+        "cert-file", 0, OPTION_STRING, &arg_cert_file, "PATH", "https endpoints: this client's certificate"
+};
+static const Option option_key_file = {
+        "key-file", 0, OPTION_STRING, &arg_key_file, "PATH", "https endpoints: the key of --cert-file"
+};
+static const Option option_driver = {
+        "driver", 0, OPTION_STRING, &arg_driver, "API", "fleet's client driver: API, the only one"
+};
+
+/* fleet's global options, accepted so that its users' scripts and environments work. The old
+ * spellings of the TLS files mean what they meant; the SSH ones mean nothing here (fleetctl
+ * reaches fleetd over its API). --tunnel is checked in check_fleet_options(). */
+static const Option option_etcd_cafile = { "etcd-cafile", 0, OPTION_STRING, &arg_ca_file, "PATH", "Old name of --ca-file" };
+static const Option option_etcd_certfile = {
+        "etcd-certfile", 0, OPTION_STRING, &arg_cert_file, "PATH", "Old name of --cert-file"
+};
+static const Option option_etcd_keyfile = { "etcd-keyfile", 0, OPTION_STRING, &arg_key_file, "PATH", "Old name of --key-file" };
+static const Option option_tunnel = {
+        "tunnel", 0, OPTION_STRING, &arg_tunnel, "HOST",
+        "fleet's SSH tunnel: none here; give --endpoint https://HOST:PORT"
+};
+#define NO_SSH "fleetctl reaches fleetd over its API, without SSH"
+static const Option option_known_hosts = { "known-hosts-file", 0, OPTION_IGNORED, NULL, "PATH", NO_SSH };
+static const Option option_strict_host_key = { "strict-host-key-checking", 0, OPTION_IGNORED_FLAG, NULL, NULL, NO_SSH };
+static const Option option_ssh_timeout = { "ssh-timeout", 0, OPTION_IGNORED, NULL, "SECONDS", NO_SSH };
+static const Option option_ssh_username = { "ssh-username", 0, OPTION_IGNORED, NULL, "USER", NO_SSH };
+static const Option option_etcd_key_prefix = {
+        "etcd-key-prefix", 0, OPTION_IGNORED, NULL, "PREFIX", "fleetctl does not read etcd; fleetd's etcd_key_prefix says"
+};
+static const Option option_experimental_api = {
+        "experimental-api", 0, OPTION_IGNORED_FLAG, NULL, NULL, "fleetd's API is the only way fleetctl talks"
+};
+
+#define GLOBAL_OPTIONS                                                                           \
+        &option_help, &option_endpoint, &option_json, &option_request_timeout, &option_debug,      \
+        &option_ca_file, &option_cert_file, &option_key_file
+#define FLEET_OPTIONS                                                                            \
+        &option_driver, &option_tunnel, &option_etcd_cafile, &option_etcd_certfile,               \
+        &option_etcd_keyfile, &option_known_hosts, &option_strict_host_key, &option_ssh_timeout,  \
+        &option_ssh_username, &option_etcd_key_prefix, &option_experimental_api
 
 /* Before the verb. */
-static OptionList main_options = { &option_help, &option_version, &option_endpoint, &option_json, NULL };
-/* After the verb too, beside its own. */
-static OptionList global_options = { &option_help, &option_endpoint, &option_json, NULL };
+static OptionList main_options = { &option_version, GLOBAL_OPTIONS, FLEET_OPTIONS, NULL };
+/* After the verb too, beside its own; these are read from FLEETCTL_<NAME> as well. */
+static OptionList global_options = { GLOBAL_OPTIONS, FLEET_OPTIONS, NULL };
+/* What fleetctl --help shows apart. */
+static OptionList shown_options = { &option_version, GLOBAL_OPTIONS, NULL };
+static OptionList fleet_options = { FLEET_OPTIONS, NULL };
 
 int print_json(const json_t *v) {
         if (json_dumpf(v, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY) < 0 || fputc('\n', stdout) == EOF ||
@@ -239,8 +380,10 @@ static void help(FILE *f) {
                         fprintf(f, "\n%s:\n", verbs[i].group);
                 fprintf(f, "  %-16s %s\n", verbs[i].name, verbs[i].summary);
         }
-        fprintf(f, "\nOptions:\n");
-        option_list_help(f, main_options);
+        fprintf(f, "\nOptions (also from the environment: FLEETCTL_ENDPOINT, FLEETCTL_REQUEST_TIMEOUT, ...):\n");
+        option_list_help(f, shown_options);
+        fprintf(f, "\nfleet's options, for its scripts:\n");
+        option_list_help(f, fleet_options);
         fprintf(f,
                 "\nExit status:\n"
                 "  0 success, 1 failure or an error from fleetd, 2 usage error,\n"
@@ -253,7 +396,7 @@ static void verb_help(const Verb *v) {
                 printf("\nOptions:\n");
                 option_list_help(stdout, v->options);
         }
-        printf("\nThe global options (--endpoint, --json) work here too; see fleetctl --help.\n");
+        printf("\nThe global options (--endpoint, --json, ...) work here too; see fleetctl --help.\n");
 }
 
 static const Verb *find_verb(const char *name) {
@@ -285,6 +428,19 @@ static int option_error(const char *verb, int c, char **argv) {
         return usage_error(verb, "unknown option '%s'.", what);
 }
 
+/* The options the command line gave, so that the environment does not override them. */
+static const Option *given[64];
+static size_t n_given;
+
+/* Whether the command line gave o, or another option that sets what o sets (--etcd-cafile and
+ * --ca-file). */
+static bool option_given(const Option *o) {
+        for (size_t i = 0; i < n_given; i++)
+                if (given[i] == o || (o->value && given[i]->value == o->value))
+                        return true;
+        return false;
+}
+
 /* Applies the options in argv that p knows, as getopt_long finds them, until the first one
  * that is an action (--help, --version: in *ret_action) or the end of the options (NULL).
  * Returns 0 or -EINVAL (printed). */
@@ -305,9 +461,57 @@ static int parse_options(const char *verb, const OptionParser *p, int argc, char
                 r = option_apply(o, optarg);
                 if (r < 0)
                         return r;
+                if (n_given < ELEMENTSOF(given) && !option_given(o))
+                        given[n_given++] = o;
         }
         *ret_action = NULL;
         return 0;
+}
+
+/* FLEETCTL_<NAME> for each global option the command line did not give, as fleet's
+ * getFlagsFromEnv(). Returns 0 or -EINVAL (printed, naming the variable). */
+static int apply_environment(void) {
+        for (const Option *const *o = global_options; *o; o++) {
+                if (option_given(*o))
+                        continue;
+                if (option_apply_env(*o) < 0)
+                        return -EINVAL;
+        }
+        return 0;
+}
+
+/* Where the value of o came from, for messages: "--tunnel" or "FLEETCTL_TUNNEL". */
+static const char *option_source(const Option *o, char buf[static OPTION_ENV_NAME_MAX]) {
+        if (!option_given(o))
+                return option_env_name(o, buf);
+        snprintf(buf, OPTION_ENV_NAME_MAX, "--%s", o->name);
+        return buf;
+}
+
+/* fleet's --driver and --tunnel: what they asked for is what fleetctl does, or it cannot be
+ * done (then a usage error rather than a request to another fleetd than meant). */
+static int check_fleet_options(void) {
+        char src[OPTION_ENV_NAME_MAX];
+
+        if (arg_driver && strcasecmp(arg_driver, "api") != 0)
+                return usage_error(NULL, "%s=%s: fleetctl talks to fleetd's API only; %s.",
+                                   option_source(&option_driver, src), arg_driver,
+                                   strcasecmp(arg_driver, "etcd") == 0 ? "point --endpoint at a fleetd"
+                                                                        : "the driver is API");
+        if (isempty(arg_tunnel))
+                return 0;
+        if (isempty(arg_endpoint))
+                return usage_error(NULL, "%s=%s: fleetctl has no SSH tunnel; reach that host's fleetd with "
+                                   "--endpoint https://HOST:PORT.", option_source(&option_tunnel, src), arg_tunnel);
+        if (option_given(&option_tunnel))
+                fprintf(stderr, "fleetctl: note: ignoring --tunnel: --endpoint says where fleetd is.\n");
+        return 0;
+}
+
+/* As fleet's fleetctl printed it. */
+static int run_version(int argc, char **argv) {
+        printf("fleetctl version %s\n", FLEETD_VERSION);
+        return fflush(stdout) == 0 ? 0 : -EIO;
 }
 
 /* The options before the verb. Returns 1 to go on with the verb at argv[optind], 0 when done
@@ -329,10 +533,8 @@ static int parse_argv(int argc, char *argv[]) {
                 help(stdout);
                 return 0;
         }
-        if (action == &option_version) {
-                printf("fleetctl %s\n", FLEETD_VERSION);
-                return 0;
-        }
+        if (action == &option_version)
+                return run_version(0, NULL);
 
         if (optind >= argc) {
                 help(stderr);
@@ -410,13 +612,22 @@ static int run(int argc, char *argv[]) {
         verb_argc -= optind;
 
         if (!v->run)
-                return run_help(verb_argc, args);
+                return streq(v->name, "version") ? run_version(verb_argc, args) : run_help(verb_argc, args);
 
-        if (!arg_endpoint)
-                arg_endpoint = getenv("FLEETCTL_ENDPOINT");
-        if (isempty(arg_endpoint))
-                arg_endpoint = CLIENT_DEFAULT_ENDPOINT;
-        r = client_new(arg_endpoint, &client);
+        r = apply_environment();
+        if (r >= 0)
+                r = check_fleet_options();
+        if (r < 0)
+                return r;
+        ClientOptions o = {
+                .endpoint = isempty(arg_endpoint) ? CLIENT_DEFAULT_ENDPOINT : arg_endpoint,
+                .timeout = arg_request_timeout,
+                .ca_file = isempty(arg_ca_file) ? NULL : arg_ca_file,
+                .cert_file = isempty(arg_cert_file) ? NULL : arg_cert_file,
+                .key_file = isempty(arg_key_file) ? NULL : arg_key_file,
+                .debug = arg_debug,
+        };
+        r = client_new(&o, &client);
         if (r < 0)
                 return r;
         return v->run(client, verb_argc, args);

@@ -63,20 +63,29 @@ int usage_error(const char *verb, const char *fmt, ...) _printf_(2, 3);
 extern OptionList list_machines_options;
 int verb_list_machines(Client *c, int argc, char **argv);
 
+/* verb-machine.c (drain, uncordon) and verb-reboot.c (reboot): machine_options (machine.h) */
+extern OptionList machine_options;
+int verb_machine(Client *c, int argc, char **argv);
+
+/* verb-locks.c */
+int verb_locks(Client *c, int argc, char **argv);
+
 /* verb-list-units.c */
 extern OptionList list_units_options;
 extern OptionList list_unit_files_options;
 int verb_list_units(Client *c, int argc, char **argv);
 int verb_list_unit_files(Client *c, int argc, char **argv);
 
-/* verb-submit.c */
+/* verb-submit.c; options: submit_options (--replace) */
+extern OptionList submit_options;
 int verb_submit(Client *c, int argc, char **argv);
 
 /* verb-verify.c; options: verify_options */
 extern OptionList verify_options;
 int verb_verify(Client *c, int argc, char **argv);
 
-/* verb-start.c; options: wait_options (wait.h) */
+/* verb-start.c; options: start_options, wait_options (wait.h) and --replace */
+extern OptionList start_options;
 int verb_load(Client *c, int argc, char **argv);
 int verb_start(Client *c, int argc, char **argv);
 
@@ -104,6 +113,12 @@ long journal_idle_timeout_sec(void);
 /* verb-deploy.c; options: deploy_options */
 extern OptionList deploy_options;
 int verb_deploy(Client *c, int argc, char **argv);
+
+/* verb-build.c: deploy --build DIR (with the manifest's text and file name, for the app) and
+ * builds APP. */
+int deploy_build(Client *c, const char *dir, const char *file, const char *app, const char *manifest,
+                 size_t manifest_size);
+int verb_builds(Client *c, int argc, char **argv);
 
 /* verb-apps.c; options: app_wait_options (app-wait.h) for scale, config, rollback, restart */
 int verb_apps(Client *c, int argc, char **argv);

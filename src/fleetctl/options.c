@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Options as data (see options.h), and the options several verbs share. */
 #include <assert.h>
+#include <ctype.h>
 #include <limits.h>
 
 #include "basic/macros.h"
+#include "basic/string-util.h"
 #include "options.h"
 
 /* Help texts start in this column at least, and two blanks after the longest option. */
 #define OPTION_HELP_COLUMN 22
 
+bool option_is_flag(const Option *o) {
+        return o->kind == OPTION_TRUE || o->kind == OPTION_FALSE || o->kind == OPTION_IGNORED_FLAG;
+}
+
 bool option_has_value(const Option *o) {
-        return o->kind != OPTION_ACTION && o->kind != OPTION_TRUE && o->kind != OPTION_FALSE;
+        return o->kind != OPTION_ACTION && !option_is_flag(o);
 }
 
 /* A whole number up to max, as strtoul reads it but without a sign. */
@@ -26,41 +32,95 @@ static int parse_unsigned(const char *arg, unsigned long max, unsigned *ret) {
         return 0;
 }
 
-static int value_error(const Option *o, const char *what, const char *arg) {
-        fprintf(stderr, "fleetctl: --%s takes %s, not '%s'.\n", o->name, what, arg);
+/* source: NULL for the command line, else the variable the value came from. */
+static int value_error(const Option *o, const char *source, const char *what, const char *arg) {
+        fprintf(stderr, "fleetctl: %s%s--%s takes %s, not '%s'.\n", strempty(source), source ? ": " : "", o->name,
+                what, arg);
         return -EINVAL;
 }
 
-int option_apply(const Option *o, const char *arg) {
-        assert(o);
-        assert(!option_has_value(o) || arg);
+/* A flag's value: none is true, else Go's booleans. */
+static int flag_value(const Option *o, const char *source, const char *arg, bool *ret) {
+        int b = arg ? parse_boolean(arg) : 1;
+
+        if (b < 0)
+                return value_error(o, source, "true or false", arg);
+        *ret = b;
+        return 0;
+}
+
+static int apply_from(const Option *o, const char *source, const char *arg) {
+        bool b;
 
         switch (o->kind) {
         case OPTION_ACTION:
                 return 0;
         case OPTION_TRUE:
         case OPTION_FALSE:
-                *(bool *) o->value = o->kind == OPTION_TRUE;
+                if (flag_value(o, source, arg, &b) < 0)
+                        return -EINVAL;
+                *(bool *) o->value = o->kind == OPTION_TRUE ? b : !b;
                 return 0;
         case OPTION_STRING:
                 *(const char **) o->value = arg;
                 return 0;
         case OPTION_UNSIGNED:
                 if (parse_unsigned(arg, UINT_MAX, o->value) < 0)
-                        return value_error(o, "a number", arg);
+                        return value_error(o, source, "a number", arg);
                 return 0;
         case OPTION_LINES:
                 if (parse_unsigned(arg, INT_MAX, o->value) < 0)
-                        return value_error(o, "a number of lines", arg);
+                        return value_error(o, source, "a number of lines", arg);
                 return 0;
         case OPTION_DURATION:
                 if (parse_duration(arg, o->value) < 0)
-                        return value_error(o, "a duration such as 90s or 5m", arg);
+                        return value_error(o, source, "a duration such as 90s or 5m", arg);
+                return 0;
+        case OPTION_SECONDS:
+                if (parse_duration_fraction(arg, o->value) < 0)
+                        return value_error(o, source, "seconds (3, 1.5) or a duration such as 90s", arg);
+                return 0;
+        case OPTION_IGNORED_FLAG:
+        case OPTION_IGNORED:
+                if (o->kind == OPTION_IGNORED_FLAG && flag_value(o, source, arg, &b) < 0)
+                        return -EINVAL;
+                if (!source)
+                        fprintf(stderr, "fleetctl: note: ignoring --%s: %s.\n", o->name, o->help);
                 return 0;
         default:
                 assert(!"unknown option kind");
                 return -EINVAL;
         }
+}
+
+int option_apply(const Option *o, const char *arg) {
+        assert(o);
+        assert(!option_has_value(o) || arg);
+
+        return apply_from(o, NULL, arg);
+}
+
+char *option_env_name(const Option *o, char buf[static OPTION_ENV_NAME_MAX]) {
+        size_t k = strlen("FLEETCTL_");
+
+        memcpy(buf, "FLEETCTL_", k);
+        for (const char *p = o->name; *p && k + 1 < OPTION_ENV_NAME_MAX; p++)
+                buf[k++] = *p == '-' ? '_' : (char) toupper((unsigned char) *p);
+        buf[k] = '\0';
+        return buf;
+}
+
+int option_apply_env(const Option *o) {
+        char name[OPTION_ENV_NAME_MAX];
+        const char *value;
+
+        assert(o);
+        if (o->kind == OPTION_ACTION)
+                return 0;
+        value = getenv(option_env_name(o, name));
+        if (isempty(value))
+                return 0;
+        return apply_from(o, name, value) < 0 ? -EINVAL : 1;
 }
 
 /* "  -n --lines=N" or "     --no-legend": what the help shows before the text. */
@@ -123,7 +183,8 @@ int option_parser_init(OptionParser *p, const char *prefix, const Option *const 
                 p->options[i] = o;
                 p->long_options[i] = (struct option) {
                         .name = o->name,
-                        .has_arg = option_has_value(o) ? required_argument : no_argument,
+                        .has_arg = option_has_value(o) ? required_argument :
+                                   o->kind == OPTION_IGNORED_FLAG ? optional_argument : no_argument,
                         .val = option_val(o, i),
                 };
                 if (o->short_name) {
@@ -167,4 +228,12 @@ bool arg_follow = false;
 const Option option_lines = { "lines", 'n', OPTION_LINES, &arg_lines, "N", "Show the last N lines (default 10)" };
 const Option option_follow = {
         "follow", 'f', OPTION_TRUE, &arg_follow, NULL, "Keep printing new lines as they come (Ctrl-C stops)"
+};
+
+/* submit's, load's and start's. */
+
+bool arg_replace = false;
+
+const Option option_replace = {
+        "replace", 0, OPTION_TRUE, &arg_replace, NULL, "Replace a unit the cluster has with other contents"
 };

@@ -144,8 +144,8 @@ char *unit_path(Client *c, const char *name, const char *suffix) {
         return path;
 }
 
-int unit_put(Client *c, const char *name, const char *contents, const char *desired, ClientFlags flags,
-             long *ret_status) {
+int unit_put_full(Client *c, const char *name, const char *contents, const char *desired, bool replace,
+                  ClientFlags flags, long *ret_status, json_t **ret) {
         _cleanup_free_ char *path = unit_path(c, name, "");
         json_auto_t *body = json_object();
 
@@ -155,7 +155,14 @@ int unit_put(Client *c, const char *name, const char *contents, const char *desi
                 return -ENOMEM;
         if (desired && json_object_set_new(body, "desiredState", json_string(desired)) < 0)
                 return -ENOMEM;
-        return client_call_full(c, "PUT", path, body, flags, ret_status, NULL);
+        if (replace && json_object_set_new(body, "replace", json_true()) < 0)
+                return -ENOMEM;
+        return client_call_full(c, "PUT", path, body, flags, ret_status, ret);
+}
+
+int unit_put(Client *c, const char *name, const char *contents, const char *desired, ClientFlags flags,
+             long *ret_status) {
+        return unit_put_full(c, name, contents, desired, false, flags, ret_status, NULL);
 }
 
 /* path, or path with from=<next> for the page after. */

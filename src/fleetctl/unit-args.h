@@ -51,6 +51,10 @@ char *unit_path(Client *c, const char *name, const char *suffix);
  * NULL ones; the HTTP status in *ret_status (optional). Returns what client_call_full() does. */
 int unit_put(Client *c, const char *name, const char *contents, const char *desired, ClientFlags flags,
              long *ret_status);
+/* The same with "replace": true when replace (other contents replace the unit's: --replace),
+ * and the answer ({name, hash, desiredState, replaced?}) in *ret (optional). */
+int unit_put_full(Client *c, const char *name, const char *contents, const char *desired, bool replace,
+                  ClientFlags flags, long *ret_status, json_t **ret);
 
 /* GETs path and finds the array under key in the answer: the answer in *ret_answer (the
  * caller's), the array, which it holds, in *ret_list. Returns 0 or what client_call() returns;

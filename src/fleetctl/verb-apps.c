@@ -137,6 +137,23 @@ static int ps_add(Table *t, const json_t *i, void *userdata) {
                              instance_health(i));
 }
 
+/* Below the table, why each instance that failed failed (its agent read it from the journal). */
+static int print_reasons(const json_t *instances) {
+        size_t i;
+        json_t *in;
+
+        json_array_foreach(instances, i, in) {
+                _cleanup_free_ char *label = NULL;
+                const char *reason = jx_str(in, "reason");
+                if (!reason)
+                        continue;
+                if (instance_label(in, &label) < 0)
+                        return -ENOMEM;
+                printf("%s: %s\n", strna(label), reason);
+        }
+        return fflush(stdout) == 0 ? 0 : -EIO;
+}
+
 int verb_ps(Client *c, int argc, char **argv) {
         _cleanup_(table_freep) Table *t = NULL;
         json_auto_t *app = NULL, *sorted = NULL;
@@ -150,7 +167,10 @@ int verb_ps(Client *c, int argc, char **argv) {
                 r = table_new(&t, "INSTANCE", "UNIT", "RELEASE", "HOST", "ADDRESS", "STATE", "HEALTH");
         if (r < 0)
                 return r;
-        return print_list(instances, t, sorted, ps_add, NULL);
+        r = print_list(instances, t, sorted, ps_add, NULL);
+        if (r < 0 || arg_json)
+                return r;
+        return print_reasons(sorted);
 }
 
 /* --- releases --- */
@@ -166,7 +186,12 @@ static int releases_add(Table *t, const json_t *rel, void *userdata) {
                 return -ENOMEM;
         if (created > 0)
                 format_relative(ago, sizeof(ago), (usec_t) created, *(const usec_t *) userdata);
-        return table_add_row(t, version, created > 0 ? ago : NULL, jx_str(rel, "cause"), jx_str(rel, "image"));
+        const char *digest = jx_str(rel, "digest");
+        _cleanup_free_ char *image = NULL;
+        /* a pinned image with the start of its digest: "reg/hello:b1@sha256:0123456789ab" */
+        if (digest && asprintf(&image, "%s@%.19s", strna(jx_str(rel, "image")), digest) < 0)
+                return (image = NULL), -ENOMEM;
+        return table_add_row(t, version, created > 0 ? ago : NULL, jx_str(rel, "cause"), image ?: jx_str(rel, "image"));
 }
 
 int verb_releases(Client *c, int argc, char **argv) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* deploy -f FILE: sends an app manifest (YAML, docs/manifest.md) to fleetd, which checks it,
+/* deploy -f FILE: sends an app manifest (with --build DIR, verb-build.c builds DIR first) (YAML, docs/manifest.md) to fleetd, which checks it,
  * makes a new release if it changes what runs, and rolls the app's instances over to it; then
  * follows the rollout (app-wait.h). fleetd does every check of the manifest, and its message
  * ("hello.yaml:7:14: processes.web.scale: ...") is what the user sees; here only the size is
@@ -16,6 +16,7 @@
 
 static const char *arg_file = NULL;
 static const char *arg_app = NULL;
+static const char *arg_build = NULL;
 
 static const Option option_file = {
         "file", 'f', OPTION_STRING, &arg_file, "FILE", "The app's manifest (or give FILE as the argument)"
@@ -24,7 +25,12 @@ static const Option option_app = {
         "app", 'a', OPTION_STRING, &arg_app, "NAME", "Deploy to app NAME (default: the manifest's app: key)"
 };
 
-OptionList deploy_options = { &option_file, &option_app, APP_WAIT_OPTIONS, NULL };
+static const Option option_build = {
+        "build", 'b', OPTION_STRING, &arg_build, "DIR",
+        "Build DIR's Containerfile on fleetd, push it and deploy the image (manifest: DIR/fleetd.yaml or -f)"
+};
+
+OptionList deploy_options = { &option_file, &option_app, &option_build, APP_WAIT_OPTIONS, NULL };
 
 /* Reads the manifest at path, at most DEPLOY_MANIFEST_MAX bytes. Prints what is wrong and
  * returns -EBADMSG, or -ENOMEM; 0 with the text (NUL-terminated) on success. */
@@ -151,10 +157,17 @@ static char *deploy_path(Client *c, const char *app, const char *file) {
         return app_path(c, app, suffix);
 }
 
-/* Which file the arguments name: -f FILE or FILE, once. */
-static int deploy_file(int argc, char **argv, const char **ret) {
+/* Which file the arguments name: -f FILE or FILE, once; with --build DIR, DIR/fleetd.yaml by
+ * default (*ret_owned holds it then). */
+static int deploy_file(int argc, char **argv, const char **ret, char **ret_owned) {
         if (argc > 0 && arg_file)
                 return usage_error("deploy", "give the manifest once: -f FILE or FILE.");
+        if (argc == 0 && !arg_file && arg_build) {
+                if (asprintf(ret_owned, "%s/fleetd.yaml", arg_build) < 0)
+                        return (*ret_owned = NULL), -ENOMEM;
+                *ret = *ret_owned;
+                return 0;
+        }
         if (argc == 0 && !arg_file)
                 return usage_error("deploy", "deploy needs a manifest: -f FILE.");
         *ret = arg_file ?: argv[0];
@@ -162,14 +175,14 @@ static int deploy_file(int argc, char **argv, const char **ret) {
 }
 
 int verb_deploy(Client *c, int argc, char **argv) {
-        _cleanup_free_ char *text = NULL, *found = NULL, *path = NULL;
+        _cleanup_free_ char *text = NULL, *found = NULL, *path = NULL, *default_file = NULL;
         json_auto_t *answer = NULL;
         const char *file = NULL, *app;
         size_t size;
         long status = 0;
         int r;
 
-        r = deploy_file(argc, argv, &file);
+        r = deploy_file(argc, argv, &file, &default_file);
         if (r < 0)
                 return r;
         r = manifest_read(file, &text, &size);
@@ -188,6 +201,8 @@ int verb_deploy(Client *c, int argc, char **argv) {
                 }
         }
         app = arg_app ?: found;
+        if (arg_build)
+                return deploy_build(c, arg_build, file, app, text, size);
         path = deploy_path(c, app, file);
         if (!path)
                 return -ENOMEM;

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Machine verbs: list-machines. */
+/* Machine verbs: list-machines, whose columns --fields picks (fleet's machine, ip, metadata,
+ * and fleetd's state, hostname, version). */
 #include <stdio.h>
 
+#include "basic/json-util.h"
+#include "columns.h"
 #include "fleetctl.h"
-#include "table.h"
-#include "unit-args.h"
 
-OptionList list_machines_options = { LIST_OPTIONS, NULL };
+static const Option option_machine_fields = LIST_FIELDS_OPTION(
+        "Columns to show, comma-separated: machine, ip, metadata,\n"
+        "state, hostname, version (default: machine,ip,metadata,state)");
+
+OptionList list_machines_options = { LIST_OPTIONS, &option_machine_fields, NULL };
 
 static int compare_strings(const void *a, const void *b) {
         return strcmp(*(const char * const *) a, *(const char * const *) b);
@@ -49,31 +54,33 @@ static int format_metadata(const json_t *metadata, char **ret) {
         return 0;
 }
 
-static int add_machine(Table *t, const json_t *m, void *userdata) {
-        _cleanup_free_ char *metadata = NULL, *short_id = NULL;
-        const char *id = json_string_value(json_object_get(m, "id"));
-        int r;
+/* The ID, its first 8 characters and "..." unless --full. */
+static int cell_id(Lister *l, const Column *col, const json_t *item, char **ret) {
+        const char *id = jx_str(item, col->key);
 
-        if (id && !arg_full && strlen(id) > 8 && asprintf(&short_id, "%.8s...", id) < 0)
-                return -ENOMEM;
-        r = format_metadata(json_object_get(m, "metadata"), &metadata);
-        if (r < 0)
-                return r;
-        return table_add_row(t, short_id ?: id, json_string_value(json_object_get(m, "ip")), metadata,
-                             json_string_value(json_object_get(m, "state")));
+        *ret = NULL;
+        if (isempty(id))
+                return 0;
+        if (!arg_full && strlen(id) > 8)
+                return asprintf(ret, "%.8s...", id) < 0 ? (*ret = NULL, -ENOMEM) : 0;
+        *ret = strdup(id);
+        return *ret ? 0 : -ENOMEM;
 }
 
-int verb_list_machines(Client *c, int argc, char **argv) {
-        _cleanup_(table_freep) Table *t = NULL;
-        json_auto_t *answer = NULL;
-        json_t *machines;
-        int r;
+static int cell_metadata(Lister *l, const Column *col, const json_t *item, char **ret) {
+        return format_metadata(json_object_get(item, col->key), ret);
+}
 
-        r = api_get_list(c, "/v1/machines", "machines", &answer, &machines);
-        if (r >= 0)
-                r = table_new(&t, "MACHINE", "IP", "METADATA", "STATE");
-        if (r < 0)
-                return r;
-        table_set_header(t, arg_legend);
-        return print_list(machines, t, machines, add_machine, NULL);
+static const Column machine_columns[] = {
+        { "machine", "id", cell_id },
+        { "ip", "ip", cell_string },
+        { "metadata", "metadata", cell_metadata },
+        { "state", "state", cell_string },
+        { "hostname", "hostname", cell_string },
+        { "version", "version", cell_string },
+        {}
+};
+
+int verb_list_machines(Client *c, int argc, char **argv) {
+        return list_columns(c, "/v1/machines", "machines", machine_columns, "machine,ip,metadata,state", NULL);
 }

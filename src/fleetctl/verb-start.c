@@ -4,10 +4,12 @@
  *
  * An argument is a FILE if it exists as a path or holds a '/': its unit is sent along with the
  * new state, so a unit the cluster does not know yet is submitted in the same request (and one
- * it knows with other contents is refused by fleetd: destroy it first). A glob that is not a
- * file matches the cluster's units. Anything else is a unit name; for an instance the cluster
- * knows neither by itself nor by its template, a template file in the current directory is
- * sent, as fleet did. Every file and name is checked before the first request. */
+ * it knows with other contents is refused by fleetd: destroy it first, or --replace it). A
+ * glob that is not a file matches the cluster's units. Anything else is a unit name; for an
+ * instance the cluster knows neither by itself nor by its template, a template file in the
+ * current directory is sent, as fleet did (with --replace, sent at once: it replaces an
+ * instance made from other contents). Every file and name is checked before the first
+ * request. */
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -41,8 +43,11 @@ typedef struct Starter {
         char **names;          /* the units whose desired state was set, to wait for */
         json_t *all_units;     /* the cluster's units, fetched for the first glob */
         json_t *seen;
+        json_t *hashes;        /* name -> hash of the units --replace replaced */
         int failure;
 } Starter;
+
+OptionList start_options = { WAIT_OPTIONS, &option_replace, NULL };
 
 static void starter_done(Starter *s) {
         for (size_t i = 0; i < s->n_args; i++) {
@@ -53,6 +58,7 @@ static void starter_done(Starter *s) {
         strv_free(s->names);
         json_decref(s->all_units);
         json_decref(s->seen);
+        json_decref(s->hashes);
 }
 
 static int refuse_template(const Starter *s, const char *name) {
@@ -165,22 +171,38 @@ static int starter_prepare(Starter *s, int argc, char **argv) {
         return failure;
 }
 
-/* Sets name's desired state; remembers it to wait for. */
+/* Remembers the contents a replaced unit must report (wait.h). */
+static int starter_note_replaced(Starter *s, const char *name, const json_t *answer) {
+        if (!json_is_true(json_object_get(answer, "replaced")) || !jx_str(answer, "hash"))
+                return 0;
+        if (!s->hashes && !(s->hashes = json_object()))
+                return -ENOMEM;
+        return json_object_set_new(s->hashes, name, json_string(jx_str(answer, "hash"))) < 0 ? -ENOMEM : 0;
+}
+
+/* Sets name's desired state; remembers it to wait for. With --replace a fallback template
+ * file is sent at once: its contents replace those of an instance made from others. */
 static int starter_send(Starter *s, const char *name, const LocalUnit *local, const LocalUnit *fallback) {
+        json_auto_t *answer = NULL;
         int r;
 
         if (strv_contains(s->names, name))
                 return 0;
-        r = unit_put(s->client, name, local ? local->contents : NULL, s->desired,
-                     fallback ? CLIENT_QUIET_NOT_FOUND : 0, NULL);
+        if (arg_replace && fallback)
+                local = TAKE_PTR(fallback);
+        r = unit_put_full(s->client, name, local ? local->contents : NULL, s->desired, arg_replace,
+                          fallback ? CLIENT_QUIET_NOT_FOUND : 0, NULL, &answer);
         if (r == -ENOENT && fallback)
-                r = unit_put(s->client, name, fallback->contents, s->desired, 0, NULL);
+                r = unit_put_full(s->client, name, fallback->contents, s->desired, false, 0, NULL, &answer);
         if (error_is_fatal(r))
                 return r;
         if (r < 0) {
                 failure_merge(&s->failure, r);
                 return 0;
         }
+        r = starter_note_replaced(s, name, answer);
+        if (r < 0)
+                return r;
         return strv_extend(&s->names, name);
 }
 
@@ -233,7 +255,7 @@ static int run_start(Client *c, int argc, char **argv, const char *verb, const c
         if (r < 0)
                 return r;
         if (s.names) {
-                r = wait_for_units(c, s.names, goal, since);
+                r = wait_for_units(c, s.names, goal, since, s.hashes);
                 if (error_is_fatal(r))
                         return r;
                 failure_merge(&s.failure, r);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* status UNIT|GLOB...: what systemd on the owning machine says about each unit, fetched
  * through fleetd (GET /v1/units/<name>/status, never SSH), shown the way `systemctl status`
- * shows it. */
+ * shows it. A unit that runs nowhere has no owning machine: then the unit itself says why, if
+ * the engine could not place it ("db.service: not placed: no machine has metadata role=db"). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 #include "machine-legend.h"
 #include "time-format.h"
 #include "unit-args.h"
+#include "wait.h"
 
 /* "12.3M": base 1024, one decimal, as systemd shows memory. */
 static const char *format_bytes(char *buf, size_t size, uint64_t bytes) {
@@ -129,6 +131,30 @@ static int status_print(MachineLegends *legends, const char *name, const json_t 
         return fflush(stdout) == 0 ? 0 : -EIO;
 }
 
+/* A unit no machine reports (the status answer was a 404): not placed, with the engine's
+ * reason; or as fleetd said. Returns the unit's failure. */
+static int status_not_running(Client *c, const char *name) {
+        _cleanup_free_ char *path = unit_path(c, name, "");
+        json_auto_t *unit = NULL;
+        const char *reason;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = client_call_full(c, "GET", path, NULL, CLIENT_QUIET_NOT_FOUND, NULL, &unit);
+        if (r == -ENOENT)
+                fprintf(stderr, "fleetctl: No unit %s.\n", name);
+        if (r < 0)
+                return r;
+        reason = wait_unplaced_reason(unit);
+        if (reason) {
+                fprintf(stderr, "fleetctl: %s: not placed: %s\n", name, reason);
+                return -EIO;
+        }
+        fprintf(stderr, "fleetctl: Unit %s is not running on any machine.\n", name);
+        return -ENOENT;
+}
+
 int verb_status(Client *c, int argc, char **argv) {
         _cleanup_(machine_legends_done) MachineLegends legends = { .client = c };
         json_auto_t *units = NULL, *all = json_array();
@@ -149,7 +175,9 @@ int verb_status(Client *c, int argc, char **argv) {
 
                 if (!path)
                         return -ENOMEM;
-                r = client_call(c, "GET", path, NULL, &st);
+                r = client_call_full(c, "GET", path, NULL, CLIENT_QUIET_NOT_FOUND, NULL, &st);
+                if (r == -ENOENT)
+                        r = status_not_running(c, name);
                 if (error_is_fatal(r))
                         return r;
                 failure_merge(&failure, r);

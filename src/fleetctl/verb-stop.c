@@ -55,7 +55,7 @@ static int run_stop(Client *c, char **argv, const char *desired, WaitGoal goal) 
         if (r < 0)
                 return r;
         if (names) {
-                r = wait_for_units(c, names, goal, since);
+                r = wait_for_units(c, names, goal, since, NULL);
                 if (error_is_fatal(r))
                         return r;
                 failure_merge(&failure, r);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* submit FILE...: sends unit files to the cluster, as inactive units. Every file is read and
- * checked before the first request, so that a typo in the tenth file leaves the cluster as it
- * was. */
+/* submit [--replace] FILE...: sends unit files to the cluster, as inactive units. Every file
+ * is read and checked before the first request, so that a typo in the tenth file leaves the
+ * cluster as it was. With --replace, a file replaces an inactive unit of other contents. */
 #include <stdio.h>
 
 #include "fleetctl.h"
 #include "unit-args.h"
+
+OptionList submit_options = { &option_replace, NULL };
 
 typedef struct LocalUnits {
         LocalUnit *units;
@@ -70,17 +72,20 @@ int verb_submit(Client *c, int argc, char **argv) {
         }
 
         for (size_t i = 0; i < l.n; i++) {
+                json_auto_t *answer = NULL;
                 long status = 0;
 
                 if (!l.units[i].name)
                         continue;   /* a duplicate */
                 /* Contents only: a new unit starts inactive, an existing one keeps its state. */
-                r = unit_put(c, l.units[i].name, l.units[i].contents, NULL, 0, &status);
+                r = unit_put_full(c, l.units[i].name, l.units[i].contents, NULL, arg_replace, 0, &status, &answer);
                 if (error_is_fatal(r))
                         return r;
                 failure_merge(&failure, r);
                 if (r >= 0 && status == 201)
                         printf("Unit %s inactive\n", l.units[i].name);
+                else if (r >= 0 && json_is_true(json_object_get(answer, "replaced")))
+                        printf("Unit %s replaced\n", l.units[i].name);
         }
         if (fflush(stdout) != 0)
                 return -EIO;

@@ -14,18 +14,18 @@ bool arg_no_block = false;
 unsigned arg_block_attempts = 0;
 usec_t arg_timeout = WAIT_TIMEOUT_DEFAULT;
 
-static const Option option_no_block = {
+const Option option_no_block = {
         "no-block", 0, OPTION_TRUE, &arg_no_block, NULL, "Do not wait for the machines to get there"
 };
-static const Option option_block_attempts = {
+const Option option_block_attempts = {
         "block-attempts", 0, OPTION_UNSIGNED, &arg_block_attempts, "N",
         "Give up after N checks, 5 a second (0: no limit, the default)"
 };
-static const Option option_timeout = {
+const Option option_timeout = {
         "timeout", 0, OPTION_DURATION, &arg_timeout, "DURATION", "Give up after DURATION (default 60s; 0: never)"
 };
 
-OptionList wait_options = { &option_no_block, &option_block_attempts, &option_timeout, NULL };
+OptionList wait_options = { WAIT_OPTIONS, NULL };
 
 static const struct {
         const char *trigger;   /* "Triggered unit X start" */
@@ -84,7 +84,9 @@ WaitResult wait_check(WaitGoal goal, const json_t *state, usec_t since, bool *se
 typedef struct WaitUnit {
         const char *name;
         char *path;          /* /v1/state?unit=NAME */
+        const char *hash;    /* the contents it must report; NULL: any */
         json_t *state;       /* as last seen, NULL if none */
+        unsigned unreported; /* rounds in a row without a state */
         bool seen_running;
         WaitResult result;
 } WaitUnit;
@@ -177,7 +179,46 @@ static int report_timeout(Waiter *w, const WaitUnit *u, unsigned attempts) {
         return 0;
 }
 
-/* Fetches u's state; the record for its name, if any machine reports one. */
+const char *wait_unplaced_reason(const json_t *unit) {
+        const json_t *p = json_object_get(unit, "placement");
+
+        if (!streq_ptr(jx_str(p, "state"), "unschedulable"))
+                return NULL;
+        return jx_str(p, "reason") ?: "the engine found no machine for it";
+}
+
+static int report_not_placed(Waiter *w, const WaitUnit *u, const char *reason) {
+        progress_clear(&w->progress);
+        fprintf(stderr, "fleetctl: %s: not placed: %s\n", u->name, reason);
+        failure_merge(&w->failure, -EIO);
+        return 0;
+}
+
+/* Whether the engine leader could not place u: then reported, and u fails. Best effort: an
+ * answer that does not come says nothing. */
+static int waiter_check_placement(Waiter *w, WaitUnit *u) {
+        _cleanup_free_ char *path = unit_path(w->client, u->name, "");
+        json_auto_t *unit = NULL;
+        const char *reason;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = client_call_full(w->client, "GET", path, NULL, CLIENT_QUIET, NULL, &unit);
+        if (error_is_fatal(r))
+                return r;
+        reason = r < 0 ? NULL : wait_unplaced_reason(unit);
+        if (!reason)
+                return 0;
+        u->result = WAIT_FAILED;
+        return report_not_placed(w, u, reason);
+}
+
+static bool waiter_looks_at_placement(const Waiter *w) {
+        return w->goal == WAIT_LAUNCHED || w->goal == WAIT_LOADED;
+}
+
+/* Fetches u's state; the record for its name, if any machine reports one (of u->hash, if set). */
 static int waiter_poll(Waiter *w, WaitUnit *u) {
         json_auto_t *answer = NULL;
         json_t *s, *found = NULL;
@@ -188,12 +229,13 @@ static int waiter_poll(Waiter *w, WaitUnit *u) {
         if (r < 0)
                 return r;
         json_array_foreach(json_object_get(answer, "states"), i, s)
-                if (streq_ptr(jx_str(s, "name"), u->name)) {
+                if (streq_ptr(jx_str(s, "name"), u->name) && (!u->hash || streq_ptr(jx_str(s, "hash"), u->hash))) {
                         found = s;
                         break;
                 }
         json_decref(u->state);
         u->state = json_incref(found);
+        u->unreported = found ? 0 : u->unreported + 1;
         return 0;
 }
 
@@ -219,10 +261,13 @@ static int waiter_round(Waiter *w) {
                         r = report_done(w, u);
                 else if (u->result == WAIT_FAILED)
                         r = report_failed(w, u);
-                else
-                        pending++;
+                else if (waiter_looks_at_placement(w) && u->unreported > 0 &&
+                         u->unreported % WAIT_PLACEMENT_AFTER == 0)
+                        r = waiter_check_placement(w, u);
                 if (r < 0)
                         return r;
+                if (u->result == WAIT_PENDING)
+                        pending++;
         }
         return pending;
 }
@@ -240,12 +285,20 @@ static int waiter_run(Waiter *w) {
                 elapsed = now_usec(CLOCK_MONOTONIC) - start;
                 if ((arg_block_attempts > 0 && attempt >= arg_block_attempts) ||
                     (arg_timeout > 0 && elapsed >= arg_timeout)) {
-                        for (size_t i = 0; i < w->n_units; i++)
-                                if (w->units[i].result == WAIT_PENDING) {
-                                        r = report_timeout(w, &w->units[i], attempt);
+                        for (size_t i = 0; i < w->n_units; i++) {
+                                WaitUnit *u = &w->units[i];
+
+                                if (u->result == WAIT_PENDING && !u->state && waiter_looks_at_placement(w)) {
+                                        r = waiter_check_placement(w, u);
                                         if (r < 0)
                                                 return r;
                                 }
+                                if (u->result == WAIT_PENDING) {
+                                        r = report_timeout(w, u, attempt);
+                                        if (r < 0)
+                                                return r;
+                                }
+                        }
                         return 0;
                 }
                 r = progress_show(&w->progress, elapsed, "Waiting for %d of %zu unit%s to be %s", pending,
@@ -256,7 +309,7 @@ static int waiter_run(Waiter *w) {
         }
 }
 
-int wait_for_units(Client *c, char **names, WaitGoal goal, usec_t since) {
+int wait_for_units(Client *c, char **names, WaitGoal goal, usec_t since, const json_t *hashes) {
         _cleanup_(waiter_done) Waiter w = { .client = c, .goal = goal, .since = since,
                                             .legends = { .client = c } };
         int r;
@@ -275,6 +328,7 @@ int wait_for_units(Client *c, char **names, WaitGoal goal, usec_t since) {
                 _cleanup_free_ char *escaped = client_escape(c, names[i]);
 
                 w.units[i].name = names[i];
+                w.units[i].hash = jx_str(hashes, names[i]);
                 if (!escaped || asprintf(&w.units[i].path, "/v1/state?unit=%s", escaped) < 0) {
                         w.units[i].path = NULL;
                         return -ENOMEM;

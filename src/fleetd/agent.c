@@ -11,6 +11,7 @@
 #include "basic/sha256.h"
 #include "basic/strv.h"
 #include "health.h"
+#include "unit-reason.h"
 #include "hooks.h"
 #include "log.h"
 #include "ports.h"
@@ -54,6 +55,7 @@ typedef struct LocalUnit {
         HealthState health;           /* published when the unit has a check */
         char *error;                  /* why its file could not be written (state/'s "error") */
         bool job;                     /* a start, stop or restart of ours is under way */
+        char *reason;                 /* an instance that failed: why (unit-reason.h) */
         bool adopted;                 /* found when fleetd started; no job of ours since */
 
         /* routes/<app>/<name>, for app instances (release_parse_instance_name()) only */
@@ -157,6 +159,7 @@ static void local_unit_free(void *p) {
         free(u->load);
         free(u->active);
         free(u->sub);
+        free(u->reason);
         free(u->error);
         free(u);
 }
@@ -329,6 +332,26 @@ static void local_unit_sync_health(LocalUnit *u) {
 
 /* --- publication of state/ and routes/ --- */
 
+/* An instance that failed (or waits to be restarted after a failure) says why in its state; one
+ * that runs again says nothing. The journal is local and read once per failure. */
+static void local_unit_note_reason(LocalUnit *u) {
+        int r;
+
+        if (!u->instance)
+                return;
+        if (streq_ptr(u->active, "active")) {
+                free(u->reason);
+                u->reason = NULL;
+        }
+        if (!streq_ptr(u->active, "failed") && !streq_ptr(u->sub, "auto-restart"))
+                return;
+        free(u->reason);
+        u->reason = NULL;
+        r = unit_reason_read(u->name, &u->reason);
+        if (r < 0)
+                log_internal(LOG_DEBUG, r, u->name, "Failed to read why %s failed from the journal: %m", u->name);
+}
+
 static void on_state_changed(SystemdBackend *b, const char *unit, const UnitStatus *st, void *userdata) {
         Agent *a = userdata;
         LocalUnit *u = hashmap_get(a->local, unit);
@@ -343,6 +366,7 @@ static void on_state_changed(SystemdBackend *b, const char *unit, const UnitStat
                 free_and_strdup(&u->sub, st->sub_state);
         u->since = now_realtime();
         u->dirty = true;
+        local_unit_note_reason(u);
         agent_schedule_publish(a);
         local_unit_sync_health(u);
 }
@@ -352,6 +376,7 @@ static json_t *state_json(Agent *a, const char *name, const LocalUnit *u) {
                 .name = (char *) name, .hash = u->hash[0] ? (char *) u->hash : NULL, .load = u->load,
                 .active = u->active, .sub = u->sub, .since_usec = u->since, .port = u->port,
                 .health = u->health_spec.kind != HEALTH_KIND_NONE ? (char *) health_state_to_string(u->health) : NULL,
+                .reason = u->reason,
                 .error = u->error,
         };
         snprintf(s.machine, sizeof(s.machine), "%s", a->machine_id);

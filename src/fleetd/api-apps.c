@@ -3,13 +3,16 @@
  * change reads the app record, works out the new record (and maybe a new release), and writes
  * both in one txn that compares the app record's mod_revision: two writers never both win.
  * The engine leader's app controller then turns the record into instance units. */
+#include <assert.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "api-apps.h"
 #include "app-record.h"
 #include "basic/json-util.h"
+#include "image-tools.h"
 #include "log.h"
 #include "manifest.h"
 #include "release.h"
@@ -38,6 +41,10 @@ typedef struct AppOp {
         Release other;                /* rollback: the release to go back to */
         unsigned other_version;
         Release made;                 /* a new release to write, if any (version > 0) */
+        ImageResolve *resolve;        /* deploy: asking the registry for the image's digest */
+        const char *cause;            /* deploy: the new release's cause; NULL: "deploy" */
+        api_apps_done_t done;         /* api_apps_deploy_release(): told instead of a reply (req NULL) */
+        void *done_userdata;
 } AppOp;
 
 static void app_op_free(AppOp *o) {
@@ -50,9 +57,42 @@ static void app_op_free(AppOp *o) {
         release_done(&o->current);
         release_done(&o->other);
         release_done(&o->made);
+        image_resolve_free(o->resolve);
         free(o);
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(AppOp *, app_op_free);
+
+/* The one answer of an operation: to its request, or to api_apps_deploy_release()'s caller. */
+static int app_op_answer(AppOp *o, unsigned status, json_t *j) {
+        if (o->done) {
+                o->done(status, NULL, NULL, j, o->done_userdata);
+                o->done = NULL;
+                return 0;
+        }
+        return api_request_reply_json(o->req, status, j);
+}
+
+_printf_(4, 5) static int app_op_error(AppOp *o, unsigned status, const char *code, const char *fmt, ...) {
+        _cleanup_free_ char *message = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&message, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                message = NULL;
+        if (o->done) {
+                o->done(status, code, message ?: "Out of memory.", NULL, o->done_userdata);
+                o->done = NULL;
+                return 0;
+        }
+        return api_request_reply_error(o->req, status, code, "%s", message ?: "Out of memory.");
+}
+
+static int app_op_etcd_error(AppOp *o, int error) {
+        return app_op_error(o, 503, "etcd_unavailable", "etcd did not answer: %s", strerror(-error));
+}
 
 static char *release_key(Manager *m, const char *app, unsigned version) {
         char num[16];
@@ -66,16 +106,16 @@ static void on_written(EtcdClient *c, int error, const EtcdResult *result, void 
         _cleanup_(app_op_freep) AppOp *o = userdata;
 
         if (error < 0)
-                return (void) api_request_reply_etcd_error(o->req, error);
+                return (void) app_op_etcd_error(o, error);
         if (!result->succeeded)
-                return (void) api_request_reply_error(o->req, 409, "conflict",
+                return (void) app_op_error(o, 409, "conflict",
                                                       "App %s was changed by someone else meanwhile; try again.", o->app);
         if (o->made.version > 0)
                 log_info("App %s: release v%u (%s).", o->app, o->made.version, strna(o->made.cause));
         json_auto_t *j = app_record_to_json(&o->rec);
         if (j)
                 json_object_set_new(j, "newRelease", json_boolean(o->made.version > 0));
-        api_request_reply_json(o->req, o->exists ? 200 : 201, j);
+        app_op_answer(o, o->exists ? 200 : 201, j);
 }
 
 static void app_op_write(AppOp *o) {
@@ -94,7 +134,7 @@ static void app_op_write(AppOp *o) {
                 rv = rj ? jx_dumps(rj) : NULL;
         }
         if (!akey || !av || (o->made.version > 0 && (!rkey || !rv))) {
-                api_request_reply_error(o->req, 500, "internal", "Out of memory.");
+                app_op_error(o, 500, "internal", "Out of memory.");
                 return app_op_free(o);
         }
         EtcdCompare cmp = { .key = akey, .target = ETCD_COMPARE_MOD, .result = ETCD_EQUAL, .number = o->mod_revision };
@@ -105,7 +145,7 @@ static void app_op_write(AppOp *o) {
         EtcdTxn txn = { .compares = &cmp, .n_compares = 1, .success = ops, .n_success = rkey ? 2 : 1 };
         int r = etcd_client_txn(o->m->etcd, &txn, on_written, o, NULL);
         if (r < 0) {
-                (void) api_request_reply_etcd_error(o->req, r);
+                (void) app_op_etcd_error(o, r);
                 app_op_free(o);
         }
 }
@@ -124,11 +164,11 @@ static int app_op_new_release(AppOp *o, Release *base, const char *cause) {
         if (!o->made.cause)
                 return -ENOMEM;
         if (release_verify(&o->made) < 0)
-                return api_request_reply_error(o->req, 400, "bad_release",
+                return app_op_error(o, 400, "bad_release",
                                                "The release would break fleetd's limits (docs/manifest.md): too many "
                                                "config entries, a value too long, or a bad key."), -EINVAL;
         if (unit_gen_check_release(&o->made, &err) < 0)
-                return api_request_reply_error(o->req, 400, "bad_release", "%s", strna(err)), -EINVAL;
+                return app_op_error(o, 400, "bad_release", "%s", strna(err)), -EINVAL;
 
         o->rec.rollout_from = o->rec.release;
         o->rec.rollback_of = 0;
@@ -142,7 +182,7 @@ static int app_op_new_release(AppOp *o, Release *base, const char *cause) {
 
 static int apply_deploy(AppOp *o) {
         if (!streq(o->manifest.app, o->app))
-                return api_request_reply_error(o->req, 400, "bad_request",
+                return app_op_error(o, 400, "bad_request",
                                                "The manifest is for app '%s', not '%s'.", o->manifest.app, o->app),
                        -EINVAL;
         if (!o->exists) {
@@ -170,7 +210,7 @@ static int apply_deploy(AppOp *o) {
         o->rec.n_scale = kept.n_scale;
         if (o->current.app && release_same_build(&o->current, &o->manifest))
                 return 0;     /* unchanged: no new release, maybe a new scale */
-        return app_op_new_release(o, &o->manifest, "deploy");
+        return app_op_new_release(o, &o->manifest, o->cause ?: "deploy");
 }
 
 static int apply_scale(AppOp *o) {
@@ -178,18 +218,18 @@ static int apply_scale(AppOp *o) {
         json_t *v;
 
         if (!o->current.app)
-                return api_request_reply_error(o->req, 409, "conflict", "App %s has no release yet: deploy first.",
+                return app_op_error(o, 409, "conflict", "App %s has no release yet: deploy first.",
                                                o->app), -EINVAL;
         if (!json_is_object(o->body) || json_object_size(o->body) == 0)
-                return api_request_reply_error(o->req, 400, "bad_request",
+                return app_op_error(o, 400, "bad_request",
                                                "Body must be an object of process: count, e.g. {\"web\": 3}."), -EINVAL;
         json_object_foreach(o->body, k, v) {
                 if (!release_find_process(&o->current, k))
-                        return api_request_reply_error(o->req, 400, "bad_request",
+                        return app_op_error(o, 400, "bad_request",
                                                        "App %s has no process '%s' in v%u.", o->app, k,
                                                        o->current.version), -EINVAL;
                 if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > RELEASE_SCALE_MAX)
-                        return api_request_reply_error(o->req, 400, "bad_request",
+                        return app_op_error(o, 400, "bad_request",
                                                        "Scale of %s must be a whole number from 0 to %u.", k,
                                                        RELEASE_SCALE_MAX), -EINVAL;
         }
@@ -232,17 +272,17 @@ static int apply_config(AppOp *o) {
         const char *k;
 
         if (!o->current.app)
-                return api_request_reply_error(o->req, 409, "conflict", "App %s has no release yet: deploy first.",
+                return app_op_error(o, 409, "conflict", "App %s has no release yet: deploy first.",
                                                o->app), -EINVAL;
         if (!json_is_object(o->body) || (set && !json_is_object(set)) || (unset && !json_is_array(unset)) ||
             (!set && !unset))
-                return api_request_reply_error(o->req, 400, "bad_request",
+                return app_op_error(o, 400, "bad_request",
                                                "Body must be {\"set\": {KEY: value}, \"unset\": [KEY]}."), -EINVAL;
         if (release_copy(&o->current, &next) < 0)
                 return -ENOMEM;
         json_object_foreach(set, k, v) {
                 if (!release_config_key_is_valid(k) || !json_is_string(v))
-                        return api_request_reply_error(o->req, 400, "bad_request",
+                        return app_op_error(o, 400, "bad_request",
                                                        "Config key '%s' must match [A-Za-z_][A-Za-z0-9_]* (not PORT) "
                                                        "and its value be a string.", k), -EINVAL;
                 if (config_set_one(&next, k, json_string_value(v)) < 0)
@@ -251,7 +291,7 @@ static int apply_config(AppOp *o) {
         }
         json_array_foreach(unset, idx, v) {
                 if (!json_is_string(v))
-                        return api_request_reply_error(o->req, 400, "bad_request", "unset must list key names."),
+                        return app_op_error(o, 400, "bad_request", "unset must list key names."),
                                -EINVAL;
                 if (config_unset_one(&next, json_string_value(v)))
                         n += snprintf(cause + n, sizeof(cause) - MIN(n, sizeof(cause)), " unset %s",
@@ -267,7 +307,7 @@ static int apply_rollback(AppOp *o) {
         char cause[64];
 
         if (!o->other.app)
-                return api_request_reply_error(o->req, 404, "not_found", "App %s has no release v%u.", o->app,
+                return app_op_error(o, 404, "not_found", "App %s has no release v%u.", o->app,
                                                o->other_version), -EINVAL;
         if (release_copy(&o->other, &copy) < 0)
                 return -ENOMEM;
@@ -279,9 +319,9 @@ static int apply_restart(AppOp *o) {
         const char *only = jx_str(o->body, "process");
 
         if (!o->current.app)
-                return api_request_reply_error(o->req, 409, "conflict", "App %s has no release yet.", o->app), -EINVAL;
+                return app_op_error(o, 409, "conflict", "App %s has no release yet.", o->app), -EINVAL;
         if (only && !release_find_process(&o->current, only))
-                return api_request_reply_error(o->req, 400, "bad_request", "App %s has no process '%s'.", o->app,
+                return app_op_error(o, 400, "bad_request", "App %s has no process '%s'.", o->app,
                                                only), -EINVAL;
         for (size_t i = 0; i < o->current.n_processes; i++) {
                 const ProcessType *p = &o->current.processes[i];
@@ -311,7 +351,7 @@ static void app_op_apply(AppOp *o) {
         if (r == -EINVAL)
                 return app_op_free(o);        /* replied already */
         if (r < 0) {
-                api_request_reply_error(o->req, 500, "internal", "%s", strerror(-r));
+                app_op_error(o, 500, "internal", "%s", strerror(-r));
                 return app_op_free(o);
         }
         app_op_write(o);
@@ -334,7 +374,7 @@ static void on_other_read(EtcdClient *c, int error, const EtcdResult *result, vo
         AppOp *o = userdata;
 
         if (error < 0) {
-                (void) api_request_reply_etcd_error(o->req, error);
+                (void) app_op_etcd_error(o, error);
                 return app_op_free(o);
         }
         (void) release_from_result(result, &o->other);
@@ -346,7 +386,7 @@ static void on_current_read(EtcdClient *c, int error, const EtcdResult *result, 
         int r;
 
         if (error < 0) {
-                (void) api_request_reply_etcd_error(o->req, error);
+                (void) app_op_etcd_error(o, error);
                 return app_op_free(o);
         }
         if (release_from_result(result, &o->current) < 0)
@@ -355,19 +395,19 @@ static void on_current_read(EtcdClient *c, int error, const EtcdResult *result, 
         if (o->kind == OP_ROLLBACK) {
                 json_t *v = json_object_get(o->body, "version");
                 if (v && (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > o->rec.latest)) {
-                        api_request_reply_error(o->req, 400, "bad_request", "version must be a release from 1 to %u.",
+                        app_op_error(o, 400, "bad_request", "version must be a release from 1 to %u.",
                                                 o->rec.latest);
                         return app_op_free(o);
                 }
                 o->other_version = v ? (unsigned) json_integer_value(v) : o->rec.release - 1;
                 if (o->other_version < 1) {
-                        api_request_reply_error(o->req, 409, "conflict", "App %s has no release before v%u.", o->app,
+                        app_op_error(o, 409, "conflict", "App %s has no release before v%u.", o->app,
                                                 o->rec.release);
                         return app_op_free(o);
                 }
                 r = read_release(o, o->other_version, on_other_read);
                 if (r < 0) {
-                        (void) api_request_reply_etcd_error(o->req, r);
+                        (void) app_op_etcd_error(o, r);
                         app_op_free(o);
                 }
                 return;
@@ -380,30 +420,77 @@ static void on_app_read(EtcdClient *c, int error, const EtcdResult *result, void
         int r;
 
         if (error < 0) {
-                (void) api_request_reply_etcd_error(o->req, error);
+                (void) app_op_etcd_error(o, error);
                 return app_op_free(o);
         }
         if (result->n_kvs > 0) {
                 json_auto_t *j = json_loads(result->kvs[0].value, 0, NULL);
                 if (app_record_from_json(j, &o->rec) < 0) {
-                        api_request_reply_error(o->req, 500, "internal", "The record of app %s is malformed.", o->app);
+                        app_op_error(o, 500, "internal", "The record of app %s is malformed.", o->app);
                         return app_op_free(o);
                 }
                 o->exists = true;
                 o->mod_revision = result->kvs[0].mod_revision;
         } else if (o->kind != OP_DEPLOY) {
-                api_request_reply_error(o->req, 404, "not_found", "No app %s.", o->app);
+                app_op_error(o, 404, "not_found", "No app %s.", o->app);
                 return app_op_free(o);
         }
         if (o->exists && o->rec.release > 0) {
                 r = read_release(o, o->rec.release, on_current_read);
                 if (r < 0) {
-                        (void) api_request_reply_etcd_error(o->req, r);
+                        (void) app_op_etcd_error(o, r);
                         app_op_free(o);
                 }
                 return;
         }
         app_op_apply(o);
+}
+
+/* Reads the app's record (then its releases) and applies the operation; the op is passed on. */
+static int app_op_read(AppOp *o) {
+        _cleanup_free_ char *key = registry_key(o->m->config->etcd_key_prefix, "apps", o->app, NULL);
+        EtcdRangeArgs args = { .key = key };
+
+        return key ? etcd_client_range(o->m->etcd, &args, on_app_read, o, NULL) : -ENOMEM;
+}
+
+static void on_digest(ImageResolve *ir, const char *digest, const char *error, void *userdata) {
+        AppOp *o = userdata;
+        int r;
+
+        o->resolve = image_resolve_free(o->resolve);
+        if (!digest) {
+                log_warning("App %s: cannot resolve the digest of %s: %s", o->app, o->manifest.image, error);
+                app_op_error(o, 502, "registry_error", "Cannot get the digest of %s from its registry: %s",
+                             o->manifest.image, error);
+                return app_op_free(o);
+        }
+        log_info("App %s: %s is %s.", o->app, o->manifest.image, digest);
+        o->manifest.digest = strdup(digest);
+        r = o->manifest.digest ? app_op_read(o) : -ENOMEM;
+        if (r < 0) {
+                app_op_etcd_error(o, r);
+                app_op_free(o);
+        }
+}
+
+/* A deploy pins the manifest's image to its digest first: given in the reference, or asked of
+ * the registry (release_wants_digest()); then the reads. */
+static int app_op_begin(AppOp *o) {
+        int r;
+
+        if (o->kind != OP_DEPLOY)
+                return app_op_read(o);
+        r = release_digest_from_image(&o->manifest);
+        if (r < 0)
+                return r;
+        if (!release_wants_digest(&o->manifest))
+                return app_op_read(o);
+        r = image_resolve_digest(o->m->event, o->manifest.image, on_digest, o, &o->resolve);
+        if (r == -ENOENT)
+                return app_op_error(o, 500, "internal", "Cannot get the digest of %s: %s is not installed.",
+                                    o->manifest.image, IMAGE_TOOL_SKOPEO), -EINVAL;
+        return r;
 }
 
 static int app_op_start(ApiRequest *req, Manager *m, AppOpKind kind) {
@@ -440,9 +527,36 @@ static int app_op_start(ApiRequest *req, Manager *m, AppOpKind kind) {
         } else if (kind == OP_SCALE || kind == OP_CONFIG)
                 return api_request_reply_error(req, 400, "bad_request", "A JSON body is needed.");
 
-        _cleanup_free_ char *key = registry_key(m->config->etcd_key_prefix, "apps", app, NULL);
-        EtcdRangeArgs args = { .key = key };
-        r = key ? etcd_client_range(m->etcd, &args, on_app_read, o, NULL) : -ENOMEM;
+        r = app_op_begin(o);
+        if (r == -EINVAL)
+                return 0;     /* replied */
+        if (r < 0)
+                return r;
+        TAKE_PTR(o);
+        return 0;
+}
+
+int api_apps_deploy_release(Manager *m, Release *manifest, const char *cause, api_apps_done_t done,
+                            void *userdata) {
+        _cleanup_(app_op_freep) AppOp *o = calloc(1, sizeof(AppOp));
+        int r;
+
+        assert(manifest && manifest->app && done);
+        if (!o)
+                return -ENOMEM;
+        o->m = m;
+        o->kind = OP_DEPLOY;
+        o->cause = cause;
+        o->app = strdup(manifest->app);
+        if (!o->app)
+                return -ENOMEM;
+        o->manifest = *manifest;
+        *manifest = (Release) {};
+        o->done = done;
+        o->done_userdata = userdata;
+        r = app_op_begin(o);
+        if (r == -EINVAL)
+                return 0;     /* told */
         if (r < 0)
                 return r;
         TAKE_PTR(o);
@@ -659,17 +773,21 @@ int api_apps_destroy(ApiRequest *req, void *userdata) {
         Manager *m = userdata;
         const char *app = api_request_arg(req, 0);
         _cleanup_free_ char *ak = NULL, *rk = NULL, *re = NULL, *uk = NULL, *ue = NULL, *sub = NULL, *inst = NULL;
+        _cleanup_free_ char *bk = NULL, *be = NULL;
 
         if (!release_app_name_is_valid(app))
                 return api_request_reply_error(req, 404, "not_found", "No app %s.", app);
         if (asprintf(&sub, "%s/", app) < 0 || asprintf(&inst, "%s_v", app) < 0 ||
             !(ak = registry_key(m->config->etcd_key_prefix, "apps", app, NULL)) ||
-            prefix_args(m, "releases", sub, &rk, &re) < 0 || prefix_args(m, "units", inst, &uk, &ue) < 0)
+            prefix_args(m, "releases", sub, &rk, &re) < 0 || prefix_args(m, "units", inst, &uk, &ue) < 0 ||
+            prefix_args(m, "builds", sub, &bk, &be) < 0)
                 return -ENOMEM;
+        /* the builds' records go with the app (the pushed images stay in the registry) */
         EtcdOp ops[] = {
                 { .type = ETCD_OP_DELETE, .key = ak },
                 { .type = ETCD_OP_DELETE, .key = rk, .range_end = re },
                 { .type = ETCD_OP_DELETE, .key = uk, .range_end = ue },
+                { .type = ETCD_OP_DELETE, .key = bk, .range_end = be },
         };
         EtcdTxn txn = { .success = ops, .n_success = ELEMENTSOF(ops) };
         return etcd_client_txn(m->etcd, &txn, on_app_deleted, req, NULL);

@@ -673,9 +673,13 @@ static void journal_local(UnitQuery *q) {
 /* ---- forwarding to the owner's fleetd ---- */
 
 typedef struct RemoteProxy {
-        UnitQuery *query;
+        Manager *m;
+        UnitQuery *query;             /* the unit request it serves; NULL for api_remote_forward() */
         ApiRequest *req;
+        char machine[MACHINE_ID_LEN + 1];
+        bool follow;                  /* no overall timeout */
         char *url;
+        char *body;                   /* POSTed; NULL: a GET */
         CurlGlue *glue;               /* the loop's, shared with the etcd client */
         CURL *easy;
         struct curl_slist *headers;
@@ -693,6 +697,7 @@ static RemoteProxy *proxy_free(RemoteProxy *p) {
         curl_slist_free_all(p->headers);
         unit_query_free(p->query);
         free(p->url);
+        free(p->body);
         free(p->content_type);
         free(p);
         return NULL;
@@ -705,7 +710,7 @@ static void proxy_done(RemoteProxy *p, CURLcode cc) {
                 api_request_stream_end(p->req, cc == CURLE_OK ? 0 : -EIO);
         else
                 api_request_reply_error(p->req, 502, "bad_gateway", "Machine %s's API at %s did not answer: %s",
-                                        p->query->machine, p->url,
+                                        p->machine, p->url,
                                         cc == CURLE_OK ? "no response" : p->error[0] ? p->error : curl_easy_strerror(cc));
         if (cc != CURLE_OK)
                 log_debug("Forwarding to %s ended: %s", p->url, p->error[0] ? p->error : curl_easy_strerror(cc));
@@ -783,7 +788,7 @@ static void on_proxy_request_event(ApiRequest *req, ApiRequestEvent event, void 
 }
 
 static int proxy_setup_easy(RemoteProxy *p) {
-        const Config *c = p->query->m->config;
+        const Config *c = p->m->config;
         CURL *e = p->easy;
 
         CURL_SETOPT_OR_RETURN(e, CURLOPT_URL, p->url);
@@ -797,7 +802,11 @@ static int proxy_setup_easy(RemoteProxy *p) {
         CURL_SETOPT_OR_RETURN(e, CURLOPT_PROTOCOLS_STR, "https");
 #endif
         CURL_SETOPT_OR_RETURN(e, CURLOPT_CONNECTTIMEOUT_MS, PROXY_CONNECT_TIMEOUT_MS);
-        if (!p->query->follow)
+        if (p->body) {
+                CURL_SETOPT_OR_RETURN(e, CURLOPT_POSTFIELDSIZE, (long) strlen(p->body));
+                CURL_SETOPT_OR_RETURN(e, CURLOPT_POSTFIELDS, p->body);
+        }
+        if (!p->follow)
                 CURL_SETOPT_OR_RETURN(e, CURLOPT_TIMEOUT_MS, PROXY_TIMEOUT_MS);
         /* Both ends are the cluster's: only its CA counts, and we show our certificate. */
         CURL_SETOPT_OR_RETURN(e, CURLOPT_CAINFO, c->api_client_ca);
@@ -809,9 +818,9 @@ static int proxy_setup_easy(RemoteProxy *p) {
         return 0;
 }
 
-static int proxy_build_url(RemoteProxy *p, const char *api) {
+/* The unit request's URL on the owner's API. */
+static int proxy_unit_url(RemoteProxy *p, const char *api) {
         UnitQuery *q = p->query;
-        _cleanup_free_ char *header = NULL;
         char *escaped;
         int r;
 
@@ -824,22 +833,39 @@ static int proxy_build_url(RemoteProxy *p, const char *api) {
                 r = asprintf(&p->url, "%s/v1/units/%s/journal?lines=%u%s", api, escaped, q->lines,
                              q->follow ? "&follow=1" : "");
         curl_free(escaped);
-        if (r < 0 || asprintf(&header, PROXY_HEADER ": %s", q->m->self.id) < 0)
-                return -ENOMEM;
-        p->headers = curl_slist_append(NULL, header);
-        return p->headers ? 0 : -ENOMEM;
+        return r < 0 ? -ENOMEM : 0;
 }
 
+static int proxy_build_headers(RemoteProxy *p) {
+        _cleanup_free_ char *header = NULL;
+
+        if (asprintf(&header, PROXY_HEADER ": %s", p->m->self.id) < 0)
+                return -ENOMEM;
+        p->headers = curl_slist_append(NULL, header);
+        if (!p->headers)
+                return -ENOMEM;
+        if (p->body) {
+                struct curl_slist *l = curl_slist_append(p->headers, "Content-Type: application/json");
+                if (!l)
+                        return -ENOMEM;
+                p->headers = l;
+        }
+        return 0;
+}
+
+/* p->url set for a forward; api for a unit request, whose URL is made here. */
 static int proxy_setup(RemoteProxy *p, const char *api) {
         int r;
 
-        r = curl_glue_get(p->query->m->event, &p->glue);
+        r = curl_glue_get(p->m->event, &p->glue);
         if (r < 0)
                 return r;
         r = curl_glue_make(&p->easy);
         if (r < 0)
                 return r;
-        r = proxy_build_url(p, api);
+        r = p->query ? proxy_unit_url(p, api) : 0;
+        if (r >= 0)
+                r = proxy_build_headers(p);
         if (r < 0)
                 return r;
         r = proxy_setup_easy(p);
@@ -852,26 +878,76 @@ static int proxy_setup(RemoteProxy *p, const char *api) {
         return curl_glue_add(p->glue, p->easy, on_proxy_done, p);
 }
 
-static void proxy_start(UnitQuery *q, const char *api) {
-        _cleanup_(proxy_freep) RemoteProxy *p = calloc(1, sizeof(RemoteProxy));
-        ApiRequest *req = q->req;
+/* Sets p up and starts the transfer; on failure answers 500 and frees p. */
+static void proxy_run(RemoteProxy *p, const char *api) {
+        ApiRequest *req = p->req;
         int r;
 
-        if (!p) {
-                unit_query_free(q);
-                api_request_reply_error(req, 500, "internal", "Out of memory.");
-                return;
-        }
-        p->query = q;
-        p->req = req;
         r = proxy_setup(p, api);
         if (r < 0) {
                 log_warning_errno(r, "Failed to forward %s to %s: %m", api_request_path(req), api);
                 api_request_set_event_handler(req, NULL, NULL);
                 api_request_reply_error(req, 500, "internal", "Failed to forward the request to %s: %s", api,
                                         strerror(-r));
+                proxy_free(p);
                 return;
         }
         log_debug("Forwarding %s to %s.", api_request_path(req), p->url);
-        TAKE_PTR(p);
+}
+
+static void proxy_start(UnitQuery *q, const char *api) {
+        _cleanup_(proxy_freep) RemoteProxy *p = calloc(1, sizeof(RemoteProxy));
+        ApiRequest *req = q->req;
+
+        if (!p) {
+                unit_query_free(q);
+                api_request_reply_error(req, 500, "internal", "Out of memory.");
+                return;
+        }
+        p->m = q->m;
+        p->query = q;
+        p->req = req;
+        p->follow = q->follow;
+        memcpy(p->machine, q->machine, sizeof(p->machine));
+        proxy_run(TAKE_PTR(p), api);
+}
+
+/* ---- forwarding any request to a machine's fleetd ---- */
+
+/* Whether req cannot be forwarded to machine at api; if so, replies why. */
+static bool forward_refused(Manager *m, ApiRequest *req, const char *machine, const char *api) {
+        const Config *c = m->config;
+
+        if (api_request_header(req, PROXY_HEADER))
+                return api_request_reply_error(req, 409, "conflict",
+                                               "Machine %s is not this one, and the request was forwarded here "
+                                               "already; try again.", machine), true;
+        if (!c->api_tls_cert || !c->api_tls_key || !c->api_client_ca)
+                return api_request_reply_error(req, 502, "bad_gateway",
+                                               "Machine %s's fleetd cannot be reached from here: this machine has "
+                                               "no client certificate (api_tls_cert, api_tls_key, api_client_ca).",
+                                               machine), true;
+        if (isempty(api))
+                return api_request_reply_error(req, 502, "bad_gateway",
+                                               "Machine %s's fleetd cannot be reached: it has no TCP API (api_listen "
+                                               "with TLS is not configured there).", machine), true;
+        return false;
+}
+
+void api_remote_forward(Manager *m, ApiRequest *req, const char *machine, const char *api, const char *path,
+                        const char *body) {
+        _cleanup_(proxy_freep) RemoteProxy *p = NULL;
+
+        if (forward_refused(m, req, machine, api))
+                return;
+        p = calloc(1, sizeof(RemoteProxy));
+        if (!p || asprintf(&p->url, "%s%s", api, path) < 0 ||
+            (body && !(p->body = strdup(body)))) {
+                api_request_reply_error(req, 500, "internal", "Out of memory.");
+                return;
+        }
+        p->m = m;
+        p->req = req;
+        strcpy(p->machine, machine);
+        proxy_run(TAKE_PTR(p), api);
 }

@@ -33,6 +33,16 @@
 int api_remote_get_status(ApiRequest *req, void *userdata);
 int api_remote_get_journal(ApiRequest *req, void *userdata);
 
+typedef struct Manager Manager;
+
+/* Forwards req to the fleetd of machine, whose TCP API is api ("https://IP:PORT", NULL if it
+ * has none), as path (with the query) and, when body is not NULL, as a POST of that JSON body;
+ * otherwise a GET. Authenticated, refused and streamed back as the unit requests above are:
+ * 409 if req was forwarded to here already, 502 when there is no TCP API there or no client
+ * certificate here, or the owner cannot be reached. Owes req's reply from here on. */
+void api_remote_forward(Manager *m, ApiRequest *req, const char *machine, const char *api, const char *path,
+                        const char *body);
+
 /* The fields of one journal entry that `journalctl -o short` shows. Strings are NUL-terminated
  * and may be NULL when the entry lacks the field. */
 typedef struct JournalLine {

@@ -7,7 +7,8 @@
  * each its own MHD daemon: the unix sockets (every one systemd passes through socket
  * activation, sd_listen_fds, or one it creates itself, mode 0660), and optionally a TCP
  * address that speaks HTTPS only and answers only clients whose certificate the configured
- * CA signed (api_server_listen_tls()). Plain HTTP is never offered on TCP.
+ * CA signed (api_server_listen_tls()). Plain HTTP is offered on TCP only by a loopback
+ * listener with a route table of its own (api_server_listen_loopback(), FleetLock for Zincati).
  *
  * Limits, per listener: request bodies up to 1 MiB (larger ones get 413), 256 connections
  * (64 per client address on TCP), 30 s of inactivity per connection. Every server-made answer
@@ -29,12 +30,20 @@
  * is leaked, and its connection stays open until the server is freed. */
 
 #include <jansson.h>
+#include <stdint.h>
 #include <systemd/sd-event.h>
 
 #include "basic/macros.h"
 
 typedef struct ApiServer ApiServer;
 typedef struct ApiRequest ApiRequest;
+
+/* The kind of listener a request came in on. */
+typedef enum ApiTransport {
+        API_TRANSPORT_UNIX,           /* a unix socket: whoever may open it */
+        API_TRANSPORT_TLS,            /* TCP with TLS and a verified client certificate */
+        API_TRANSPORT_LOOPBACK,       /* plain HTTP on a loopback address (anyone on this host) */
+} ApiTransport;
 
 /* A route handler. Returns 0 when it replied or will reply later; a negative errno makes the
  * server answer 500 itself (unless the handler replied already). */
@@ -46,7 +55,13 @@ typedef struct ApiRoute {
                                        * non-empty segment, e.g. in "/v1/units/" "*" "/status"; a
                                        * last segment "**" matches whatever follows, even nothing */
         api_handler_t handler;
+        size_t body_max;              /* 0: the body in memory, at most 1 MiB (api_request_body());
+                                       * else up to body_max bytes, written as it arrives to an
+                                       * unlinked file under API_SPOOL_DIR (api_request_body_fd()) */
 } ApiRoute;
+
+/* Where spooled request bodies live (unlinked files: nothing is left behind). */
+#define API_SPOOL_DIR "/var/tmp"
 
 /* Creates the server on e. routes is a static table ending with {NULL}, matched in order;
  * userdata is passed to every handler. Serves every listening socket systemd passed (all of
@@ -85,6 +100,16 @@ typedef struct ApiTlsOptions {
  * not log its failures. */
 int api_server_listen_tls(ApiServer *s, const ApiTlsOptions *o, char **ret_error);
 
+/* Adds a plain HTTP listener on o->listen, which must be a loopback address (127.0.0.0/8 or
+ * ::1, as a literal; anything else is -EADDRNOTAVAIL and nothing is bound), serving only the
+ * static table routes (not the server's), for clients that speak neither unix sockets nor TLS
+ * (Zincati's FleetLock client). Handlers get the server's userdata and see
+ * API_TRANSPORT_LOOPBACK. Errors as api_server_listen_tls()'s for the address. */
+int api_server_listen_loopback(ApiServer *s, const char *listen, const ApiRoute *routes);
+
+/* The listener the request came in on. */
+ApiTransport api_request_transport(ApiRequest *req);
+
 /* Everything below returns strings owned by the request, valid until it is replied to. */
 const char *api_request_method(ApiRequest *req);
 /* The path as sent, percent escapes intact, without the query. */
@@ -98,6 +123,11 @@ const char *api_request_header(ApiRequest *req, const char *name);
 /* The request body (bounded in size by the server, NUL-terminated) and its length; NULL (and
  * 0) if none. ret_len may be NULL. */
 const char *api_request_body(ApiRequest *req, size_t *ret_len);
+
+/* The spooled body of a request to a route with body_max: an fd open for reading and writing
+ * (owned by the request: dup() it to keep it past the reply) and its size. -ENODATA if the
+ * route keeps bodies in memory. */
+int api_request_body_fd(ApiRequest *req, uint64_t *ret_size);
 
 /* Replies with a JSON value and the status code, and releases the request. body is only read
  * (serialized at once): the caller keeps its reference. Returns 0, also when the client is

@@ -26,6 +26,9 @@ typedef struct Instance {
          * clock the wall clock's jumps do not move (a new leader gives a starting instance
          * the whole deadline again) */
         usec_t seen;
+        bool evict, force;            /* from the engine: app_controller_instance_placed() */
+        char *unschedulable;
+        char *blocked;                /* from the last plan of its app */
 } Instance;
 
 typedef struct AppEntry {
@@ -48,7 +51,7 @@ struct AppController {
         Hashmap *fetching;            /* "app/N" releases being read */
 
         EtcdRequest *load;
-        EtcdWatch *apps_watch, *state_watch;
+        EtcdWatch *apps_watch;
         bool loaded;
         EtcdRequest *write;
         char *writing;                /* the app the write is for */
@@ -66,6 +69,8 @@ struct AppController {
 
         app_controller_fenced_t on_fenced;
         void *fenced_userdata;
+        app_controller_changed_t on_changed;
+        void *changed_userdata;
 };
 
 static void controller_schedule(AppController *c);
@@ -76,6 +81,8 @@ static void instance_free(void *p) {
         if (i) {
                 free(i->app);
                 free(i->process);
+                free(i->unschedulable);
+                free(i->blocked);
                 free(i);
         }
 }
@@ -152,6 +159,13 @@ void app_controller_unit_changed(AppController *c, const char *name, const UnitR
                 return controller_lost(c, -ENOMEM, name);
         *i = (Instance) { .app = TAKE_PTR(app), .process = TAKE_PTR(process), .release = version, .index = index,
                           .seen = seen };
+        if (old) {
+                /* what the engine and the last plan said of it still holds */
+                i->evict = old->evict;
+                i->force = old->force;
+                i->unschedulable = TAKE_PTR(old->unschedulable);
+                i->blocked = TAKE_PTR(old->blocked);
+        }
         if (hashmap_put(c->instances, name, i) < 0) {
                 instance_free(i);
                 return controller_lost(c, -ENOMEM, name);
@@ -178,7 +192,10 @@ static void app_put(AppController *c, const EtcdKv *kv) {
 }
 
 /* state/<unit>/<machine> */
-static void state_put(AppController *c, const EtcdKv *kv, bool deleted) {
+void app_controller_state_changed(AppController *c, const EtcdKv *kv, bool deleted) {
+        assert(c);
+        assert(kv);
+
         const char *rest = key_after(kv->key, c->prefix, "state/"), *slash = rest ? strrchr(rest, '/') : NULL;
         if (!slash)
                 return;
@@ -228,19 +245,9 @@ static void on_apps_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t 
                 else
                         app_entry_free(hashmap_remove(c->apps, name));
         }
-}
-
-static void on_state_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t n, void *userdata) {
-        AppController *c = userdata;
-
-        if (error < 0) {
-                log_warning_errno(error, "State watch ended: %m");
-                if (c->on_fenced)
-                        c->on_fenced(c, c->fenced_userdata);
-                return;
-        }
-        for (size_t i = 0; i < n; i++)
-                state_put(c, &ev[i].kv, ev[i].type == ETCD_EVENT_DELETE);
+        /* a rollout that starts or ends changes which instances are settled */
+        if (c->on_changed)
+                c->on_changed(c, c->changed_userdata);
 }
 
 /* --- releases, read when first needed --- */
@@ -424,8 +431,10 @@ static AppInstance *controller_instances(AppController *c, const AppEntry *a, co
                         continue;
                 /* the health check of an older release's process is not known here: the target's stands in */
                 const ProcessType *p = release_find_process(rel, in->process);
-                inst[n++] = (AppInstance) { unit, in->release, in->process, in->index,
-                                            app_instance_health(hashmap_get(c->states, unit), p), in->seen };
+                const StateRecord *st = hashmap_get(c->states, unit);
+                inst[n++] = (AppInstance) { unit, in->release, in->process, in->index, app_instance_health(st, p),
+                                            in->seen, in->evict, in->force, in->unschedulable,
+                                            st ? st->reason : NULL };
         }
         *ret_n = n;
         return inst;
@@ -456,6 +465,39 @@ static int controller_ops(AppController *c, const AppEntry *a, const Release *re
                                 new_j ? jx_dumps(new_j) : NULL);
 }
 
+/* Keeps what the plan says of the app's evicted instances that cannot be replaced now; tells
+ * the engine when that changed. */
+static int controller_note_blocked(AppController *c, const char *app, const AppPlan *plan) {
+        bool changed = false;
+        size_t i = 0;
+        const char *unit;
+        void *v;
+
+        while (hashmap_iterate(c->instances, &i, &unit, &v)) {
+                Instance *in = v;
+                const char *why = NULL;
+
+                if (!streq(in->app, app))
+                        continue;
+                for (size_t k = 0; k < plan->n_blocked && !why; k++)
+                        if (streq(plan->blocked[k].unit, unit))
+                                why = plan->blocked[k].reason;
+                if (streq_ptr(why, in->blocked))
+                        continue;
+                char *copy = why ? strdup(why) : NULL;
+                if (why && !copy)
+                        return -ENOMEM;
+                if (why)
+                        log_unit_info(unit, "App %s: %s cannot be replaced yet: %s.", app, unit, why);
+                free(in->blocked);
+                in->blocked = copy;
+                changed = true;
+        }
+        if (changed && c->on_changed)
+                c->on_changed(c, c->changed_userdata);
+        return 0;
+}
+
 /* Works out the next step for one app into ops (and the app record to write). Returns 0 with
  * no ops when there is nothing to do or it must wait (a release being read). */
 static int controller_plan_app(AppController *c, AppEntry *a, Ops *o) {
@@ -477,6 +519,9 @@ static int controller_plan_app(AppController *c, AppEntry *a, Ops *o) {
                         .next_index = MAX(a->rec.next_index, 1u), .now = now_usec(CLOCK_MONOTONIC),
                         .deadline = c->deadline };
         r = app_plan(&t, inst, n, &plan);
+        if (r < 0)
+                return r;
+        r = controller_note_blocked(c, a->rec.name, &plan);
         if (r < 0)
                 return r;
 
@@ -543,6 +588,16 @@ static int controller_write(AppController *c, AppEntry *a, Ops *o) {
         return etcd_client_txn(c->etcd, &txn, on_written, c, &c->write);
 }
 
+static bool controller_evicting(AppController *c) {
+        size_t i = 0;
+        void *v;
+
+        while (hashmap_iterate(c->instances, &i, NULL, &v))
+                if (((Instance *) v)->evict)
+                        return true;
+        return false;
+}
+
 static int on_defer(sd_event_source *s, void *userdata) {
         AppController *c = userdata;
         bool rolling = false;
@@ -556,7 +611,7 @@ static int on_defer(sd_event_source *s, void *userdata) {
         }
         while (hashmap_iterate(c->apps, &i, NULL, &v))
                 rolling = rolling || ((AppEntry *) v)->rec.rollout == ROLLOUT_ROLLING;
-        if (rolling)
+        if (rolling || controller_evicting(c))
                 controller_tick(c);
 
         while (c->loaded && !c->write && c->units_revision >= c->units_await && hashmap_size(c->dirty) > 0) {
@@ -607,6 +662,13 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
                         mark_dirty(c, ((AppEntry *) v)->rec.name);
                         again = true;
                 }
+        /* instances being moved: their replacements' deadlines pass silently too */
+        i = 0;
+        while (hashmap_iterate(c->instances, &i, NULL, &v))
+                if (((Instance *) v)->evict) {
+                        mark_dirty(c, ((Instance *) v)->app);
+                        again = true;
+                }
         controller_schedule(c);
         /* at rest (nothing rolling, nothing to retry) the tick stops: no wake-ups */
         r = sd_event_source_set_time_relative(s, ROLLOUT_TICK);
@@ -621,30 +683,24 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static void on_loaded(EtcdClient *e, int error, const EtcdResult *result, void *userdata) {
         AppController *c = userdata;
-        _cleanup_free_ char *ak = NULL, *ae = NULL, *sk = NULL, *se = NULL;
+        _cleanup_free_ char *ak = NULL, *ae = NULL;
         int r;
 
         c->load = etcd_request_cancel(c->load);
-        if (error < 0 || result->n_responses != 2) {
+        if (error < 0) {
                 log_warning_errno(error, "Failed to load apps: %m");
                 if (c->on_fenced)
                         c->on_fenced(c, c->fenced_userdata);
                 return;
         }
-        for (size_t i = 0; i < result->responses[0].n_kvs; i++)
-                app_put(c, &result->responses[0].kvs[i]);
-        for (size_t i = 0; i < result->responses[1].n_kvs; i++)
-                state_put(c, &result->responses[1].kvs[i], false);
+        for (size_t i = 0; i < result->n_kvs; i++)
+                app_put(c, &result->kvs[i]);
 
         ak = registry_key(c->prefix, "apps", "", NULL);
-        sk = registry_key(c->prefix, "state", "", NULL);
         ae = ak ? etcd_prefix_end(ak) : NULL;
-        se = sk ? etcd_prefix_end(sk) : NULL;
-        if (!ae || !se)
+        if (!ae)
                 return (void) log_oom();
         r = etcd_client_watch(c->etcd, ak, ae, result->revision + 1, on_apps_events, c, &c->apps_watch);
-        if (r >= 0)
-                r = etcd_client_watch(c->etcd, sk, se, result->revision + 1, on_state_events, c, &c->state_watch);
         if (r < 0)
                 log_error_errno(r, "Failed to watch apps: %m");
         c->loaded = true;
@@ -653,7 +709,7 @@ static void on_loaded(EtcdClient *e, int error, const EtcdResult *result, void *
 
 int app_controller_new(sd_event *e, EtcdClient *etcd, const AppControllerOptions *o, AppController **ret) {
         _cleanup_(app_controller_freep) AppController *c = NULL;
-        _cleanup_free_ char *ak = NULL, *ae = NULL, *sk = NULL, *se = NULL;
+        _cleanup_free_ char *ak = NULL, *ae = NULL;
         int r;
 
         assert(e);
@@ -693,17 +749,11 @@ int app_controller_new(sd_event *e, EtcdClient *etcd, const AppControllerOptions
                 return r;
 
         ak = registry_key(c->prefix, "apps", "", NULL);
-        sk = registry_key(c->prefix, "state", "", NULL);
         ae = ak ? etcd_prefix_end(ak) : NULL;
-        se = sk ? etcd_prefix_end(sk) : NULL;
-        if (!ae || !se)
+        if (!ae)
                 return -ENOMEM;
-        EtcdOp ops[] = {
-                { .type = ETCD_OP_RANGE, .key = ak, .range_end = ae },
-                { .type = ETCD_OP_RANGE, .key = sk, .range_end = se },
-        };
-        EtcdTxn txn = { .success = ops, .n_success = ELEMENTSOF(ops) };
-        r = etcd_client_txn(etcd, &txn, on_loaded, c, &c->load);
+        EtcdRangeArgs args = { .key = ak, .range_end = ae };
+        r = etcd_client_range(etcd, &args, on_loaded, c, &c->load);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);
@@ -723,13 +773,71 @@ void app_controller_set_fenced_handler(AppController *c, app_controller_fenced_t
         c->fenced_userdata = userdata;
 }
 
+void app_controller_set_changed_handler(AppController *c, app_controller_changed_t cb, void *userdata) {
+        assert(c);
+        c->on_changed = cb;
+        c->changed_userdata = userdata;
+}
+
+void app_controller_instance_placed(AppController *c, const char *unit, bool evict, bool force,
+                                    const char *unschedulable) {
+        Instance *in;
+        char *copy = NULL;
+
+        assert(c);
+        assert(unit);
+
+        in = hashmap_get(c->instances, unit);
+        if (!in || (in->evict == evict && in->force == force && streq_ptr(in->unschedulable, unschedulable)))
+                return;
+        if (unschedulable && !(copy = strdup(unschedulable)))
+                return controller_lost(c, -ENOMEM, unit);
+        in->evict = evict;
+        in->force = force;
+        free(in->unschedulable);
+        in->unschedulable = copy;
+        mark_dirty(c, in->app);
+}
+
+bool app_controller_instance_settled(AppController *c, const char *unit) {
+        const Instance *in;
+        const AppEntry *a;
+        const AppScale *sc;
+        const Release *rel;
+        char key[128];
+
+        assert(c);
+        assert(unit);
+
+        in = hashmap_get(c->instances, unit);
+        a = in ? hashmap_get(c->apps, in->app) : NULL;
+        if (!a || a->rec.rollout == ROLLOUT_ROLLING || in->release != a->rec.release || in->evict || in->blocked)
+                return false;
+        sc = app_record_scale(&a->rec, in->process);
+        if (sc && in->index < sc->restart_below)
+                return false;
+        snprintf(key, sizeof(key), "%s/%u", in->app, in->release);
+        rel = hashmap_get(c->releases, key);
+        return rel && app_instance_health(hashmap_get(c->states, unit), release_find_process(rel, in->process)) ==
+                              INSTANCE_HEALTHY;
+}
+
+const char *app_controller_instance_blocked(AppController *c, const char *unit) {
+        const Instance *in;
+
+        assert(c);
+        assert(unit);
+
+        in = hashmap_get(c->instances, unit);
+        return in ? in->blocked : NULL;
+}
+
 AppController *app_controller_free(AppController *c) {
         if (!c)
                 return NULL;
         etcd_request_cancel(c->load);
         etcd_request_cancel(c->write);
         etcd_watch_free(c->apps_watch);
-        etcd_watch_free(c->state_watch);
         sd_event_source_disable_unref(c->defer);
         sd_event_source_disable_unref(c->tick);
         hashmap_free(c->apps);

@@ -22,7 +22,7 @@ typedef struct AppControllerOptions {
         usec_t deadline;              /* for a new instance to become healthy; 0: 60 s */
 } AppControllerOptions;
 
-/* Starts: reads apps/ and state/ in one txn, then watches both. */
+/* Starts: reads apps/, then watches it. The engine feeds it units and states. */
 int app_controller_new(sd_event *e, EtcdClient *etcd, const AppControllerOptions *o, AppController **ret);
 AppController *app_controller_free(AppController *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(AppController *, app_controller_free);
@@ -33,6 +33,24 @@ void app_controller_unit_changed(AppController *c, const char *name, const UnitR
 /* ... and of the revision its units/ view has reached (the load's, then each batch's), which
  * the controller's own writes of instance units wait for before it plans again. */
 void app_controller_units_seen(AppController *c, int64_t revision);
+/* ... and of every state/<unit>/<machine> record (the engine's state/ watch serves both). */
+void app_controller_state_changed(AppController *c, const EtcdKv *kv, bool deleted);
+
+/* What the engine knows of an instance's place (app-plan.h, "Moves"): evict (it is on a
+ * draining machine, or was chosen to rebalance its process), force (its drain is forced),
+ * unschedulable (the scheduler's reason; NULL: placed). A change plans its app again. */
+void app_controller_instance_placed(AppController *c, const char *unit, bool evict, bool force,
+                                    const char *unschedulable);
+/* An instance that is healthy, of its app's release, not evicted or blocked, while its app
+ * does not roll out: one the scheduler may mark for rebalance. */
+bool app_controller_instance_settled(AppController *c, const char *unit);
+/* Why an evicted instance cannot be replaced now (its app's last plan), or NULL. */
+const char *app_controller_instance_blocked(AppController *c, const char *unit);
+
+/* Told when the answers of app_controller_instance_settled() or _blocked() may have changed
+ * for reasons the engine does not see itself (a plan, an app record). */
+typedef void (*app_controller_changed_t)(AppController *c, void *userdata);
+void app_controller_set_changed_handler(AppController *c, app_controller_changed_t cb, void *userdata);
 
 /* The fence no longer holds (a txn said so): the engine steps down and frees the controller. */
 typedef void (*app_controller_fenced_t)(AppController *c, void *userdata);

@@ -48,7 +48,7 @@ static bool new_instance_failed(const AppTarget *t, const AppInstance *i, AppPla
                 return false;
         if (!p->failed) {
                 p->failed = true;
-                if (asprintf(&p->reason, "%s %s", i->unit, why) < 0)
+                if (asprintf(&p->reason, "%s %s%s%s", i->unit, why, i->reason ? ": " : "", strempty(i->reason)) < 0)
                         p->reason = NULL;
         }
         return true;
@@ -61,9 +61,57 @@ static const AppProcessTarget *find_process(const AppTarget *t, const char *name
         return NULL;
 }
 
+/* Why the process's evicted instances cannot be replaced now: its first kept new instance that
+ * failed, is late, or cannot be placed. 0 with *ret NULL if none; -ENOMEM. */
+static int replacement_obstacle(const AppTarget *t, const Group *nw, size_t first_new, char **ret) {
+        for (size_t i = first_new; i < nw->n; i++) {
+                const AppInstance *n = nw->items[i];
+                int r = 0;
+
+                if (n->unschedulable)
+                        r = asprintf(ret, "replacement %s cannot be placed: %s", n->unit, n->unschedulable);
+                else if (n->health == INSTANCE_FAILED)
+                        r = asprintf(ret, "replacement %s failed", n->unit);
+                else if (n->health == INSTANCE_STARTING && t->now > n->created && t->now - n->created > t->deadline)
+                        r = asprintf(ret, "replacement %s did not become healthy in time", n->unit);
+                else
+                        continue;
+                return r < 0 ? -ENOMEM : 0;
+        }
+        *ret = NULL;
+        return 0;
+}
+
+/* The evicted old instances that remain (old->items[from..]): blocked while a replacement is in
+ * trouble, or removed when forced. */
+static int plan_blocked(const AppTarget *t, const Group *nw, size_t first_new, const Group *old, size_t from,
+                        AppPlan *p) {
+        _cleanup_free_ char *why = NULL;
+        int r;
+
+        r = replacement_obstacle(t, nw, first_new, &why);
+        if (r < 0 || !why)
+                return r;
+        for (size_t i = from; i < old->n; i++) {
+                const AppInstance *o = old->items[i];
+
+                if (!o->evict)
+                        continue;
+                if (o->force) {
+                        p->removes[p->n_removes++] = o->unit;
+                        continue;
+                }
+                char *reason = strdup(why);
+                if (!reason)
+                        return -ENOMEM;
+                p->blocked[p->n_blocked++] = (AppBlocked) { o->unit, reason };
+        }
+        return 0;
+}
+
 /* One process: splits its instances into new and old, then decides. */
-static void plan_process(const AppTarget *t, const AppProcessTarget *pt, const AppInstance *inst, size_t n_inst,
-                         Group *nw, Group *old, AppPlan *p, unsigned *next_index, bool *all_done) {
+static int plan_process(const AppTarget *t, const AppProcessTarget *pt, const AppInstance *inst, size_t n_inst,
+                        Group *nw, Group *old, AppPlan *p, unsigned *next_index, bool *all_done) {
         unsigned surge = t->max_surge, unavail = t->max_unavailable, n = pt->scale;
 
         if (surge == 0 && unavail == 0)
@@ -72,7 +120,7 @@ static void plan_process(const AppTarget *t, const AppProcessTarget *pt, const A
         for (size_t i = 0; i < n_inst; i++) {
                 if (!streq(inst[i].process, pt->process))
                         continue;
-                bool is_new = inst[i].release == t->release && inst[i].index >= pt->restart_below;
+                bool is_new = inst[i].release == t->release && inst[i].index >= pt->restart_below && !inst[i].evict;
                 Group *g = is_new ? nw : old;
                 g->items[g->n++] = &inst[i];
         }
@@ -117,6 +165,7 @@ static void plan_process(const AppTarget *t, const AppProcessTarget *pt, const A
         }
         if (keep_new != n || healthy_new != n || old_left > 0)
                 *all_done = false;
+        return plan_blocked(t, nw, first_new, old, removed, p);
 }
 
 int app_plan(const AppTarget *t, const AppInstance *inst, size_t n_inst, AppPlan *ret) {
@@ -130,20 +179,22 @@ int app_plan(const AppTarget *t, const AppInstance *inst, size_t n_inst, AppPlan
 
         _cleanup_free_ const AppInstance **a = calloc(n_inst + 1, sizeof(AppInstance *));
         _cleanup_free_ const AppInstance **b = calloc(n_inst + 1, sizeof(AppInstance *));
-        AppPlan p = {
+        _cleanup_(app_plan_done) AppPlan p = {
                 .creates = calloc(total_scale + 1, sizeof(AppCreate)),
                 .removes = calloc(n_inst + 1, sizeof(char *)),
+                .blocked = calloc(n_inst + 1, sizeof(AppBlocked)),
         };
-        if (!a || !b || !p.creates || !p.removes) {
-                app_plan_done(&p);
+        if (!a || !b || !p.creates || !p.removes || !p.blocked)
                 return -ENOMEM;
-        }
 
         Group nw = { a, 0 }, old = { b, 0 };
         unsigned next = t->next_index;
         bool done = true;
-        for (size_t i = 0; i < t->n_processes; i++)
-                plan_process(t, &t->processes[i], inst, n_inst, &nw, &old, &p, &next, &done);
+        for (size_t i = 0; i < t->n_processes; i++) {
+                int r = plan_process(t, &t->processes[i], inst, n_inst, &nw, &old, &p, &next, &done);
+                if (r < 0)
+                        return r;
+        }
 
         /* processes the target release no longer has */
         for (size_t i = 0; i < n_inst; i++)
@@ -153,12 +204,16 @@ int app_plan(const AppTarget *t, const AppInstance *inst, size_t n_inst, AppPlan
                 }
         p.done = done && !p.failed;
         *ret = p;
+        p = (AppPlan) {};
         return 0;
 }
 
 void app_plan_done(AppPlan *p) {
         free(p->creates);
         free(p->removes);
+        for (size_t i = 0; i < p->n_blocked; i++)
+                free(p->blocked[i].reason);
+        free(p->blocked);
         free(p->reason);
         *p = (AppPlan) {};
 }

@@ -14,7 +14,20 @@
  *   - remove surplus new ones (scale down), the least healthy and newest first;
  *   - instances of processes the target release no longer has are removed at once.
  * A new instance that failed, or is not healthy within the deadline, fails the rollout: no
- * more are created, and plan->failed says why. */
+ * more are created, and plan->failed says why.
+ *
+ * Moves (docs/design.md, "Rolling host upgrades"): an instance the engine wants replaced
+ * (AppInstance.evict: it is on a draining machine, or was chosen to rebalance its process) is
+ * old, whatever its release, so it is replaced exactly like an instance of an older release:
+ * the replacement is created (the scheduler puts it elsewhere), becomes healthy, then the old
+ * one is removed, within max_surge and max_unavailable. While a new instance of the process
+ * failed, is not healthy within the deadline, or cannot be placed (AppInstance.unschedulable),
+ * the evicted instances that remain are blocked (plan->blocked says why); with force
+ * (a forced drain) they are removed instead. Nothing here rolls a release back: that is
+ * app_rollout_step()'s, and only while a rollout of a release runs (see there). A replacement
+ * that fails stays, so the agent keeps restarting it and the move goes on once it is healthy
+ * (or placed); when the engine stops evicting (uncordon, the rebalance ends) the old instance
+ * is new again and the failed replacement is the surplus that goes. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,6 +50,10 @@ typedef struct AppInstance {
         unsigned index;
         InstanceHealth health;
         usec_t created;               /* when it was made or first seen: CLOCK_MONOTONIC, as now */
+        bool evict;                   /* to be replaced: on a draining machine, or to rebalance */
+        bool force;                   /* evict even when it cannot be replaced (a forced drain) */
+        const char *unschedulable;    /* the scheduler's reason when it cannot be placed; NULL: placed */
+        const char *reason;           /* why it failed, as its agent read it (state "reason"); NULL */
 } AppInstance;
 
 typedef struct AppProcessTarget {
@@ -61,6 +78,12 @@ typedef struct AppCreate {
         unsigned index;
 } AppCreate;
 
+/* An evicted instance that cannot be replaced now. */
+typedef struct AppBlocked {
+        const char *unit;             /* points into the instances */
+        char *reason;                 /* "replacement hello_v3.web@7.service failed" */
+} AppBlocked;
+
 typedef struct AppPlan {
         AppCreate *creates;
         size_t n_creates;
@@ -69,6 +92,8 @@ typedef struct AppPlan {
         bool failed;
         char *reason;                 /* when failed: e.g. "hello_v3.web@7.service failed" */
         bool done;                    /* every process has scale healthy new instances and no old ones */
+        AppBlocked *blocked;
+        size_t n_blocked;
 } AppPlan;
 
 /* The next step for an app's instances (the rules above): 0 and *ret (free with app_plan_done()),
@@ -89,7 +114,10 @@ InstanceHealth app_instance_health(const StateRecord *s, const ProcessType *p);
  *   - a plan that is done ends it: DONE (an automatic rollback that is done ends as failed,
  *     since the release that was asked for is not running);
  *   - anything else: KEEP.
- * An app that does not roll out only ever KEEPs. */
+ * An app that does not roll out only ever KEEPs: a replacement made for a drain or a rebalance
+ * that fails (plan->failed) while no release rolls out never rolls anything back; it only
+ * blocks the move (plan->blocked). During a rollout the rollout's rules stand for every new
+ * instance, replacements included. */
 typedef enum AppRolloutStep {
         APP_ROLLOUT_KEEP,
         APP_ROLLOUT_ROLL_BACK,

@@ -9,12 +9,16 @@
 #include "basic/strv.h"
 #include "engine-plan.h"
 #include "engine.h"
+#include "lock-sweep.h"
 #include "log.h"
 #include "registry.h"
 #include "unit-name.h"
 
 #define TXN_MAX_OPS 100               /* etcd's --max-txn-ops is 128; 2 go to the fence */
 #define RECONCILE_DELAY (10 * USEC_PER_MSEC)
+#define DRAIN_MOVES_AT_ONCE 4         /* plain units moving off draining machines at once */
+#define DRAIN_MOVE_TIMEOUT (30 * USEC_PER_SEC)
+#define REBALANCE_TIMEOUT (10 * 60 * USEC_PER_SEC)
 
 /* A unit as the leader sees it: the record, its parsed options, where it is scheduled. */
 typedef struct EngineUnit {
@@ -31,6 +35,42 @@ typedef struct Scheduled {
         UnitDesiredState desired;
 } Scheduled;
 
+/* A plain unit moving off a draining machine: in flight until its state on the new machine
+ * says active or failed, or DRAIN_MOVE_TIMEOUT passed. */
+typedef struct Move {
+        char *machine;                /* where it goes */
+        usec_t started;               /* CLOCK_MONOTONIC */
+} Move;
+
+/* A rebalance/<id> record, and when this leader first saw it (realtime, for a record
+ * without "since"). */
+typedef struct Rebalance {
+        RebalanceRecord record;
+        uint64_t seen_usec;
+} Rebalance;
+
+/* The prefixes the leader reads in its load txn, in this order (one revision), and watches
+ * from there (all but schedule/ and placement/, which only the leader writes). */
+typedef enum EngineSourceType {
+        SOURCE_UNITS,
+        SOURCE_MACHINES,
+        SOURCE_SCHEDULE,
+        SOURCE_DRAINS,
+        SOURCE_REBALANCES,
+        SOURCE_PLACEMENTS,
+        SOURCE_STATES,
+        _SOURCE_MAX,
+} EngineSourceType;
+
+typedef struct Engine Engine;
+
+/* One watch, with what its callback needs to know. */
+typedef struct EngineWatch {
+        Engine *engine;
+        EngineSourceType source;
+        EtcdWatch *watch;
+} EngineWatch;
+
 struct Engine {
         sd_event *event;
         EtcdClient *etcd;
@@ -39,6 +79,7 @@ struct Engine {
         char *machine_id;
         char *leader_key;
         usec_t reconcile_interval;
+        usec_t reboot_slot_timeout;
 
         int64_t lease;                /* the lease engine/leader is bound to while we lead */
         bool leader;
@@ -49,12 +90,17 @@ struct Engine {
         Hashmap *units;               /* name -> EngineUnit* */
         Hashmap *machines;            /* id -> MachineRecord* */
         Hashmap *scheduled;           /* "machine/name" -> Scheduled* */
+        Hashmap *drains;              /* machine id -> DrainRecord*: drain/<id> */
+        Hashmap *rebalances;          /* machine id -> Rebalance*: rebalance/<id> */
+        Hashmap *placements;          /* unit -> PlacementRecord*: placement/ (the leader writes it) */
+        Hashmap *moves;               /* unit -> Move*: moves off draining machines in flight */
+        Hashmap *rebalancing;         /* unit -> its app (a string): instances replaced to rebalance */
         EtcdRequest *load;
-        EtcdWatch *units_watch;
-        EtcdWatch *machines_watch;
+        EngineWatch watches[_SOURCE_MAX];
         bool loaded;
 
         AppController *apps;          /* the app controller, while we lead */
+        LockSweep *locks;             /* the reboot slot sweep, while we lead */
         EtcdRequest *write;           /* one txn in flight */
         EtcdOp *ops;                  /* the plan's ops (and their strings), sent in chunks */
         size_t n_ops;
@@ -63,6 +109,7 @@ struct Engine {
         bool again;                   /* something changed: plan again once the write is done */
         sd_event_source *reconcile_defer;
         sd_event_source *reconcile_timer;
+        sd_event_source *move_timer;  /* the next move's DRAIN_MOVE_TIMEOUT */
 };
 
 static void engine_campaign(Engine *e);
@@ -101,9 +148,49 @@ static void machine_record_free(void *p) {
         }
 }
 
+static void drain_record_free(void *p) {
+        if (p) {
+                drain_record_done(p);
+                free(p);
+        }
+}
+
+static void rebalance_free(void *p) {
+        Rebalance *b = p;
+        if (b) {
+                rebalance_record_done(&b->record);
+                free(b);
+        }
+}
+
+static void placement_record_free(void *p) {
+        if (p) {
+                placement_record_done(p);
+                free(p);
+        }
+}
+
+static void move_free(void *p) {
+        Move *m = p;
+        if (m) {
+                free(m->machine);
+                free(m);
+        }
+}
+
 static const char *key_tail(const char *key) {
         const char *s = strrchr(key, '/');
         return s ? s + 1 : key;
+}
+
+static bool engine_machine_draining(Engine *e, const char *id) {
+        const MachineRecord *m = hashmap_get(e->machines, id);
+        return hashmap_get(e->drains, id) || (m && m->state == MACHINE_DRAINING);
+}
+
+static const char *engine_machine_name(Engine *e, const char *id) {
+        const MachineRecord *m = hashmap_get(e->machines, id);
+        return m && m->hostname ? m->hostname : id;
 }
 
 static int unit_update(Engine *e, const char *value) {
@@ -129,27 +216,37 @@ static int unit_update(Engine *e, const char *value) {
 
 /* A record the leader cannot use is ignored (logged); -ENOMEM means the picture lost one that it
  * needs (see engine_picture_lost()). */
-static int unit_update_logged(Engine *e, const char *key, const char *value) {
-        int r = unit_update(e, value);
+static int unit_put(Engine *e, const EtcdKv *kv) {
+        int r = unit_update(e, kv->value);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                log_warning_errno(r, "Ignoring unit record %s: %m", key);
+                log_warning_errno(r, "Ignoring unit record %s: %m", kv->key);
         else if (e->apps) {
-                EngineUnit *u = hashmap_get(e->units, key_tail(key));
-                app_controller_unit_changed(e->apps, key_tail(key), u ? &u->record : NULL);
+                EngineUnit *u = hashmap_get(e->units, key_tail(kv->key));
+                app_controller_unit_changed(e->apps, key_tail(kv->key), u ? &u->record : NULL);
         }
         return 0;
 }
 
-static int machine_update(Engine *e, const char *key, const char *value) {
+static void unit_remove(Engine *e, const char *key) {
+        const char *name = key_tail(key);
+
+        engine_unit_free(hashmap_remove(e->units, name));
+        free(hashmap_remove(e->rebalancing, name));
+        move_free(hashmap_remove(e->moves, name));
+        if (e->apps)
+                app_controller_unit_changed(e->apps, name, NULL);
+}
+
+static int machine_put(Engine *e, const EtcdKv *kv) {
         _cleanup_free_ MachineRecord *m = calloc(1, sizeof(*m));
-        json_auto_t *j = json_loads(value, 0, NULL);
+        json_auto_t *j = json_loads(kv->value, 0, NULL);
 
         if (!m)
                 return -ENOMEM;
         if (machine_record_from_json(j, m) < 0) {
-                log_warning("Ignoring machine record %s.", key);
+                log_warning("Ignoring machine record %s.", kv->key);
                 return 0;
         }
         if (hashmap_put(e->machines, m->id, m) < 0) {
@@ -158,6 +255,12 @@ static int machine_update(Engine *e, const char *key, const char *value) {
         }
         TAKE_PTR(m);
         return 0;
+}
+
+static void machine_remove(Engine *e, const char *key) {
+        if (e->loaded)
+                log_info("Machine %s is gone; its units are placed again.", key_tail(key));
+        machine_record_free(hashmap_remove(e->machines, key_tail(key)));
 }
 
 static int scheduled_update(Engine *e, const char *key, const char *value) {
@@ -188,6 +291,156 @@ static int scheduled_update(Engine *e, const char *key, const char *value) {
         return 0;
 }
 
+static int scheduled_put(Engine *e, const EtcdKv *kv) {
+        return scheduled_update(e, kv->key, kv->value);
+}
+
+static int drain_put(Engine *e, const EtcdKv *kv) {
+        _cleanup_free_ DrainRecord *d = calloc(1, sizeof(*d));
+        json_auto_t *j = json_loads(kv->value, 0, NULL);
+        const DrainRecord *old;
+
+        if (!d)
+                return -ENOMEM;
+        if (drain_record_from_json(j, d) < 0 || !streq(d->machine, key_tail(kv->key))) {
+                log_warning("Ignoring malformed drain record %s.", kv->key);
+                return 0;
+        }
+        old = hashmap_get(e->drains, d->machine);
+        if (!old || old->force != d->force)
+                log_notice("Machine %s is draining%s (asked by %s through %s).", engine_machine_name(e, d->machine),
+                           d->force ? " with force: what cannot move is stopped" : "", strna(d->by), d->source);
+        if (hashmap_put(e->drains, d->machine, d) < 0) {
+                drain_record_done(d);
+                return -ENOMEM;
+        }
+        TAKE_PTR(d);
+        return 0;
+}
+
+static void drain_remove(Engine *e, const char *key) {
+        if (hashmap_get(e->drains, key_tail(key)))
+                log_notice("Machine %s is no longer draining.", engine_machine_name(e, key_tail(key)));
+        drain_record_free(hashmap_remove(e->drains, key_tail(key)));
+}
+
+static int rebalance_put(Engine *e, const EtcdKv *kv) {
+        _cleanup_free_ Rebalance *b = calloc(1, sizeof(*b));
+        json_auto_t *j = json_loads(kv->value, 0, NULL);
+        const Rebalance *old;
+
+        if (!b)
+                return -ENOMEM;
+        if (rebalance_record_from_json(j, &b->record) < 0 || !streq(b->record.machine, key_tail(kv->key))) {
+                log_warning("Ignoring malformed rebalance record %s.", kv->key);
+                return 0;
+        }
+        old = hashmap_get(e->rebalances, b->record.machine);
+        b->seen_usec = old ? old->seen_usec : now_usec(CLOCK_REALTIME);
+        if (!old)
+                log_notice("Rebalancing apps after machine %s came back (asked by %s).",
+                           engine_machine_name(e, b->record.machine), strna(b->record.by));
+        if (hashmap_put(e->rebalances, b->record.machine, b) < 0) {
+                rebalance_record_done(&b->record);
+                return -ENOMEM;
+        }
+        TAKE_PTR(b);
+        return 0;
+}
+
+static void rebalance_remove(Engine *e, const char *key) {
+        rebalance_free(hashmap_remove(e->rebalances, key_tail(key)));
+        if (hashmap_size(e->rebalances) == 0 && hashmap_size(e->rebalancing) > 0) {
+                /* the rebalance ended: the instances it was replacing stay */
+                hashmap_clear(e->rebalancing);
+                engine_reconcile_soon(e);
+        }
+}
+
+static int placement_update(Engine *e, const char *key, const char *value) {
+        _cleanup_free_ PlacementRecord *p = calloc(1, sizeof(*p));
+        json_auto_t *j = json_loads(value, 0, NULL);
+
+        if (!p)
+                return -ENOMEM;
+        if (placement_record_from_json(j, p) < 0 || !streq(p->name, key_tail(key))) {
+                /* the next plan writes it as it should be */
+                log_warning("Ignoring malformed placement record %s.", key);
+                return 0;
+        }
+        if (hashmap_put(e->placements, p->name, p) < 0) {
+                placement_record_done(p);
+                return -ENOMEM;
+        }
+        TAKE_PTR(p);
+        return 0;
+}
+
+static int placement_put(Engine *e, const EtcdKv *kv) {
+        return placement_update(e, kv->key, kv->value);
+}
+
+/* A move in flight ends when the unit's state on its new machine says active or failed. */
+static void move_check(Engine *e, const char *unit, const char *machine, const char *value) {
+        const Move *m = hashmap_get(e->moves, unit);
+        _cleanup_(state_record_done) StateRecord s = {};
+        json_auto_t *j = NULL;
+
+        if (!m || !streq(m->machine, machine))
+                return;
+        j = json_loads(value, 0, NULL);
+        if (state_record_from_json(j, &s) < 0 || !(streq_ptr(s.active, "active") || streq_ptr(s.active, "failed")))
+                return;
+        log_unit_info(unit, "Moved %s off its draining machine: %s on %s.", unit, s.active,
+                      engine_machine_name(e, m->machine));
+        move_free(hashmap_remove(e->moves, unit));
+        engine_reconcile_soon(e);
+}
+
+/* state/<unit>/<machine>: the app controller's, and the end of a move in flight. */
+static void state_changed(Engine *e, const EtcdKv *kv, bool deleted) {
+        _cleanup_free_ char *sk = registry_key(e->prefix, "state", "", NULL);
+        const char *rest = sk ? startswith(kv->key, sk) : NULL, *slash = rest ? strrchr(rest, '/') : NULL;
+        _cleanup_free_ char *unit = slash ? strndup(rest, slash - rest) : NULL;
+
+        if (e->apps)
+                app_controller_state_changed(e->apps, kv, deleted);
+        if (unit && !deleted)
+                move_check(e, unit, slash + 1, kv->value);
+        /* health decides what may be rebalanced */
+        if (hashmap_size(e->rebalances) > 0)
+                engine_reconcile_soon(e);
+}
+
+static int state_put(Engine *e, const EtcdKv *kv) {
+        state_changed(e, kv, false);
+        return 0;
+}
+
+static void state_remove(Engine *e, const char *key) {
+        EtcdKv kv = { .key = (char *) key, .value = (char *) "" };
+        state_changed(e, &kv, true);
+}
+
+/* How the leader reads each prefix: put keeps a record (a negative errno: the picture lost
+ * one), remove drops one (NULL: not watched), replan: a change plans again. */
+typedef struct EngineSource {
+        const char *what;
+        int (*put)(Engine *e, const EtcdKv *kv);
+        void (*remove)(Engine *e, const char *key);
+        bool replan;
+} EngineSource;
+
+static const EngineSource sources[_SOURCE_MAX] = {
+        [SOURCE_UNITS] = { "units", unit_put, unit_remove, true },
+        [SOURCE_MACHINES] = { "machines", machine_put, machine_remove, true },
+        [SOURCE_SCHEDULE] = { "schedule", scheduled_put, NULL, false },
+        [SOURCE_DRAINS] = { "drain", drain_put, drain_remove, true },
+        [SOURCE_REBALANCES] = { "rebalance", rebalance_put, rebalance_remove, true },
+        [SOURCE_PLACEMENTS] = { "placement", placement_put, NULL, false },
+        [SOURCE_STATES] = { "state", state_put, state_remove, false },
+};
+
 typedef struct Diff {
         EtcdOp *ops;
         size_t n_ops, allocated;
@@ -202,28 +455,35 @@ static void diff_done(Diff *d) {
         *d = (Diff) {};
 }
 
-static void on_units_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t n, void *userdata);
-static void on_machines_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t n, void *userdata);
+static void engine_drop_diff(Engine *e) {
+        Diff d = { .ops = e->ops, .n_ops = e->n_ops };
+        diff_done(&d);
+        e->ops = NULL;
+        e->n_ops = e->sent = e->in_flight = 0;
+}
 
 static void engine_step_down(Engine *e, const char *why) {
-        Diff d = { .ops = e->ops, .n_ops = e->n_ops };
-
         if (e->leader)
                 log_notice("No longer the engine leader: %s.", why);
         e->write = etcd_request_cancel(e->write);
         e->apps = app_controller_free(e->apps);
-        diff_done(&d);
-        e->ops = NULL;
-        e->n_ops = e->sent = e->in_flight = 0;
+        e->locks = lock_sweep_free(e->locks);
+        engine_drop_diff(e);
         e->leader = false;
         e->loaded = false;
         e->lease = 0;
         e->load = etcd_request_cancel(e->load);
-        e->units_watch = etcd_watch_free(e->units_watch);
-        e->machines_watch = etcd_watch_free(e->machines_watch);
+        for (size_t k = 0; k < _SOURCE_MAX; k++)
+                e->watches[k].watch = etcd_watch_free(e->watches[k].watch);
+        (void) sd_event_source_set_enabled(e->move_timer, SD_EVENT_OFF);
         hashmap_clear(e->units);
         hashmap_clear(e->machines);
         hashmap_clear(e->scheduled);
+        hashmap_clear(e->drains);
+        hashmap_clear(e->rebalances);
+        hashmap_clear(e->placements);
+        hashmap_clear(e->moves);
+        hashmap_clear(e->rebalancing);
 }
 
 /* Leads again a second later, if the leader key is still ours: with a fresh load. */
@@ -249,6 +509,7 @@ static int prefix_range(Engine *e, const char *what, char **ret_key, char **ret_
         *ret_end = *ret_key ? etcd_prefix_end(*ret_key) : NULL;
         if (!*ret_end) {
                 free(*ret_key);
+                *ret_key = NULL;
                 return -ENOMEM;
         }
         return 0;
@@ -260,34 +521,62 @@ static void on_apps_fenced(AppController *c, void *userdata) {
         engine_campaign(e);
 }
 
-/* The app controller runs beside the scheduler while we lead; it learns of every unit the
- * leader loaded, then of each change. */
-static int engine_start_apps(Engine *e) {
+/* Which instances are settled or blocked matters only to drains (placement/ records) and
+ * rebalances. */
+static void on_apps_changed(AppController *c, void *userdata) {
+        Engine *e = userdata;
+
+        if (hashmap_size(e->drains) > 0 || hashmap_size(e->rebalances) > 0)
+                engine_reconcile_soon(e);
+}
+
+/* The app controller and the reboot slot sweep run beside the scheduler while we lead. The
+ * controller comes first, so that it learns of every unit and state the load reads. */
+static int engine_start_helpers(Engine *e) {
         AppControllerOptions o = { .prefix = e->prefix, .leader_key = e->leader_key, .machine_id = e->machine_id,
                                    .lease = e->lease };
-        size_t i = 0;
-        const char *name;
-        void *v;
+        LockSweepOptions l = { .prefix = e->prefix, .leader_key = e->leader_key, .machine_id = e->machine_id,
+                               .lease = e->lease, .timeout = e->reboot_slot_timeout };
         int r = app_controller_new(e->event, e->etcd, &o, &e->apps);
         if (r < 0)
                 return r;
         app_controller_set_fenced_handler(e->apps, on_apps_fenced, e);
-        while (hashmap_iterate(e->units, &i, &name, &v))
-                app_controller_unit_changed(e->apps, name, &((EngineUnit *) v)->record);
-        return 0;
+        app_controller_set_changed_handler(e->apps, on_apps_changed, e);
+        return lock_sweep_new(e->event, e->etcd, &l, &e->locks);
 }
 
-/* units/, machines/ and schedule/ from the load's txn. A negative errno: the picture was lost and
- * the engine starts over. */
-static int engine_load_records(Engine *e, const EtcdResult *result) {
-        static int (* const update[])(Engine *, const char *, const char *) = {
-                unit_update_logged, machine_update, scheduled_update,
-        };
+static void on_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t n, void *userdata) {
+        EngineWatch *ew = userdata;
+        Engine *e = ew->engine;
+        const EngineSource *src = &sources[ew->source];
 
-        for (size_t k = 0; k < ELEMENTSOF(update); k++)
+        if (error < 0) {
+                log_warning_errno(error, "The engine leader's watch of %s/ ended: %m", src->what);
+                engine_step_down(e, "a watch failed");
+                return engine_campaign(e);
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (ev[i].type == ETCD_EVENT_DELETE) {
+                        src->remove(e, ev[i].kv.key);
+                        continue;
+                }
+                int r = src->put(e, &ev[i].kv);
+                if (r < 0)
+                        return engine_picture_lost(e, r, ev[i].kv.key);
+        }
+        if (ew->source == SOURCE_UNITS && e->apps)
+                app_controller_units_seen(e->apps, etcd_watch_revision(w));
+        if (src->replan)
+                engine_reconcile_soon(e);
+}
+
+/* Every prefix from the load's txn; a negative errno: the picture was lost and the engine
+ * starts over. */
+static int engine_load_records(Engine *e, const EtcdResult *result) {
+        for (size_t k = 0; k < _SOURCE_MAX; k++)
                 for (size_t i = 0; i < result->responses[k].n_kvs; i++) {
                         const EtcdKv *kv = &result->responses[k].kvs[i];
-                        int r = update[k](e, kv->key, kv->value);
+                        int r = sources[k].put(e, kv);
                         if (r < 0) {
                                 engine_picture_lost(e, r, kv->key);
                                 return r;
@@ -296,59 +585,77 @@ static int engine_load_records(Engine *e, const EtcdResult *result) {
         return 0;
 }
 
+/* Watches every prefix that others write, from the load's revision on. */
+static int engine_watch(Engine *e, int64_t revision) {
+        for (size_t k = 0; k < _SOURCE_MAX; k++) {
+                _cleanup_free_ char *key = NULL, *end = NULL;
+                int r;
+
+                if (!sources[k].remove)
+                        continue;
+                r = prefix_range(e, sources[k].what, &key, &end);
+                if (r < 0)
+                        return r;
+                e->watches[k] = (EngineWatch) { .engine = e, .source = k };
+                r = etcd_client_watch(e->etcd, key, end, revision + 1, on_events, &e->watches[k],
+                                      &e->watches[k].watch);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static void on_loaded(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
         Engine *e = userdata;
-        _cleanup_free_ char *uk = NULL, *ue = NULL, *mk = NULL, *me = NULL;
         int r;
 
         e->load = etcd_request_cancel(e->load);
-        if (error < 0 || result->n_responses != 3) {
+        if (error < 0 || result->n_responses != _SOURCE_MAX) {
                 log_warning_errno(error, "Failed to load the cluster state as leader: %m");
                 engine_step_down(e, "could not load the cluster state");
                 engine_campaign(e);
                 return;
         }
+        r = engine_start_helpers(e);
+        if (r < 0) {
+                log_error_errno(r, "Failed to start the app controller or the reboot slot sweep: %m");
+                engine_step_down(e, "no app controller");
+                return engine_campaign_later(e);
+        }
         r = engine_load_records(e, result);
         if (r < 0)
                 return;       /* started over */
-
-        if ((r = prefix_range(e, "units", &uk, &ue)) < 0 || (r = prefix_range(e, "machines", &mk, &me)) < 0 ||
-            (r = etcd_client_watch(e->etcd, uk, ue, result->revision + 1, on_units_events, e, &e->units_watch)) < 0 ||
-            (r = etcd_client_watch(e->etcd, mk, me, result->revision + 1, on_machines_events, e,
-                                   &e->machines_watch)) < 0) {
+        app_controller_units_seen(e->apps, result->revision);
+        r = engine_watch(e, result->revision);
+        if (r < 0) {
                 log_error_errno(r, "Failed to watch the cluster state: %m");
                 engine_step_down(e, "could not watch");
                 return engine_campaign_later(e);
         }
-        r = engine_start_apps(e);
-        if (r < 0) {
-                log_error_errno(r, "Failed to start the app controller: %m");
-                engine_step_down(e, "no app controller");
-                return engine_campaign_later(e);
-        }
-        app_controller_units_seen(e->apps, result->revision);
         e->loaded = true;
-        log_info("Engine leader: %zu unit(s), %zu machine(s), %zu schedule entr%s.", hashmap_size(e->units),
-                 hashmap_size(e->machines), hashmap_size(e->scheduled), hashmap_size(e->scheduled) == 1 ? "y" : "ies");
+        log_info("Engine leader: %zu unit(s), %zu machine(s) (%zu draining), %zu schedule entr%s.",
+                 hashmap_size(e->units), hashmap_size(e->machines), hashmap_size(e->drains),
+                 hashmap_size(e->scheduled), hashmap_size(e->scheduled) == 1 ? "y" : "ies");
         engine_reconcile_soon(e);
 }
 
 static void engine_load(Engine *e) {
-        _cleanup_free_ char *uk = NULL, *ue = NULL, *mk = NULL, *me = NULL, *sk = NULL, *se = NULL;
+        char *keys[_SOURCE_MAX] = {}, *ends[_SOURCE_MAX] = {};
+        EtcdOp ops[_SOURCE_MAX];
+        int r = 0;
 
-        if (prefix_range(e, "units", &uk, &ue) < 0 || prefix_range(e, "machines", &mk, &me) < 0 ||
-            prefix_range(e, "schedule", &sk, &se) < 0) {
-                log_oom();
-                engine_step_down(e, "could not load the cluster state");
-                return engine_campaign_later(e);
+        for (size_t k = 0; r >= 0 && k < _SOURCE_MAX; k++) {
+                r = prefix_range(e, sources[k].what, &keys[k], &ends[k]);
+                ops[k] = (EtcdOp) { .type = ETCD_OP_RANGE, .key = keys[k], .range_end = ends[k] };
         }
-        EtcdOp ops[] = {
-                { .type = ETCD_OP_RANGE, .key = uk, .range_end = ue },
-                { .type = ETCD_OP_RANGE, .key = mk, .range_end = me },
-                { .type = ETCD_OP_RANGE, .key = sk, .range_end = se },
-        };
-        EtcdTxn txn = { .success = ops, .n_success = ELEMENTSOF(ops) };
-        int r = etcd_client_txn(e->etcd, &txn, on_loaded, e, &e->load);
+        if (r >= 0) {
+                EtcdTxn txn = { .success = ops, .n_success = _SOURCE_MAX };
+                r = etcd_client_txn(e->etcd, &txn, on_loaded, e, &e->load);
+        }
+        for (size_t k = 0; k < _SOURCE_MAX; k++) {
+                free(keys[k]);
+                free(ends[k]);
+        }
         if (r < 0) {
                 /* leading without a picture would leave the cluster unscheduled */
                 log_error_errno(r, "Failed to load the cluster state: %m");
@@ -357,52 +664,61 @@ static void engine_load(Engine *e) {
         }
 }
 
-static void on_units_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t n, void *userdata) {
-        Engine *e = userdata;
+/* --- moves off draining machines in flight --- */
 
-        if (error < 0) {
-                engine_step_down(e, "the units watch failed");
-                return engine_campaign(e);
-        }
-        for (size_t i = 0; i < n; i++)
-                if (ev[i].type == ETCD_EVENT_PUT) {
-                        int r = unit_update_logged(e, ev[i].kv.key, ev[i].kv.value);
-                        if (r < 0)
-                                return engine_picture_lost(e, r, ev[i].kv.key);
-                } else {
-                        engine_unit_free(hashmap_remove(e->units, key_tail(ev[i].kv.key)));
-                        if (e->apps)
-                                app_controller_unit_changed(e->apps, key_tail(ev[i].kv.key), NULL);
-                }
-        if (e->apps)
-                app_controller_units_seen(e->apps, etcd_watch_revision(w));
-        engine_reconcile_soon(e);
+static int on_move_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        engine_reconcile_soon(userdata);      /* its pass drops the moves that timed out */
+        return 0;
 }
 
-static void on_machines_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t n, void *userdata) {
-        Engine *e = userdata;
+/* Drops the moves that are over by time, or that were never written (their new entry is not in
+ * schedule/: the write failed or was dropped; planned again, they are moves again), and arms
+ * the timer for the next one to time out. Returns how many are in flight. */
+static size_t engine_moves_in_flight(Engine *e) {
+        usec_t now = now_usec(CLOCK_MONOTONIC), next = USEC_INFINITY;
+        _cleanup_free_ const char **names = hashmap_sorted_keys(e->moves);
+        int r;
 
-        if (error < 0) {
-                engine_step_down(e, "the machines watch failed");
-                return engine_campaign(e);
-        }
-        for (size_t i = 0; i < n; i++)
-                if (ev[i].type == ETCD_EVENT_PUT) {
-                        int r = machine_update(e, ev[i].kv.key, ev[i].kv.value);
-                        if (r < 0)
-                                return engine_picture_lost(e, r, ev[i].kv.key);
-                } else {
-                        log_info("Machine %s is gone; its units are placed again.", key_tail(ev[i].kv.key));
-                        machine_record_free(hashmap_remove(e->machines, key_tail(ev[i].kv.key)));
+        for (size_t i = 0; names && names[i]; i++) {
+                Move *m = hashmap_get(e->moves, names[i]);
+                _cleanup_free_ char *key = NULL;
+
+                if (asprintf(&key, "%s/%s", m->machine, names[i]) < 0)
+                        key = NULL;
+                if (now - m->started >= DRAIN_MOVE_TIMEOUT || !key || !hashmap_get(e->scheduled, key)) {
+                        move_free(hashmap_remove(e->moves, names[i]));
+                        continue;
                 }
-        engine_reconcile_soon(e);
+                next = MIN(next, m->started + DRAIN_MOVE_TIMEOUT);
+        }
+        r = next == USEC_INFINITY ? sd_event_source_set_enabled(e->move_timer, SD_EVENT_OFF)
+                                  : sd_event_source_set_time(e->move_timer, next);
+        if (r >= 0 && next != USEC_INFINITY)
+                r = sd_event_source_set_enabled(e->move_timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error_errno(r, "Failed to arm the timer of moves off draining machines: %m");
+        return hashmap_size(e->moves);
 }
 
-/* --- reconcile: plan, diff against schedule/, write the difference --- */
+static int engine_move_started(Engine *e, const char *name, const char *machine) {
+        Move *m = calloc(1, sizeof(*m));
+
+        if (!m || !(m->machine = strdup(machine)) || hashmap_put(e->moves, name, m) < 0) {
+                move_free(m);
+                return -ENOMEM;
+        }
+        m->started = now_usec(CLOCK_MONOTONIC);
+        log_unit_info(name, "Moving %s off its draining machine to %s.", name, engine_machine_name(e, machine));
+        return 0;
+}
+
+/* --- reconcile: plan, diff against schedule/ and placement/, write the difference --- */
 
 static int diff_add(Diff *d, EtcdOpType type, char *key, char *value) {
-        if (!key)
+        if (!key) {
+                free(value);
                 return -ENOMEM;
+        }
         if (d->n_ops == d->allocated) {
                 size_t n = d->allocated ? d->allocated * 2 : 64;
                 EtcdOp *o = realloc(d->ops, n * sizeof(EtcdOp));
@@ -428,22 +744,171 @@ static int diff_put(Engine *e, Diff *d, const char *machine, const EngineUnit *u
         return diff_add(d, ETCD_OP_PUT, registry_key(e->prefix, "schedule", machine, u->record.name, NULL), value);
 }
 
-/* schedule/ as the leader knows it, borrowing from e->scheduled, in key order. */
-static EngineEntry *engine_entries(Engine *e, size_t *ret_n) {
-        size_t n = hashmap_size(e->scheduled);
-        _cleanup_free_ const char **keys = hashmap_sorted_keys(e->scheduled);
-        EngineEntry *entries = keys ? calloc(n + 1, sizeof(EngineEntry)) : NULL;
+/* One pass's inputs to the scheduler and the diffs, borrowing from the picture. */
+typedef struct Planning {
+        SchedMachine *machines;
+        size_t n_machines;
+        EngineEntry *entries;         /* schedule/ as the leader knows it, in key order */
+        size_t n_entries;
+        const char **uids;            /* every unit, sorted */
+        const char **names;           /* the units to plan (not inactive, not templates) */
+        const char **current;         /* their current machines */
+        SchedUnit *units;
+        EngineTarget *targets;
+        char **blocked;               /* owned: the targets' blocked reasons */
+        size_t n_units;
+        SchedPlan *plan;
+} Planning;
 
-        for (size_t i = 0; entries && i < n; i++) {
-                const Scheduled *s = hashmap_get(e->scheduled, keys[i]);
-                entries[i] = (EngineEntry) { s->machine, s->name, s->hash, s->desired };
-        }
-        *ret_n = n;
-        return entries;
+static void planning_done(Planning *p) {
+        for (size_t u = 0; p->blocked && u < p->n_units; u++)
+                free(p->blocked[u]);
+        free(p->machines);
+        free(p->entries);
+        free(p->uids);
+        free(p->names);
+        free(p->current);
+        free(p->units);
+        free(p->targets);
+        free(p->blocked);
+        sched_plan_free(p->plan);
+        *p = (Planning) {};
 }
 
-/* The etcd ops of the diff's changes. */
-static int engine_diff_ops(Engine *e, const EngineDiff *diff, Diff *d) {
+static int planning_machines(Engine *e, Planning *p) {
+        _cleanup_free_ const char **ids = hashmap_sorted_keys(e->machines);
+        size_t n = hashmap_size(e->machines);
+
+        p->machines = ids ? calloc(n + 1, sizeof(SchedMachine)) : NULL;
+        if (!p->machines)
+                return -ENOMEM;
+        for (size_t m = 0; m < n; m++) {
+                const MachineRecord *rec = hashmap_get(e->machines, ids[m]);
+                const DrainRecord *drain = hashmap_get(e->drains, rec->id);
+                p->machines[m] = (SchedMachine) { .id = rec->id, .metadata = rec->metadata,
+                                                  .n_metadata = rec->n_metadata,
+                                                  .draining = engine_machine_draining(e, rec->id),
+                                                  .drain_force = drain && drain->force, .name = rec->hostname,
+                                                  .cpu_millis = rec->cpu_millis, .memory_bytes = rec->memory_bytes };
+        }
+        p->n_machines = n;
+        return 0;
+}
+
+static int planning_entries(Engine *e, Planning *p) {
+        _cleanup_free_ const char **keys = hashmap_sorted_keys(e->scheduled);
+        size_t n = hashmap_size(e->scheduled);
+
+        p->entries = keys ? calloc(n + 1, sizeof(EngineEntry)) : NULL;
+        if (!p->entries)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const Scheduled *s = hashmap_get(e->scheduled, keys[i]);
+                p->entries[i] = (EngineEntry) { s->machine, s->name, s->hash, s->desired,
+                                                engine_machine_draining(e, s->machine) };
+        }
+        p->n_entries = n;
+        return 0;
+}
+
+static SchedUnit engine_sched_unit(Engine *e, const EngineUnit *eu, const char *name, const char *current) {
+        bool app = eu->record.app;
+        return (SchedUnit) {
+                .name = name, .machine_id = eu->options.machine_id, .machine_of = eu->options.machine_of,
+                .machine_metadata = eu->options.machine_metadata, .conflicts = eu->options.conflicts,
+                .replaces = eu->options.replaces, .global = eu->options.global,
+                .cpu_millis = eu->options.cpu_millis, .memory_bytes = eu->options.memory_bytes,
+                .current_machine = current, .group = eu->group, .app_instance = app,
+                .settled = app && e->apps && app_controller_instance_settled(e->apps, name) &&
+                           !hashmap_get(e->rebalancing, name),
+        };
+}
+
+/* The units to plan, where they are, and the scheduler's plan for them. */
+static int planning_compute(Engine *e, Planning *p) {
+        size_t nu = hashmap_size(e->units), k = 0;
+        int r;
+
+        p->uids = hashmap_sorted_keys(e->units);
+        p->names = calloc(nu + 1, sizeof(char *));
+        p->current = calloc(nu + 1, sizeof(char *));
+        p->units = calloc(nu + 1, sizeof(SchedUnit));
+        p->targets = calloc(nu + 1, sizeof(EngineTarget));
+        p->blocked = calloc(nu + 1, sizeof(char *));
+        if (!p->uids || !p->names || !p->current || !p->units || !p->targets || !p->blocked)
+                return -ENOMEM;
+        for (size_t u = 0; p->uids[u]; u++) {
+                const EngineUnit *eu = hashmap_get(e->units, p->uids[u]);
+                if (eu->record.desired != UNIT_INACTIVE && !unit_name_is_template(p->uids[u]))
+                        p->names[k++] = p->uids[u];
+        }
+        p->n_units = k;
+        /* a unit's current machine must not get lost: the scheduler would move it */
+        r = engine_current_machines(p->entries, p->n_entries, p->names, k, p->current);
+        if (r < 0)
+                return r;
+        for (size_t u = 0; u < k; u++)
+                p->units[u] = engine_sched_unit(e, hashmap_get(e->units, p->names[u]), p->names[u], p->current[u]);
+        return sched_plan_compute(p->machines, p->n_machines, p->units, k, &p->plan);
+}
+
+/* While a rebalance/ record exists: one instance per app at a time, of those the plan marks. */
+static int engine_pick_rebalance(Engine *e, const Planning *p) {
+        if (hashmap_size(e->rebalances) == 0)
+                return 0;
+        for (size_t u = 0; u < p->n_units; u++) {
+                const SchedPlacement *pl = &p->plan->placements[u];
+                const EngineUnit *eu = hashmap_get(e->units, p->names[u]);
+                bool busy = false;
+                size_t i = 0;
+                void *v;
+
+                if (!pl->rebalance)
+                        continue;
+                while (!busy && hashmap_iterate(e->rebalancing, &i, NULL, &v))
+                        busy = streq(v, eu->record.app);
+                if (busy)
+                        continue;
+                char *app = strdup(eu->record.app);
+                if (!app || hashmap_put(e->rebalancing, p->names[u], app) < 0) {
+                        free(app);
+                        return -ENOMEM;
+                }
+                log_unit_info(p->names[u], "Rebalancing app %s: replacing %s, on %s, which has more of its kind than "
+                              "another machine may take.", eu->record.app, p->names[u],
+                              engine_machine_name(e, pl->machine_id));
+        }
+        return 0;
+}
+
+/* Tells the app controller which instances to replace (on a draining machine, or picked to
+ * rebalance) and which cannot be placed; and keeps, for the placement records, why an
+ * instance on a draining machine cannot leave it yet. */
+static int engine_tell_apps(Engine *e, Planning *p) {
+        for (size_t u = 0; e->apps && u < p->n_units; u++) {
+                const char *name = p->names[u], *cur = p->current[u], *blocked;
+                const SchedPlacement *pl = &p->plan->placements[u];
+                const DrainRecord *drain = cur ? hashmap_get(e->drains, cur) : NULL;
+                bool draining = cur && engine_machine_draining(e, cur);
+
+                if (!p->units[u].app_instance)
+                        continue;
+                app_controller_instance_placed(e->apps, name, draining || hashmap_get(e->rebalancing, name),
+                                               drain && drain->force,
+                                               pl->status == SCHED_UNSCHEDULABLE ? pl->reason : NULL);
+                blocked = app_controller_instance_blocked(e->apps, name);
+                if (draining && blocked && pl->status == SCHED_PLACED &&
+                    asprintf(&p->blocked[u], "cannot move off draining machine %s: %s", engine_machine_name(e, cur),
+                             blocked) < 0) {
+                        p->blocked[u] = NULL;
+                        return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+/* The etcd ops of the schedule diff's changes; the moves it makes are in flight from now. */
+static int engine_schedule_ops(Engine *e, const EngineDiff *diff, Diff *d) {
         int r = 0;
 
         for (size_t i = 0; r >= 0 && i < diff->n_changes; i++) {
@@ -456,31 +921,166 @@ static int engine_diff_ops(Engine *e, const EngineDiff *diff, Diff *d) {
                 const EngineUnit *u = hashmap_get(e->units, c->name);
                 assert(u);    /* a PUT is only for a unit planned, and every planned unit is in e->units */
                 r = diff_put(e, d, c->machine, u);
+                if (r >= 0 && c->move)
+                        r = engine_move_started(e, c->name, c->machine);
         }
+        if (r >= 0 && diff->n_held > 0)
+                log_info("Moving units off draining machines, %u at a time: %zu wait.", DRAIN_MOVES_AT_ONCE,
+                         diff->n_held);
+        return r;
+}
+
+static int engine_schedule_diff(Engine *e, Planning *p, Diff *d) {
+        _cleanup_(engine_diff_done) EngineDiff diff = {};
+        size_t flying = engine_moves_in_flight(e);
+        int r;
+
+        for (size_t u = 0; u < p->n_units; u++) {
+                const EngineUnit *eu = hashmap_get(e->units, p->names[u]);
+                p->targets[u] = (EngineTarget) { p->names[u], eu->record.hash, eu->record.desired,
+                                                 &p->plan->placements[u], p->blocked[u] };
+        }
+        r = engine_diff(p->entries, p->n_entries, p->targets, p->n_units,
+                        flying < DRAIN_MOVES_AT_ONCE ? DRAIN_MOVES_AT_ONCE - flying : 0, &diff);
+        if (r < 0)
+                return r;
+        return engine_schedule_ops(e, &diff, d);
+}
+
+static int diff_placement_put(Engine *e, Diff *d, const EnginePlacementChange *c) {
+        const PlacementRecord *old = hashmap_get(e->placements, c->record.name);
+        PlacementRecord rec = { .name = (char *) c->record.name, .state = c->record.state,
+                                .reason = (char *) c->record.reason,
+                                .since_usec = c->keep_since && old ? old->since_usec : now_usec(CLOCK_REALTIME) };
+        if (c->record.machine)
+                snprintf(rec.machine, sizeof(rec.machine), "%s", c->record.machine);
+        json_auto_t *j = placement_record_to_json(&rec);
+        char *value = j ? jx_dumps(j) : NULL;
+        if (!value)
+                return -ENOMEM;
+        /* once per change, not per pass: only a record that differs is written */
+        log_unit_info(c->record.name, "Unit %s is %s: %s.", c->record.name, placement_state_to_string(rec.state),
+                      rec.reason);
+        return diff_add(d, ETCD_OP_PUT, registry_key(e->prefix, "placement", c->record.name, NULL), value);
+}
+
+/* placement/ from what it is to what the plan says (engine-plan.h). */
+static int engine_placement_ops(Engine *e, const Planning *p, Diff *d) {
+        _cleanup_(engine_placement_diff_done) EnginePlacementDiff diff = {};
+        _cleanup_free_ const char **names = hashmap_sorted_keys(e->placements);
+        _cleanup_free_ EnginePlacement *have = names ? calloc(hashmap_size(e->placements) + 1, sizeof(*have)) : NULL;
+        int r = 0;
+
+        if (!have)
+                return -ENOMEM;
+        for (size_t i = 0; names[i]; i++) {
+                const PlacementRecord *rec = hashmap_get(e->placements, names[i]);
+                have[i] = (EnginePlacement) { rec->name, rec->state, rec->machine[0] ? rec->machine : NULL,
+                                              rec->reason };
+        }
+        r = engine_placement_diff(have, hashmap_size(e->placements), p->targets, p->n_units, &diff);
+        for (size_t i = 0; r >= 0 && i < diff.n_changes; i++) {
+                const EnginePlacementChange *c = &diff.changes[i];
+                if (c->type == ENGINE_CHANGE_PUT) {
+                        r = diff_placement_put(e, d, c);
+                        continue;
+                }
+                if (hashmap_get(e->units, c->record.name))
+                        log_unit_info(c->record.name, "Unit %s is placed now.", c->record.name);
+                r = diff_add(d, ETCD_OP_DELETE, registry_key(e->prefix, "placement", c->record.name, NULL), NULL);
+        }
+        return r;
+}
+
+/* Nothing is left to rebalance once every rebalanced machine is back (and not draining), every
+ * app instance is settled, and none is marked or being replaced. */
+static bool engine_rebalance_done(Engine *e, const Planning *p) {
+        size_t i = 0;
+        const char *id;
+
+        if (hashmap_size(e->rebalancing) > 0)
+                return false;
+        while (hashmap_iterate(e->rebalances, &i, &id, NULL))
+                if (!hashmap_get(e->machines, id))
+                        return false;
+        for (size_t u = 0; u < p->n_units; u++)
+                if (p->plan->placements[u].rebalance || (p->units[u].app_instance && !p->units[u].settled))
+                        return false;
+        return true;
+}
+
+/* The rebalance/ records to delete: every one when nothing is left to rebalance, else those
+ * older than REBALANCE_TIMEOUT or whose machine drains again. */
+static int engine_rebalance_ops(Engine *e, const Planning *p, Diff *d) {
+        _cleanup_free_ const char **ids = hashmap_sorted_keys(e->rebalances);
+        uint64_t now = now_usec(CLOCK_REALTIME);
+        bool done;
+        int r = 0;
+
+        if (!ids)
+                return -ENOMEM;
+        done = ids[0] && engine_rebalance_done(e, p);
+        for (size_t i = 0; r >= 0 && ids[i]; i++) {
+                const Rebalance *b = hashmap_get(e->rebalances, ids[i]);
+                uint64_t since = b->record.since_usec ?: b->seen_usec;
+                const char *why = done ? "nothing is left to rebalance"
+                                  : engine_machine_draining(e, ids[i]) ? "the machine drains again"
+                                  : now > since && now - since > REBALANCE_TIMEOUT ? "it took longer than 10 minutes"
+                                  : NULL;
+                if (!why)
+                        continue;
+                log_notice("Rebalance after machine %s is over: %s.", engine_machine_name(e, ids[i]), why);
+                r = diff_add(d, ETCD_OP_DELETE, registry_key(e->prefix, "rebalance", ids[i], NULL), NULL);
+        }
+        return r;
+}
+
+/* The ops that take schedule/, placement/ and rebalance/ to what the scheduler's plan says. */
+static int engine_plan(Engine *e, Diff *d) {
+        _cleanup_(planning_done) Planning p = {};
+        int r;
+
+        if (hashmap_size(e->rebalances) == 0)
+                hashmap_clear(e->rebalancing);
+        r = planning_machines(e, &p);
+        if (r >= 0)
+                r = planning_entries(e, &p);
+        if (r >= 0)
+                r = planning_compute(e, &p);
+        if (r >= 0)
+                r = engine_pick_rebalance(e, &p);
+        if (r >= 0)
+                r = engine_tell_apps(e, &p);
+        if (r >= 0)
+                r = engine_schedule_diff(e, &p, d);
+        if (r >= 0)
+                r = engine_placement_ops(e, &p, d);
+        if (r >= 0)
+                r = engine_rebalance_ops(e, &p, d);
         return r;
 }
 
 static void engine_write_next(Engine *e);
 
-/* Applies a written op to our picture of schedule/. 0 or -ENOMEM. */
-static int scheduled_apply(Engine *e, const EtcdOp *op) {
+/* Applies a written op to our picture of schedule/ and placement/ (rebalance/ deletes come
+ * back through its watch). 0 or -ENOMEM. */
+static int engine_apply(Engine *e, const EtcdOp *op) {
         _cleanup_free_ char *sched = registry_key(e->prefix, "schedule", "", NULL);
-        const char *rest = sched ? startswith(op->key, sched) : NULL;
+        _cleanup_free_ char *place = registry_key(e->prefix, "placement", "", NULL);
+        const char *rest;
 
-        if (!sched)
+        if (!sched || !place)
                 return -ENOMEM;
-        assert(rest);         /* the engine writes nothing else */
-        if (op->type != ETCD_OP_DELETE)
-                return scheduled_update(e, op->key, op->value);
-        scheduled_free(hashmap_remove(e->scheduled, rest));
+        if ((rest = startswith(op->key, sched))) {
+                if (op->type != ETCD_OP_DELETE)
+                        return scheduled_update(e, op->key, op->value);
+                scheduled_free(hashmap_remove(e->scheduled, rest));
+        } else if ((rest = startswith(op->key, place))) {
+                if (op->type != ETCD_OP_DELETE)
+                        return placement_update(e, op->key, op->value);
+                placement_record_free(hashmap_remove(e->placements, rest));
+        }
         return 0;
-}
-
-static void engine_drop_diff(Engine *e) {
-        Diff d = { .ops = e->ops, .n_ops = e->n_ops };
-        diff_done(&d);
-        e->ops = NULL;
-        e->n_ops = e->sent = e->in_flight = 0;
 }
 
 static void on_written(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
@@ -496,7 +1096,7 @@ static void on_written(EtcdClient *c, int error, const EtcdResult *result, void 
                 return engine_campaign(e);
         } else {
                 for (size_t i = e->sent; i < e->sent + e->in_flight; i++) {
-                        int r = scheduled_apply(e, &e->ops[i]);
+                        int r = engine_apply(e, &e->ops[i]);
                         if (r < 0)
                                 return engine_picture_lost(e, r, e->ops[i].key);
                 }
@@ -534,80 +1134,6 @@ static void engine_write_next(Engine *e) {
         e->in_flight = n;
 }
 
-static SchedMachine *engine_sched_machines(Engine *e, size_t *ret_n) {
-        size_t n = hashmap_size(e->machines);
-        _cleanup_free_ const char **ids = hashmap_sorted_keys(e->machines);
-        SchedMachine *machines = ids ? calloc(n + 1, sizeof(SchedMachine)) : NULL;
-
-        for (size_t m = 0; machines && m < n; m++) {
-                const MachineRecord *rec = hashmap_get(e->machines, ids[m]);
-                machines[m] = (SchedMachine) { rec->id, rec->metadata, rec->n_metadata, rec->state == MACHINE_DRAINING,
-                                               rec->cpu_millis, rec->memory_bytes };
-        }
-        *ret_n = n;
-        return machines;
-}
-
-/* The units to plan (not inactive, not templates), by name: their names into names, in order. */
-static size_t engine_planned_names(Engine *e, const char **uids, const char **names) {
-        size_t k = 0;
-
-        for (size_t u = 0; uids[u]; u++) {
-                const EngineUnit *eu = hashmap_get(e->units, uids[u]);
-                if (eu->record.desired != UNIT_INACTIVE && !unit_name_is_template(uids[u]))
-                        names[k++] = uids[u];
-        }
-        return k;
-}
-
-static SchedUnit engine_sched_unit(const EngineUnit *eu, const char *name, const char *current) {
-        return (SchedUnit) {
-                .name = name, .machine_id = eu->options.machine_id, .machine_of = eu->options.machine_of,
-                .machine_metadata = eu->options.machine_metadata, .conflicts = eu->options.conflicts,
-                .replaces = eu->options.replaces, .global = eu->options.global,
-                .cpu_millis = eu->options.cpu_millis, .memory_bytes = eu->options.memory_bytes,
-                .current_machine = current, .group = eu->group,
-        };
-}
-
-/* The diff between the scheduler's plan and schedule/, as etcd ops into d. */
-static int engine_plan(Engine *e, Diff *d) {
-        size_t nm, ne, nu = hashmap_size(e->units), k;
-        _cleanup_free_ SchedMachine *machines = engine_sched_machines(e, &nm);
-        _cleanup_free_ EngineEntry *entries = engine_entries(e, &ne);
-        _cleanup_free_ const char **uids = hashmap_sorted_keys(e->units);
-        _cleanup_free_ const char **names = calloc(nu + 1, sizeof(char *));
-        _cleanup_free_ const char **current = calloc(nu + 1, sizeof(char *));
-        _cleanup_free_ SchedUnit *units = calloc(nu + 1, sizeof(SchedUnit));
-        _cleanup_free_ EngineTarget *targets = calloc(nu + 1, sizeof(EngineTarget));
-        _cleanup_(sched_plan_freep) SchedPlan *plan = NULL;
-        _cleanup_(engine_diff_done) EngineDiff diff = {};
-        int r;
-
-        if (!machines || !entries || !uids || !names || !current || !units || !targets)
-                return -ENOMEM;
-        k = engine_planned_names(e, uids, names);
-        /* a unit's current machine must not get lost: the scheduler would move it */
-        r = engine_current_machines(entries, ne, names, k, current);
-        if (r < 0)
-                return r;
-        for (size_t u = 0; u < k; u++)
-                units[u] = engine_sched_unit(hashmap_get(e->units, names[u]), names[u], current[u]);
-        r = sched_plan_compute(machines, nm, units, k, &plan);
-        if (r < 0)
-                return r;
-        for (size_t u = 0; u < k; u++) {
-                const EngineUnit *eu = hashmap_get(e->units, names[u]);
-                targets[u] = (EngineTarget) { names[u], eu->record.hash, eu->record.desired, &plan->placements[u] };
-                if (plan->placements[u].status == SCHED_UNSCHEDULABLE)
-                        log_debug("Cannot place %s: %s", names[u], plan->placements[u].reason);
-        }
-        r = engine_diff(entries, ne, targets, k, &diff);
-        if (r < 0)
-                return r;
-        return engine_diff_ops(e, &diff, d);
-}
-
 static int on_reconcile(sd_event_source *s, void *userdata) {
         Engine *e = userdata;
         Diff d = {};
@@ -625,7 +1151,7 @@ static int on_reconcile(sd_event_source *s, void *userdata) {
                 return log_error_errno(r, "Failed to plan: %m");
         }
         if (d.n_ops > 0) {
-                log_info("Scheduling: %zu change(s) to schedule/.", d.n_ops);
+                log_info("Scheduling: %zu change(s) to schedule/, placement/ or rebalance/.", d.n_ops);
                 e->ops = d.ops;
                 e->n_ops = d.n_ops;
                 e->sent = e->in_flight = 0;
@@ -746,7 +1272,7 @@ bool engine_is_leader(Engine *e) {
 }
 
 int engine_new(sd_event *ev, EtcdClient *etcd, Presence *presence, const char *prefix, const char *machine_id,
-               usec_t reconcile_interval, Engine **ret) {
+               usec_t reconcile_interval, usec_t reboot_slot_timeout, Engine **ret) {
         _cleanup_(engine_freep) Engine *e = NULL;
         int r;
 
@@ -755,6 +1281,7 @@ int engine_new(sd_event *ev, EtcdClient *etcd, Presence *presence, const char *p
         assert(presence);
         assert(prefix);
         assert(machine_id);
+        assert(reboot_slot_timeout > 0);
         assert(ret);
 
         e = calloc(1, sizeof(Engine));
@@ -764,18 +1291,29 @@ int engine_new(sd_event *ev, EtcdClient *etcd, Presence *presence, const char *p
         e->etcd = etcd;
         e->presence = presence;
         e->reconcile_interval = reconcile_interval;
+        e->reboot_slot_timeout = reboot_slot_timeout;
         e->prefix = strdup(prefix);
         e->machine_id = strdup(machine_id);
         e->leader_key = registry_key(prefix, "engine", "leader", NULL);
         e->units = hashmap_new(engine_unit_free);
         e->machines = hashmap_new(machine_record_free);
         e->scheduled = hashmap_new(scheduled_free);
-        if (!e->prefix || !e->machine_id || !e->leader_key || !e->units || !e->machines || !e->scheduled)
+        e->drains = hashmap_new(drain_record_free);
+        e->rebalances = hashmap_new(rebalance_free);
+        e->placements = hashmap_new(placement_record_free);
+        e->moves = hashmap_new(move_free);
+        e->rebalancing = hashmap_new(free);
+        if (!e->prefix || !e->machine_id || !e->leader_key || !e->units || !e->machines || !e->scheduled ||
+            !e->drains || !e->rebalances || !e->placements || !e->moves || !e->rebalancing)
                 return -ENOMEM;
         r = sd_event_add_time_relative(ev, &e->campaign_retry, CLOCK_MONOTONIC, USEC_PER_SEC, 0, on_campaign_retry, e);
-        if (r < 0)
-                return r;
-        r = sd_event_source_set_enabled(e->campaign_retry, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(e->campaign_retry, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time_relative(ev, &e->move_timer, CLOCK_MONOTONIC, DRAIN_MOVE_TIMEOUT,
+                                               100 * USEC_PER_MSEC, on_move_timer, e);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(e->move_timer, SD_EVENT_OFF);
         if (r < 0)
                 return r;
         if (reconcile_interval > 0) {
@@ -801,9 +1339,15 @@ Engine *engine_free(Engine *e) {
         sd_event_source_disable_unref(e->campaign_retry);
         sd_event_source_disable_unref(e->reconcile_defer);
         sd_event_source_disable_unref(e->reconcile_timer);
+        sd_event_source_disable_unref(e->move_timer);
         hashmap_free(e->units);
         hashmap_free(e->machines);
         hashmap_free(e->scheduled);
+        hashmap_free(e->drains);
+        hashmap_free(e->rebalances);
+        hashmap_free(e->placements);
+        hashmap_free(e->moves);
+        hashmap_free(e->rebalancing);
         sd_event_unref(e->event);
         free(e->prefix);
         free(e->machine_id);

@@ -38,6 +38,8 @@ static const ConfKey fleetd_keys[] = {
         KEY(disable_engine, CONF_BOOL, conf_parse_bool, "false", "true or false"),
         KEY(route_drain_delay, CONF_USEC, conf_parse_duration, "2s", "a duration from 0 to 5m, such as 2s",
             .max = 5 * 60 * USEC_PER_SEC),
+        KEY(reboot_slot_timeout, CONF_USEC, conf_parse_duration, "30m", "a duration from 1m to 7d, such as 30m",
+            .min = 60 * USEC_PER_SEC, .max = 7 * 24 * 3600 * USEC_PER_SEC),
         KEY(hooks_dir, CONF_STRING, conf_parse_path, "/etc/fleetd/hooks.d", EXPECT_PATH),
         KEY(api_socket, CONF_STRING, conf_parse_socket_path, "/run/fleetd/fleetd.sock",
             "an absolute path of at most 107 bytes"),
@@ -46,6 +48,12 @@ static const ConfKey fleetd_keys[] = {
         KEY(api_tls_cert, CONF_STRING, conf_parse_path, NULL, EXPECT_PATH),
         KEY(api_tls_key, CONF_STRING, conf_parse_path, NULL, EXPECT_PATH),
         KEY(api_client_ca, CONF_STRING, conf_parse_path, NULL, EXPECT_PATH),
+        KEY(fleetlock_listen, CONF_STRING, conf_parse_host_port, NULL,
+            "a loopback host:port with a port from 1 to 65535, such as 127.0.0.1:7071 or [::1]:7071"),
+        KEY(build_registry, CONF_STRING, conf_parse_host_port, NULL,
+            "host:port of the registry builds push to, such as registry.example.com:5000"),
+        KEY(build_timeout, CONF_USEC, conf_parse_duration, "15m", "a duration from 10s to 24h, such as 15m",
+            .min = 10 * USEC_PER_SEC, .max = 24 * 3600 * USEC_PER_SEC),
         KEY(machine_id_file, CONF_STRING, conf_parse_path, "/etc/machine-id", EXPECT_PATH),
         KEY(state_dir, CONF_STRING, conf_parse_path, "/run/fleetd", EXPECT_PATH),
         KEY(log_level, CONF_INT, conf_parse_log_level, "info", CONF_EXPECT_LOG_LEVEL),
@@ -109,12 +117,16 @@ const char * const config_keys[] = {
         "engine_reconcile_interval",
         "disable_engine",
         "route_drain_delay",
+        "reboot_slot_timeout",
         "hooks_dir",
         "api_socket",
         "api_listen",
         "api_tls_cert",
         "api_tls_key",
         "api_client_ca",
+        "fleetlock_listen",
+        "build_registry",
+        "build_timeout",
         "machine_id_file",
         "state_dir",
         "log_level",
@@ -182,6 +194,11 @@ int config_verify(const Config *c, char **ret_error) {
                                           "and api_client_ca",
                                           missing);
         }
+        if (c->fleetlock_listen && !host_port_is_loopback(c->fleetlock_listen))
+                return conf_error(ret_error, NULL,
+                                  "fleetlock_listen (%s) must be a loopback address such as 127.0.0.1:7071 or "
+                                  "[::1]:7071: it serves plain HTTP without authentication, for this host's Zincati",
+                                  c->fleetlock_listen);
         if (!c->api_tls_cert != !c->api_tls_key)
                 return conf_error(ret_error, NULL, "api_tls_cert and api_tls_key must be set together");
         r = config_etcd_verify(&c->etcd, ret_error);

@@ -12,7 +12,7 @@
  * message that the caller frees; on success and on other errors it is left untouched.
  * Every layer is all-or-nothing: a call that fails leaves the Config unchanged.
  * An empty value unsets a key that has no default (public_ip, metadata, api_listen, the TLS
- * and credential keys); for a key with a default it is an invalid value. */
+ * and credential keys, fleetlock_listen); for a key with a default it is an invalid value. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,12 +38,16 @@ typedef struct Config {
         usec_t engine_reconcile_interval; /* default 60s: the safety-net pass */
         bool disable_engine;          /* default false; true: this fleetd never leads the engine */
         usec_t route_drain_delay;     /* default 2s: from a route's removal to its unit's stop; 0-5m */
+        usec_t reboot_slot_timeout;   /* default 30m: a reboot slot held longer is freed; 1m-7d */
         char *hooks_dir;              /* default "/etc/fleetd/hooks.d": executables run on route changes */
         char *api_socket;             /* default "/run/fleetd/fleetd.sock" */
         char *api_listen;             /* TCP "host:port", TLS only; NULL: off */
         char *api_tls_cert;
         char *api_tls_key;
         char *api_client_ca;
+        char *fleetlock_listen;       /* loopback "host:port" for Zincati's plain HTTP; NULL: off */
+        char *build_registry;         /* "host:port" builds push to (fleetctl deploy --build); NULL: no builds */
+        usec_t build_timeout;         /* default 15m: a build (podman build and push) at most */
         char *machine_id_file;        /* default "/etc/machine-id" */
         char *state_dir;              /* default "/run/fleetd" */
         int log_level;                /* LOG_INFO; key "log_level": debug|info|notice|warning|err,
@@ -76,7 +80,8 @@ usec_t config_etcd_request_timeout(const Config *c);
 /* The etcd client's options, with config_etcd_request_timeout(). */
 EtcdOptions config_etcd_client_options(const Config *c);
 
-/* Checks the whole config (e.g. TLS listen needs cert and key; config_etcd_verify()). */
+/* Checks the whole config (e.g. TLS listen needs cert and key; fleetlock_listen must be a
+ * loopback address; config_etcd_verify()). */
 int config_verify(const Config *c, char **ret_error);
 
 /* fleetd's own keys, NULL-terminated, in table order (for --help; examples/fleetd.conf shows

@@ -108,6 +108,7 @@ struct ListData {
         Hashmap *placements;          /* unit name -> ListPlacement */
         size_t n_placed;              /* schedule/ entries in placements */
         SortedVec states;             /* ListState, by key */
+        Hashmap *reasons;             /* unit name (placement/ key) -> PlacementRecord */
 };
 
 static ListUnit *list_unit_free(ListUnit *u) {
@@ -144,13 +145,22 @@ static ListState *list_state_free(ListState *s) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(ListState *, list_state_free);
 
+static void list_reason_free(void *p) {
+        if (p)
+                placement_record_done(p);
+        free(p);
+}
+
 int list_data_new(ListData **ret) {
         ListData *d = calloc(1, sizeof(*d));
 
         if (!d)
                 return -ENOMEM;
         d->placements = hashmap_new(list_placement_free);
-        if (!d->placements) {
+        d->reasons = hashmap_new(list_reason_free);
+        if (!d->placements || !d->reasons) {
+                hashmap_free(d->placements);
+                hashmap_free(d->reasons);
                 free(d);
                 return -ENOMEM;
         }
@@ -168,6 +178,7 @@ ListData *list_data_free(ListData *d) {
                 list_state_free(d->states.items[i]);
         free(d->states.items);
         hashmap_free(d->placements);
+        hashmap_free(d->reasons);
         free(d);
         return NULL;
 }
@@ -180,6 +191,8 @@ size_t list_data_count(const ListData *d, ListPrefix p) {
                 return d->n_placed;
         case LIST_STATE:
                 return d->states.n;
+        case LIST_PLACEMENT:
+                return hashmap_size(d->reasons);
         default:
                 return 0;
         }
@@ -362,6 +375,34 @@ static int states_apply(ListData *d, EtcdEventType type, const char *key, const 
         return 0;
 }
 
+/* placement/<name>: kept while it is a placement record. */
+static int reasons_apply(ListData *d, EtcdEventType type, const char *key, const char *value) {
+        _cleanup_free_ PlacementRecord *p = NULL;
+        json_auto_t *j = NULL;
+        int r;
+
+        if (type == ETCD_EVENT_PUT) {
+                p = calloc(1, sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                j = value ? json_loads(value, 0, NULL) : NULL;
+                r = placement_record_from_json(j, p);
+                if (r == -ENOMEM)
+                        return r;
+                if (r >= 0) {
+                        r = hashmap_put(d->reasons, key, p);
+                        if (r < 0) {
+                                placement_record_done(p);
+                                return r;
+                        }
+                        TAKE_PTR(p);
+                        return 0;
+                }
+        }
+        list_reason_free(hashmap_remove(d->reasons, key));
+        return 0;
+}
+
 int list_data_apply(ListData *d, ListPrefix p, EtcdEventType type, const char *key, const char *value) {
         switch (p) {
         case LIST_UNITS:
@@ -370,6 +411,8 @@ int list_data_apply(ListData *d, ListPrefix p, EtcdEventType type, const char *k
                 return schedule_apply(d, type, key);
         case LIST_STATE:
                 return states_apply(d, type, key, value);
+        case LIST_PLACEMENT:
+                return reasons_apply(d, type, key, value);
         default:
                 return -EINVAL;
         }
@@ -377,25 +420,36 @@ int list_data_apply(ListData *d, ListPrefix p, EtcdEventType type, const char *k
 
 /* ---- rendering: the JSON the per-request handlers made, field for field ---- */
 
+json_t *list_placement_json(const PlacementRecord *p) {
+        return json_pack("{s:s, s:s, s:s*}",
+                         "state", placement_state_to_string(p->state),
+                         "reason", p->reason,
+                         "machine", p->machine[0] ? p->machine : NULL);
+}
+
 static json_t *unit_json(const ListData *d, const ListUnit *u) {
         const ListPlacement *pl = hashmap_get(d->placements, u->name);
+        const PlacementRecord *why = hashmap_get(d->reasons, u->name);
         const char *ds = unit_desired_state_to_string(u->desired);
-        json_auto_t *machines = json_array();
+        json_auto_t *machines = json_array(), *placement = NULL;
 
         if (!machines)
                 return NULL;
         /* json_string() refuses what is not UTF-8: such a machine is left out, as it was */
         for (size_t i = 0; pl && i < pl->n; i++)
                 (void) json_array_append_new(machines, json_string(pl->machines[i]));
+        if (why && !(placement = list_placement_json(why)))
+                return NULL;
         /* what the engine has made of it: the desired state once placed, else inactive */
-        return json_pack("{s:s, s:s, s:s, s:s*, s:s*, s:O, s:s}",
+        return json_pack("{s:s, s:s, s:s, s:s*, s:s*, s:O, s:s, s:O*}",
                          "name", u->name,
                          "hash", u->hash,
                          "desiredState", ds,
                          "app", u->app,
                          "release", u->release,
                          "machines", machines,
-                         "currentState", json_array_size(machines) > 0 ? ds : "inactive");
+                         "currentState", json_array_size(machines) > 0 ? ds : "inactive",
+                         "placement", placement);
 }
 
 json_t *list_data_units_page(const ListData *d, const char *from, size_t limit) {
@@ -490,6 +544,7 @@ static const char *const feed_dir[_LIST_PREFIX_MAX] = {
         [LIST_UNITS] = "units",
         [LIST_SCHEDULE] = "schedule",
         [LIST_STATE] = "state",
+        [LIST_PLACEMENT] = "placement",
 };
 
 static usec_t list_cache_now(ListCache *c) {
@@ -689,8 +744,9 @@ static void on_feed_loaded(EtcdClient *e, int error, const EtcdResult *result, v
                 if (!c->feeds[p].loaded)
                         return;
         c->state = LIST_CACHE_READY;
-        log_debug("List cache loaded: %zu units/, %zu schedule/, %zu state/ keys.", list_data_count(c->data, LIST_UNITS),
-                  list_data_count(c->data, LIST_SCHEDULE), list_data_count(c->data, LIST_STATE));
+        log_debug("List cache loaded: %zu units/, %zu schedule/, %zu state/, %zu placement/ keys.",
+                  list_data_count(c->data, LIST_UNITS), list_data_count(c->data, LIST_SCHEDULE),
+                  list_data_count(c->data, LIST_STATE), list_data_count(c->data, LIST_PLACEMENT));
         list_cache_dispatch(c);
 }
 
@@ -716,7 +772,7 @@ static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/* Reads the three prefixes (three ranges in flight); each starts its watch when it lands. */
+/* Reads the prefixes (a range each in flight); each starts its watch when it lands. */
 static int list_cache_load(ListCache *c) {
         int r;
 

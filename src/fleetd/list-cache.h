@@ -6,16 +6,19 @@
  *
  * ListData (PURE): per unit its summary (name, hash, desiredState, app, release; never the
  * contents), per unit the machines it is scheduled on (from the schedule/<machine>/<unit> keys),
- * and the state/<unit>/<machine> records; changes are applied one key at a time and pages are
- * rendered as the API's JSON. The answers are exactly those the handlers made when they read etcd
- * on every request: same fields in the same order, units in etcd's key order, the same paging.
+ * the state/<unit>/<machine> records, and per unit the engine leader's placement/<unit> record
+ * (why it is not placed); changes are applied one key at a time and pages are rendered as the
+ * API's JSON. The answers are those the handlers made when they read etcd on every request:
+ * same fields in the same order, units in etcd's key order, the same paging; a unit with a
+ * placement record has "placement" too.
  *
  * ListCache (I/O): loads a ListData on the first list request and keeps it current with one
- * watch per prefix. It reads units/ (records), schedule/ (keys only) and state/ (records) with
- * three range calls, and starts each prefix's watch from its own range's revision + 1, so each
- * watch is exact for its prefix. (One txn of the three ranges would give one revision, but a
- * txn cannot ask for keys only, and schedule/ values carry every unit's contents.) The schedule
- * watch does stream values, contents included: that is the price while the cache is in use.
+ * watch per prefix. It reads units/ (records), schedule/ (keys only), state/ and placement/
+ * (records) with four range calls, and starts each prefix's watch from its own range's revision
+ * + 1, so each watch is exact for its prefix. (One txn of the ranges would give one revision,
+ * but a txn cannot ask for keys only, and schedule/ values carry every unit's contents.) The
+ * schedule watch does stream values, contents included: that is the price while the cache is
+ * in use.
  * When no list request came for the idle timeout (5 minutes), the watches and the data are
  * dropped: a fleetd nobody lists through holds no watch and no memory for this. */
 
@@ -27,11 +30,13 @@
 #include "basic/macros.h"
 #include "basic/time-util.h"
 #include "etcd-client.h"
+#include "registry.h"
 
 typedef enum ListPrefix {
         LIST_UNITS,                   /* units/<name> */
         LIST_SCHEDULE,                /* schedule/<machine>/<name>: only the key is used */
         LIST_STATE,                   /* state/<name>/<machine> */
+        LIST_PLACEMENT,               /* placement/<name> */
         _LIST_PREFIX_MAX,
 } ListPrefix;
 
@@ -44,19 +49,20 @@ ListData *list_data_free(ListData *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ListData *, list_data_free);
 
 /* Applies one key's change. key is relative to the prefix's directory ("web.service" for
- * units/web.service, "<machine>/web.service" for schedule/..., "web.service/<machine>" for
- * state/...); value is the record (ignored for schedule/ and for deletions). A units/ value that
- * is not a unit record keeps its place in the paging (counted by limit, named by next) but is not
- * listed, and a state/ value that is not a state record is not kept, as the per-request reads
- * did. Returns 0, or -ENOMEM (then the data may lack this change: the caller must reload). */
+ * units/web.service and placement/web.service, "<machine>/web.service" for schedule/...,
+ * "web.service/<machine>" for state/...); value is the record (ignored for schedule/ and for
+ * deletions). A units/ value that is not a unit record keeps its place in the paging (counted by
+ * limit, named by next) but is not listed, and a state/ or placement/ value that is not such a
+ * record is not kept, as the per-request reads did. Returns 0, or -ENOMEM (then the data may
+ * lack this change: the caller must reload). */
 int list_data_apply(ListData *d, ListPrefix p, EtcdEventType type, const char *key, const char *value);
 
 /* How many keys of the prefix the data holds: units/ keys (listable or not), schedule/
- * entries, state/ records. */
+ * entries, state/ and placement/ records. */
 size_t list_data_count(const ListData *d, ListPrefix p);
 
 /* GET /v1/units?limit=&from=: {"units":[{name, hash, desiredState, app?, release?, machines,
- * currentState}], "next"?}. The page is the first limit units/ keys from "from" on (NULL: from
+ * currentState, placement?}], "next"?}. The page is the first limit units/ keys from "from" on (NULL: from
  * the start); next names the key after it. A new reference, or NULL on OOM. */
 json_t *list_data_units_page(const ListData *d, const char *from, size_t limit);
 
@@ -64,6 +70,9 @@ json_t *list_data_units_page(const ListData *d, const char *from, size_t limit);
  * starts with machine and whose name is unit (each filter only if not NULL). A new reference,
  * or NULL on OOM. */
 json_t *list_data_states(const ListData *d, const char *machine, const char *unit);
+
+/* What the API shows of a placement/ record: {"state", "reason", "machine"?}. NULL on OOM. */
+json_t *list_placement_json(const PlacementRecord *p);
 
 /* ---- ListCache: the watches and their lifetime ---- */
 
@@ -113,7 +122,7 @@ void list_cache_note_write(ListCache *c, int64_t revision);
 
 /* For tests and logs. */
 ListCacheState list_cache_state(ListCache *c);
-/* How many watches run now (3 while ready, fewer while loading, 0 when idle). */
+/* How many watches run now (4 while ready, fewer while loading, 0 when idle). */
 unsigned list_cache_n_watches(ListCache *c);
 /* How many loads started since creation (a reload after -ESTALE counts). */
 unsigned list_cache_n_loads(ListCache *c);

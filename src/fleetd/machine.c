@@ -8,6 +8,7 @@
 #include <netdb.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <systemd/sd-id128.h>
 #include <time.h>
 
 #include "basic/fileio.h"
@@ -164,6 +165,29 @@ static int machine_api_url(const char *listen, const char *ip, char **ret) {
         return 0;
 }
 
+/* This boot's id and Zincati's FleetLock id of this host (its app-specific machine id for
+ * FLEETLOCK_APP_ID, from /etc/machine-id as Zincati derives it), 32 hex digits each; NULL when
+ * the system cannot tell. */
+static int machine_local_ids(MachineRecord *m) {
+        char buf[SD_ID128_STRING_MAX];
+        sd_id128_t id, app;
+        int r;
+
+        r = sd_id128_get_boot(&id);
+        if (r >= 0 && !(m->boot_id = strdup(sd_id128_to_string(id, buf))))
+                return -ENOMEM;
+        if (r < 0)
+                log_debug_errno(r, "Failed to read the boot id: %m");
+        r = sd_id128_from_string(FLEETLOCK_APP_ID, &app);
+        if (r >= 0)
+                r = sd_id128_get_machine_app_specific(app, &id);
+        if (r >= 0 && !(m->fleetlock_id = strdup(sd_id128_to_string(id, buf))))
+                return -ENOMEM;
+        if (r < 0)
+                log_warning_errno(r, "Failed to derive this machine's FleetLock id from /etc/machine-id: %m");
+        return 0;
+}
+
 int machine_record_local(const Config *config, const char *machine_id, MachineRecord *ret) {
         _cleanup_(machine_record_done) MachineRecord m = {};
         char host[256] = {};
@@ -211,6 +235,9 @@ int machine_record_local(const Config *config, const char *machine_id, MachineRe
         m.cpu_millis = cpus > 0 ? (uint64_t) cpus * 1000 : 0;
         m.memory_bytes = pages > 0 ? (uint64_t) pages * (uint64_t) sysconf(_SC_PAGESIZE) : 0;
         m.state = MACHINE_ACTIVE;
+        r = machine_local_ids(&m);
+        if (r < 0)
+                return r;
 
         *ret = m;
         m = (MachineRecord) {};

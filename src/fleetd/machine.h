@@ -24,7 +24,8 @@ int machine_id_read(const char *path, char ret[static MACHINE_ID_LEN + 1]);
  * non-loopback IPv4 address of an interface that is up. */
 int machine_detect_ip(const char *url, char **ret);
 
-/* Fills in this host's record from the config and the system (hostname, CPU count, memory). */
+/* Fills in this host's record from the config and the system (hostname, CPU count, memory,
+ * boot id, FleetLock id). */
 int machine_record_local(const Config *config, const char *machine_id, MachineRecord *ret);
 
 typedef enum PresenceState {

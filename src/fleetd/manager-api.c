@@ -5,7 +5,12 @@
 #include <stdio.h>
 
 #include "api-apps.h"
+#include "api-fleetlock.h"
+#include "api-locks.h"
+#include "api-builds.h"
+#include "build-context.h"
 #include "api-remote.h"
+#include "api-upgrade.h"
 #include "basic/json-util.h"
 #include "basic/sha256.h"
 #include "log.h"
@@ -14,84 +19,6 @@
 #include "unit-file.h"
 #include "unit-name.h"
 #include "unit-options.h"
-
-/* Turns the raw machines/ keys into the API's machine objects. A record fleetd cannot read
- * is left out (and logged) rather than failing the whole list. */
-static json_t *machines_to_json(const EtcdResult *result) {
-        json_auto_t *list = json_array();
-        if (!list)
-                return NULL;
-
-        for (size_t i = 0; i < result->n_kvs; i++) {
-                _cleanup_(machine_record_done) MachineRecord rec = {};
-                json_auto_t *raw = json_loads(result->kvs[i].value, 0, NULL);
-
-                if (machine_record_from_json(raw, &rec) < 0) {
-                        log_warning("Ignoring malformed machine record at %s.", result->kvs[i].key);
-                        continue;
-                }
-                json_t *j = machine_record_to_json(&rec);
-                if (!j || json_array_append_new(list, j) < 0)
-                        return NULL;
-        }
-        return json_incref(list);
-}
-
-static void on_machines(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
-        ApiRequest *req = userdata;
-
-        if (error < 0) {
-                api_request_reply_etcd_error(req, error);
-                return;
-        }
-        json_auto_t *list = machines_to_json(result);
-        json_auto_t *body = list ? json_pack("{s:O}", "machines", list) : NULL;
-        if (!body)
-                api_request_reply_error(req, 500, "internal", "Out of memory.");
-        else
-                api_request_reply_json(req, 200, body);
-}
-
-static int get_machines(ApiRequest *req, void *userdata) {
-        Manager *m = userdata;
-        _cleanup_free_ char *key = registry_key(m->config->etcd_key_prefix, "machines/", NULL);
-        _cleanup_free_ char *end = key ? etcd_prefix_end(key) : NULL;
-        if (!end)
-                return -ENOMEM;
-
-        EtcdRangeArgs args = { .key = key, .range_end = end };
-        return etcd_client_range(m->etcd, &args, on_machines, req, NULL);
-}
-
-static void on_machine(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
-        ApiRequest *req = userdata;
-
-        if (error < 0) {
-                api_request_reply_etcd_error(req, error);
-                return;
-        }
-        json_auto_t *list = machines_to_json(result);
-        if (!list)
-                api_request_reply_error(req, 500, "internal", "Out of memory.");
-        else if (json_array_size(list) == 0)
-                api_request_reply_error(req, 404, "not_found", "No machine %s.", api_request_arg(req, 0));
-        else
-                api_request_reply_json(req, 200, json_array_get(list, 0));
-}
-
-static int get_machine(ApiRequest *req, void *userdata) {
-        Manager *m = userdata;
-        const char *id = api_request_arg(req, 0);
-
-        if (!machine_id_is_valid(id))
-                return api_request_reply_error(req, 400, "bad_request",
-                                               "Invalid machine id '%s': expected 32 lowercase hex digits.", id);
-        _cleanup_free_ char *key = registry_key(m->config->etcd_key_prefix, "machines", id, NULL);
-        if (!key)
-                return -ENOMEM;
-        EtcdRangeArgs args = { .key = key };
-        return etcd_client_range(m->etcd, &args, on_machine, req, NULL);
-}
 
 /* This fleetd itself: identity and whether it is registered. Answers without etcd. */
 static int get_status(ApiRequest *req, void *userdata) {
@@ -141,6 +68,8 @@ typedef struct UnitPut {
         int64_t mod_revision;         /* of units/<name>, 0 if absent */
         UnitRecord record;
         bool exists;
+        bool replace;                 /* other contents replace the existing unit's */
+        bool replaced;                /* they did */
         json_t *warnings;             /* about the [X-Fleet] options, for the reply */
 } UnitPut;
 
@@ -180,11 +109,14 @@ static void on_unit_written(EtcdClient *c, int error, const EtcdResult *result, 
         }
         /* the next list through this fleetd waits until the units/ watch has seen this */
         list_cache_note_write(p->m->list_cache, result->revision);
-        log_unit_info(p->name, "Unit %s %s, desired state %s.", p->name, p->exists ? "updated" : "submitted",
+        log_unit_info(p->name, "Unit %s %s, desired state %s.", p->name,
+                      p->replaced ? "replaced" : p->exists ? "updated" : "submitted",
                       unit_desired_state_to_string(p->record.desired));
         json_auto_t *j = unit_summary_json(&p->record, false);
         if (j && json_array_size(p->warnings) > 0)
                 (void) json_object_set(j, "warnings", p->warnings);
+        if (j && p->replaced)
+                (void) json_object_set_new(j, "replaced", json_true());
         api_request_reply_json(p->req, p->exists ? 200 : 201, j);
 }
 
@@ -206,6 +138,31 @@ static void unit_put_write(UnitPut *p) {
         }
 }
 
+/* Other contents for an existing unit, with "replace": as fleet's destroy and submit, in one
+ * write. What fleet's fleetctl refused is refused: a replacement desired less than the unit is
+ * (submit --replace of a launched unit), and an app's instance (its release says what runs).
+ * Replies and returns false when refused. */
+static bool unit_put_may_replace(UnitPut *p, const UnitRecord *existing) {
+        UnitDesiredState want = p->desired >= 0 ? p->desired : UNIT_INACTIVE;
+
+        if (!p->replace)
+                return api_request_reply_error(p->req, 409, "conflict",
+                                               "Unit %s already exists with different contents; destroy it first.",
+                                               p->name), false;
+        if (existing->app)
+                return api_request_reply_error(p->req, 409, "conflict",
+                                               "Unit %s is an instance of app %s; deploy the app instead.", p->name,
+                                               existing->app), false;
+        if (want < existing->desired)
+                return api_request_reply_error(p->req, 409, "conflict",
+                                               "Unit %s is %s: only a unit desired %s may replace it (%s --replace).",
+                                               p->name, unit_desired_state_to_string(existing->desired),
+                                               unit_desired_state_to_string(existing->desired),
+                                               existing->desired == UNIT_LAUNCHED ? "start" : "load"), false;
+        p->replaced = true;
+        return true;
+}
+
 /* Fills p->record from what exists and what was asked; replies and returns false if the
  * request cannot be honoured. */
 static bool unit_put_merge(UnitPut *p, const UnitRecord *existing, const char *template_contents) {
@@ -214,12 +171,8 @@ static bool unit_put_merge(UnitPut *p, const UnitRecord *existing, const char *t
 
         if (existing && p->contents) {
                 sha256_hex(p->contents, strlen(p->contents), hash);
-                if (!streq(hash, existing->hash)) {
-                        api_request_reply_error(p->req, 409, "conflict",
-                                                "Unit %s already exists with different contents; destroy it first.",
-                                                p->name);
+                if (!streq(hash, existing->hash) && !unit_put_may_replace(p, existing))
                         return false;
-                }
         }
         const char *contents = p->contents ?: existing ? existing->contents : template_contents;
         if (!contents) {
@@ -232,6 +185,9 @@ static bool unit_put_merge(UnitPut *p, const UnitRecord *existing, const char *t
         sha256_hex(contents, strlen(contents), hash);
         r->hash = strdup(hash);
         r->desired = p->desired >= 0 ? p->desired : existing ? existing->desired : UNIT_INACTIVE;
+        /* a replacement is a new unit of that name: nothing of the old one's but the name */
+        if (p->replaced)
+                existing = NULL;
         bool oom = existing && ((existing->app && !(r->app = strdup(existing->app))) ||
                                 (existing->release && !(r->release = strdup(existing->release))));
         if (oom || !r->name || !r->contents || !r->hash) {
@@ -384,10 +340,15 @@ static bool unit_put_parse_body(UnitPut *p) {
                 return api_request_reply_error(p->req, 400, "bad_request", "Body must be a JSON object%s%s.",
                                                body ? ": " : "", body ? jerr.text : ""), false;
         json_object_foreach(j, k, v)
-                if (!streq(k, "contents") && !streq(k, "desiredState"))
+                if (!streq(k, "contents") && !streq(k, "desiredState") && !streq(k, "replace"))
                         return api_request_reply_error(p->req, 400, "bad_request",
-                                                       "Unknown field '%s' (expected contents, desiredState).", k),
+                                                       "Unknown field '%s' (expected contents, desiredState, replace).",
+                                                       k),
                                false;
+        json_t *replace = json_object_get(j, "replace");
+        if (replace && !json_is_boolean(replace))
+                return api_request_reply_error(p->req, 400, "bad_request", "replace must be true or false."), false;
+        p->replace = json_is_true(replace);
 
         json_t *ds = json_object_get(j, "desiredState"), *c = json_object_get(j, "contents");
         if (ds) {
@@ -441,6 +402,22 @@ static int put_unit(ApiRequest *req, void *userdata) {
         return 0;
 }
 
+/* The API's "placement" of a placement/<name> range: NULL if there is none (or it is not a
+ * record, logged). */
+static json_t *placement_json(const EtcdResult *range) {
+        _cleanup_(placement_record_done) PlacementRecord p = {};
+
+        if (!range || range->n_kvs == 0)
+                return NULL;
+        json_auto_t *raw = json_loads(range->kvs[0].value, 0, NULL);
+        if (placement_record_from_json(raw, &p) < 0) {
+                log_warning("Ignoring malformed placement record at %s.", range->kvs[0].key);
+                return NULL;
+        }
+        return list_placement_json(&p);
+}
+
+/* The txn of get_unit(): units/<name>, then placement/<name>. */
 static void on_unit_get(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
         ApiRequest *req = userdata;
         _cleanup_(unit_record_done) UnitRecord u = {};
@@ -449,15 +426,21 @@ static void on_unit_get(EtcdClient *c, int error, const EtcdResult *result, void
                 api_request_reply_etcd_error(req, error);
                 return;
         }
-        json_auto_t *raw = result->n_kvs > 0 ? json_loads(result->kvs[0].value, 0, NULL) : NULL;
+        const EtcdResult *unit = result->n_responses > 0 ? &result->responses[0] : NULL;
+        json_auto_t *raw = unit && unit->n_kvs > 0 ? json_loads(unit->kvs[0].value, 0, NULL) : NULL;
         if (!raw || unit_record_from_json(raw, &u) < 0) {
                 api_request_reply_error(req, 404, "not_found", "No unit %s.", api_request_arg(req, 0));
                 return;
         }
         json_auto_t *j = unit_summary_json(&u, true);
+        json_t *placement = placement_json(result->n_responses > 1 ? &result->responses[1] : NULL);
+        if (j && placement)
+                (void) json_object_set(j, "placement", placement);
+        json_decref(placement);
         api_request_reply_json(req, 200, j);
 }
 
+/* The unit and why the engine could not place it, if it could not: one txn, one revision. */
 static int get_unit(ApiRequest *req, void *userdata) {
         Manager *m = userdata;
         const char *name = api_request_arg(req, 0);
@@ -465,10 +448,15 @@ static int get_unit(ApiRequest *req, void *userdata) {
         if (!unit_name_is_valid(name, UNIT_NAME_ANY))
                 return api_request_reply_error(req, 404, "not_found", "No unit %s.", name);
         _cleanup_free_ char *key = registry_key(m->config->etcd_key_prefix, "units", name, NULL);
-        if (!key)
+        _cleanup_free_ char *pkey = registry_key(m->config->etcd_key_prefix, "placement", name, NULL);
+        if (!key || !pkey)
                 return -ENOMEM;
-        EtcdRangeArgs args = { .key = key };
-        return etcd_client_range(m->etcd, &args, on_unit_get, req, NULL);
+        EtcdOp ops[] = {
+                { .type = ETCD_OP_RANGE, .key = key },
+                { .type = ETCD_OP_RANGE, .key = pkey },
+        };
+        EtcdTxn txn = { .success = ops, .n_success = ELEMENTSOF(ops) };
+        return etcd_client_txn(m->etcd, &txn, on_unit_get, req, NULL);
 }
 
 /* One DELETE /v1/units/<name> in flight. */
@@ -645,8 +633,20 @@ static int get_state(ApiRequest *req, void *userdata) {
 }
 
 const ApiRoute manager_api_routes[] = {
-        { "GET", "/v1/machines", get_machines },
-        { "GET", "/v1/machines/*", get_machine },
+        { "GET", "/v1/machines", api_upgrade_machines_list },
+        { "GET", "/v1/machines/*", api_upgrade_machines_get },
+        { "GET", "/v1/machines/*/drain", api_upgrade_drain_status },
+        { "POST", "/v1/machines/*/drain", api_upgrade_drain_start },
+        { "DELETE", "/v1/machines/*/drain", api_upgrade_drain_stop },
+        { "POST", "/v1/machines/*/reboot", api_upgrade_reboot },
+        { "GET", "/v1/drains", api_upgrade_drains_list },
+        { "GET", "/v1/locks", api_locks_list },
+        { "GET", "/v1/locks/*", api_locks_get },
+        { "PUT", "/v1/locks/*", api_locks_set_max },
+        { "POST", "/v1/locks/*/holders", api_locks_acquire },
+        { "DELETE", "/v1/locks/*/holders/*", api_locks_release },
+        { "POST", "/v1/pre-reboot", api_fleetlock_pre_reboot },
+        { "POST", "/v1/steady-state", api_fleetlock_steady_state },
         { "GET", "/v1/status", get_status },
         { "GET", "/v1/units", get_units },
         { "GET", "/v1/units/*", get_unit },
@@ -664,6 +664,8 @@ const ApiRoute manager_api_routes[] = {
         { "GET", "/v1/apps/*/releases", api_apps_releases },
         { "POST", "/v1/apps/*/rollback", api_apps_rollback },
         { "POST", "/v1/apps/*/restart", api_apps_restart },
+        { "POST", "/v1/apps/*/builds", api_builds_start, .body_max = BUILD_CONTEXT_SIZE_MAX },
+        { "GET", "/v1/apps/*/builds", api_builds_list },
         { "GET", "/v1/routes", api_routes_list },
         {}
 };

@@ -4,9 +4,12 @@
 #include <systemd/sd-daemon.h>
 
 #include "api-fleet.h"
+#include "api-fleetlock.h"
 #include "daemon-util.h"
 #include "log.h"
+#include "image-tools.h"
 #include "manager.h"
+#include "unit-gen.h"
 
 static void on_presence_change(Presence *p, PresenceState state, void *userdata) {
         Manager *m = userdata;
@@ -93,6 +96,11 @@ int manager_run(Manager *m) {
 
         if (mkdir(c->state_dir, 0755) < 0 && errno != EEXIST)
                 return log_error_errno(-errno, "Failed to create %s: %m", c->state_dir);
+        /* the units that pull name it (--authfile=): it must exist, credentials or not */
+        r = image_auth_file_ensure();
+        if (r < 0)
+                log_warning_errno(r, "Failed to create the registry auth file " UNIT_GEN_AUTH_FILE
+                                  ", instances that pull will fail: %m");
 
         r = api_server_new(m->event, c->api_socket, manager_api_routes, m, &m->api);
         if (r < 0)
@@ -113,6 +121,14 @@ int manager_run(Manager *m) {
                                                tls_error ? ": " : "", strempty(tls_error));
         }
         /* End of the TCP API. */
+        /* FleetLock for this host's Zincati: plain HTTP on loopback, its two routes only. */
+        if (c->fleetlock_listen) {
+                r = api_server_listen_loopback(m->api, c->fleetlock_listen, api_fleetlock_routes);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to serve FleetLock on %s: %m", c->fleetlock_listen);
+                log_info("Serving FleetLock for this machine (id %s) on http://%s/.", strna(m->self.fleetlock_id),
+                         c->fleetlock_listen);
+        }
 
         r = presence_new(m->event, m->etcd, c->etcd_key_prefix, &m->self, (int64_t) (c->agent_ttl / USEC_PER_SEC),
                          c->state_dir, on_presence_change, m, &m->presence);
@@ -141,7 +157,7 @@ int manager_run(Manager *m) {
                 log_info("disable_engine is set: this fleetd never leads the engine (it schedules nothing).");
         else {
                 r = engine_new(m->event, m->etcd, m->presence, c->etcd_key_prefix, m->self.id,
-                               c->engine_reconcile_interval, &m->engine);
+                               c->engine_reconcile_interval, c->reboot_slot_timeout, &m->engine);
                 if (r < 0)
                         return log_error_errno(r, "Failed to start the engine: %m");
         }

@@ -65,6 +65,7 @@ typedef struct Host {
         const SchedMachine *machine;
         /* Copied from the machine: the scan over all hosts reads nothing else. */
         bool draining;
+        bool drain_force;
         uint64_t cpu_capacity;
         uint64_t memory_capacity;
         size_t n_units;                 /* non-global units planned here */
@@ -98,6 +99,8 @@ typedef struct Job {
         IdxVec on_hosts;                /* placed, global: the same as a list, ascending */
         char *reason;                   /* unschedulable */
         bool kept;                      /* placed by pass 1, on its current machine */
+        bool stuck;                     /* placed on its draining current machine, which it cannot leave */
+        bool rebalance;                 /* replacing it evens out its group */
         bool cycle;                     /* on a MachineOf cycle */
         size_t pin;                     /* MachineID= as a host, or NONE */
         size_t current;                 /* current_machine as a host, or NONE */
@@ -183,6 +186,10 @@ static const char *host_id(const Sched *s, size_t h) {
         return s->hosts[h].machine->id;
 }
 
+static const char *host_name(const Sched *s, size_t h) {
+        return s->hosts[h].machine->name ?: host_id(s, h);
+}
+
 /* ---- lookups ---------------------------------------------------------------------------- */
 
 static size_t host_find(const Sched *s, const char *id) {
@@ -242,6 +249,7 @@ static int sched_index_hosts(Sched *s, const SchedMachine *machines, size_t n_ma
                 s->hosts[i] = (Host) {
                         .machine = machines + i,
                         .draining = machines[i].draining,
+                        .drain_force = machines[i].drain_force,
                         .cpu_capacity = machines[i].cpu_millis,
                         .memory_capacity = machines[i].memory_bytes,
                 };
@@ -770,6 +778,7 @@ typedef struct Prep {
         size_t only;                    /* the single candidate host, or NONE: any */
         const char *only_of;            /* the MachineOf= target that chose only, if one did */
         const char *global_of;          /* the first MachineOf= target that is a global unit */
+        bool drain_ok;                  /* draining hosts pass (global units; units staying put) */
 } Prep;
 
 #define FAIL(...) return explain ? job_fail(job, __VA_ARGS__) : 0
@@ -854,7 +863,7 @@ static Check job_check(const Sched *s, size_t j, const Prep *p, size_t h) {
                 }
         if (job->meta != NONE && !s->metas[job->meta].ok[h])
                 return CHECK_METADATA;
-        if (host->draining)
+        if (host->draining && !p->drain_ok)
                 return CHECK_DRAINING;
         if (host->forbid_stamp == s->stamp)
                 return CHECK_EXCLUSION;
@@ -880,8 +889,9 @@ static size_t host_group_count(const Sched *s, const Host *host) {
         return host->group_stamp == s->stamp ? host->group_count : 0;
 }
 
-static void job_count_group(Sched *s, size_t j) {
-        const IdxVec *placed = s->group_hosts + s->jobs[j].group;
+/* Counts the placed members of group g on each host (host_group_count()), for this stamp. */
+static void group_count_hosts(Sched *s, size_t g) {
+        const IdxVec *placed = s->group_hosts + g;
 
         for (size_t i = 0; i < placed->n; i++) {
                 Host *host = s->hosts + placed->v[i];
@@ -892,6 +902,10 @@ static void job_count_group(Sched *s, size_t j) {
                 }
                 host->group_count++;
         }
+}
+
+static void job_count_group(Sched *s, size_t j) {
+        group_count_hosts(s, s->jobs[j].group);
 }
 
 /* Is host a better choice than host b (NONE: no choice yet) for job j? Fewest of its group,
@@ -1064,6 +1078,7 @@ static int sched_place_global(Sched *s, size_t j) {
         r = job_prepare(s, j, true, &p);
         if (r <= 0)
                 return r;
+        p.drain_ok = true;      /* like a DaemonSet on a cordoned node */
         job->on = calloc(s->n_hosts, 1);
         if (!job->on)
                 return -ENOMEM;
@@ -1099,7 +1114,8 @@ static bool job_displaced(const Sched *s, size_t j) {
         return false;
 }
 
-/* Pass 1: keep the job on its current machine if it still may be there. */
+/* Pass 1: keep the job on its current machine if it still may be there (an app instance also
+ * on a draining one: the app controller replaces it). */
 static int sched_keep(Sched *s, size_t j) {
         Job *job = s->jobs + j;
         Prep p;
@@ -1110,9 +1126,50 @@ static int sched_keep(Sched *s, size_t j) {
         r = job_prepare(s, j, false, &p);
         if (r <= 0)
                 return r;
+        p.drain_ok = job->unit->app_instance;
         if (job_check(s, j, &p, job->current) != CHECK_OK)
                 return 0;
         job->kept = true;
+        return job_place(s, j, job->current);
+}
+
+/* No other machine takes a job whose current machine drains: it stays there (stuck), or is
+ * stopped when the drain is forced, "cannot move off draining machine <name>: <why>". The
+ * scan's reason is in job->reason already; it stands unchanged when the job may not stay there
+ * anyway (constraints, conflicts, capacity). */
+static int sched_stay_stuck(Sched *s, size_t j, Prep *p) {
+        Job *job = s->jobs + j;
+        _cleanup_free_ char *why = NULL;
+        int r;
+
+        if (job->current == NONE || !s->hosts[job->current].draining)
+                return 0;
+        p->drain_ok = true;
+        if (job_check(s, j, p, job->current) != CHECK_OK) {
+                Scan scan;
+
+                if (p->only != job->current)
+                        return 0;
+                /* its only machine: what keeps it from staying there is the reason */
+                scan_hosts(s, j, p, &scan);
+                return job_fail_scan(s, j, p, &scan);
+        }
+        if (job->pin == job->current)
+                why = strdup("its MachineID= is that machine");
+        else if (p->only == job->current && p->only_of) {
+                if (asprintf(&why, "its MachineOf=%s is there", p->only_of) < 0)
+                        why = NULL;
+        } else
+                why = TAKE_PTR(job->reason);
+        if (!why)
+                return -ENOMEM;
+        if (s->hosts[job->current].drain_force)
+                return job_fail(job, "cannot move off draining machine %s: %s; stopped, the drain is forced",
+                                host_name(s, job->current), why);
+        r = job_fail(job, "cannot move off draining machine %s: %s", host_name(s, job->current), why);
+        if (r < 0)
+                return r;
+        job->stuck = true;
         return job_place(s, j, job->current);
 }
 
@@ -1139,9 +1196,91 @@ static int sched_place(Sched *s, size_t j) {
         if (job->group != NONE)
                 job_count_group(s, j);
         scan_hosts(s, j, &p, &scan);
-        if (scan.best == NONE)
-                return job_fail_scan(s, j, &p, &scan);
-        return job_place(s, j, scan.best);
+        if (scan.best != NONE)
+                return job_place(s, j, scan.best);
+        r = job_fail_scan(s, j, &p, &scan);
+        if (r < 0)
+                return r;
+        return sched_stay_stuck(s, j, &p);
+}
+
+/* ---- rebalance ------------------------------------------------------------------------------ */
+
+/* Groups that may be rebalanced: only settled app instances, placed, none stuck or on a
+ * draining machine. ok[g] says so. */
+static void rebalance_groups(const Sched *s, uint8_t *ok) {
+        for (size_t g = 0; g < s->n_groups; g++)
+                ok[g] = true;
+        for (size_t j = 0; j < s->n_jobs; j++) {
+                const Job *job = s->jobs + j;
+
+                if (job->group == NONE)
+                        continue;
+                if (!job->unit->app_instance || !job->unit->settled || job->state != JOB_PLACED || job->stuck ||
+                    s->hosts[job->host].draining)
+                        ok[job->group] = false;
+        }
+}
+
+/* The host with the most members of group g (the lowest index on a tie), and how many. */
+static size_t group_most_loaded(Sched *s, size_t g, size_t *ret_count) {
+        const IdxVec *placed = s->group_hosts + g;
+        size_t most = NONE, count = 0;
+
+        s->stamp++;
+        group_count_hosts(s, g);
+        for (size_t i = 0; i < placed->n; i++) {
+                size_t h = placed->v[i], c = host_group_count(s, s->hosts + h);
+
+                if (c > count || (c == count && h < most)) {
+                        most = h;
+                        count = c;
+                }
+        }
+        *ret_count = count;
+        return most;
+}
+
+/* Would a new member of job j's group go to a host with at least two fewer than most? */
+static int job_try_rebalance(Sched *s, size_t j, size_t most) {
+        Job *job = s->jobs + j;
+        Prep p;
+        Scan scan;
+        int r;
+
+        r = job_prepare(s, j, false, &p);
+        if (r <= 0 || p.only != NONE)
+                return r;
+        job_count_group(s, j);
+        scan_hosts(s, j, &p, &scan);
+        job->rebalance = scan.best != NONE && host_group_count(s, s->hosts + scan.best) + 2 <= most;
+        return 0;
+}
+
+/* Marks at most one member per group (see "Rebalance" in scheduler.h). */
+static int sched_rebalance(Sched *s) {
+        _cleanup_free_ uint8_t *ok = calloc(MAX(s->n_groups, (size_t) 1), 1);
+        _cleanup_free_ size_t *most = calloc(MAX(s->n_groups, (size_t) 1), sizeof(size_t));
+        _cleanup_free_ size_t *count = calloc(MAX(s->n_groups, (size_t) 1), sizeof(size_t));
+        int r;
+
+        if (!ok || !most || !count)
+                return -ENOMEM;
+        rebalance_groups(s, ok);
+        for (size_t g = 0; g < s->n_groups; g++)
+                if (ok[g])
+                        most[g] = group_most_loaded(s, g, &count[g]);
+        for (size_t j = 0; j < s->n_jobs; j++) {
+                size_t g = s->jobs[j].group;
+
+                if (g == NONE || !ok[g] || s->jobs[j].host != most[g])
+                        continue;
+                ok[g] = false;  /* its first member there is the one */
+                r = job_try_rebalance(s, j, count[g]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* ---- the plan ------------------------------------------------------------------------------- */
@@ -1165,7 +1304,7 @@ static int sched_run(Sched *s) {
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return sched_rebalance(s);
 }
 
 static int sched_export(Sched *s, SchedPlan **ret) {
@@ -1196,8 +1335,11 @@ static int sched_export(Sched *s, SchedPlan **ret) {
                                 pl->machine_ids[i] = host_id(s, job->on_hosts.v[i]);
                         pl->n_machine_ids = job->on_hosts.n;
                 } else {
-                        pl->status = SCHED_PLACED;
+                        pl->status = job->stuck ? SCHED_STUCK : SCHED_PLACED;
                         pl->machine_id = host_id(s, job->host);
+                        if (job->stuck)
+                                pl->reason = TAKE_PTR(job->reason);
+                        pl->rebalance = job->rebalance;
                 }
         }
         *ret = TAKE_PTR(plan);
@@ -1260,6 +1402,8 @@ const char *sched_status_to_string(SchedStatus s) {
                 return "global";
         case SCHED_UNSCHEDULABLE:
                 return "unschedulable";
+        case SCHED_STUCK:
+                return "stuck";
         default:
                 return NULL;
         }

@@ -8,7 +8,8 @@
  * one at a time off a draining machine, is the engine's business, not this module's).
  *
  * [X-Fleet] options, as in fleet:
- *   MachineID=<id>        only that machine. Unknown or draining -> unschedulable.
+ *   MachineID=<id>        only that machine. Unknown -> unschedulable; draining -> stuck there
+ *                         if it runs there already (see Draining), else unschedulable.
  *   MachineOf=<unit>      the machine of that unit, which must itself be placed by this plan
  *                         (repeatable: all of them must be on one machine). A MachineOf a global
  *                         unit means any machine that global unit runs on. Cycles
@@ -21,7 +22,7 @@
  *                         placed elsewhere, or is unschedulable if nowhere else is eligible.
  *                         Afterwards they are never on one machine: Replaces is a symmetric
  *                         exclusion, like Conflicts. Naming a unit not passed in does nothing.
- *   Global=true           every non-draining machine matching MachineMetadata (and MachineID
+ *   Global=true           every machine matching MachineMetadata, draining ones too (and MachineID
  *                         when set). MachineOf and current_machine of a global unit are
  *                         ignored (fleet rejects such units); its Conflicts and Replaces keep
  *                         other units off its machines.
@@ -32,13 +33,34 @@
  *   unit it replaces. Earlier units win: of two kept units that now conflict, the later one
  *   moves. The plan depends on the order of the units but not on the order of the machines.
  * - Stability first. Pass 1 keeps every unit whose current_machine is still present, not
- *   draining and eligible (constraints, no conflict with units kept before it, capacity),
- *   even if another machine is less loaded. Pass 2 places the rest, trying in turn: the
- *   unit's current machine, the current machines of the units it replaces, then the best
- *   machine. A unit replaced by a unit that is not kept (a new one) is not kept either, so
- *   that its machine is free for the replacing unit; it moves only if that unit takes it.
- * - Draining machines get nothing new and keep nothing: their units, globals included, are
- *   planned elsewhere (or unschedulable when nothing else fits).
+ *   draining (an app instance: draining or not) and eligible (constraints, no conflict with
+ *   units kept before it, capacity), even if another machine is less loaded. Pass 2 places
+ *   the rest, trying in turn: the unit's current machine, the current machines of the units it
+ *   replaces, then the best machine. A unit replaced by a unit that is not kept (a new one) is
+ *   not kept either, so that its machine is free for the replacing unit; it moves only if that
+ *   unit takes it.
+ * - Draining machines (docs/design.md, "Rolling host upgrades") get nothing new, except:
+ *   - Global units run on them too, like a DaemonSet on a cordoned node: draining does not
+ *     concern a global unit (a drained host that reboots gets its globals back).
+ *   - An app instance (SchedUnit.app_instance) stays where it is, if it is otherwise still
+ *     eligible there: the app controller replaces it health-gated, the scheduler never moves
+ *     it off by itself.
+ *   - A plain unit moves: pass 2 plans it elsewhere. When no other machine is eligible (its
+ *     MachineID= or MachineOf= is that machine, or the others fail its constraints) it stays
+ *     there as SCHED_STUCK, the reason saying "cannot move off draining machine <name>: <why>";
+ *     when the drain is forced (SchedMachine.drain_force) it is unschedulable instead, with
+ *     the same words, so it is stopped. A stuck unit counts on its machine like a placed one.
+ *     One that may not stay there either (its constraints changed, a conflict) is
+ *     unschedulable with the usual reason.
+ *   How fast plain units move (a few at a time) is the engine's business.
+ * - Rebalance. For each group made only of app instances that are all settled
+ *   (SchedUnit.settled: healthy, not being replaced) and placed (none stuck, none on a
+ *   draining machine), the plan marks one instance (SchedPlacement.rebalance) when replacing
+ *   it would even the group out: the first one, in input order, on the machine with the most
+ *   of the group (the smallest id on a tie), if the best machine for a new instance of the
+ *   group (the rules below, every check included) has at least two fewer. The replacement,
+ *   placed as a new unit, goes to that machine. One mark per group per plan; a unit whose
+ *   MachineID= or MachineOf= names its machine is never marked.
  * - Best machine for a new placement, in this order: fewest units of the same group (spread a
  *   template's instances, or an app's processes, over distinct machines first), fewest units,
  *   least cpu requested, least memory requested, smallest machine id.
@@ -71,6 +93,8 @@ typedef struct SchedMachine {
         const MetadataPair *metadata;
         size_t n_metadata;
         bool draining;
+        bool drain_force;               /* draining with force: what cannot move is stopped */
+        const char *name;               /* for messages (the hostname); NULL: the id */
         uint64_t cpu_millis;            /* capacity; 0: unknown, no limit */
         uint64_t memory_bytes;          /* capacity; 0: unknown, no limit */
 } SchedMachine;
@@ -87,24 +111,30 @@ typedef struct SchedUnit {
         uint64_t memory_bytes;          /* requested; 0: nothing declared */
         const char *current_machine;    /* where it is scheduled now, NULL if nowhere */
         const char *group;              /* spread key, e.g. "web@.service" for "web@3.service"; NULL: none */
+        bool app_instance;              /* an app's instance: stays on a draining machine, may be rebalanced */
+        bool settled;                   /* an app instance that is healthy and not being replaced */
 } SchedUnit;
 
 typedef enum SchedStatus {
         SCHED_PLACED,                   /* non-global unit: machine_id */
         SCHED_GLOBAL,                   /* global unit: machine_ids, at least one */
         SCHED_UNSCHEDULABLE,            /* reason */
+        SCHED_STUCK,                    /* non-global unit that stays on machine_id, a draining
+                                         * machine it cannot leave; reason says why */
 } SchedStatus;
 
 typedef struct SchedPlacement {
         SchedStatus status;
-        /* SCHED_PLACED: borrowed, it is the .id of one of the SchedMachines passed in. */
+        /* SCHED_PLACED, SCHED_STUCK: borrowed, it is the .id of one of the SchedMachines passed in. */
         const char *machine_id;
         /* SCHED_GLOBAL: the array is owned by the plan, the strings are borrowed like
          * machine_id; sorted by id. */
         const char **machine_ids;
         size_t n_machine_ids;
-        /* SCHED_UNSCHEDULABLE: owned, for humans, e.g. "no machine has metadata role=db". */
+        /* SCHED_UNSCHEDULABLE, SCHED_STUCK: owned, for humans, e.g. "no machine has metadata role=db". */
         char *reason;
+        /* SCHED_PLACED app instance: replacing it would even out its group (see Rebalance). */
+        bool rebalance;
 } SchedPlacement;
 
 typedef struct SchedPlan {
@@ -124,5 +154,5 @@ int sched_plan_compute(const SchedMachine *machines, size_t n_machines,
 SchedPlan *sched_plan_free(SchedPlan *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(SchedPlan *, sched_plan_free);
 
-/* "placed", "global", "unschedulable"; NULL for anything else. */
+/* "placed", "global", "unschedulable", "stuck"; NULL for anything else. */
 const char *sched_status_to_string(SchedStatus s);

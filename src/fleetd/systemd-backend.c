@@ -401,6 +401,21 @@ int systemd_backend_reload(SystemdBackend *b, systemd_done_t done, void *userdat
         return r;
 }
 
+int systemd_backend_reboot(SystemdBackend *b, systemd_done_t done, void *userdata) {
+        Job *j;
+        int r = job_new(b, "reboot.target", done, userdata, &j);
+        if (r < 0)
+                return r;
+        /* the job is not tracked: nothing of ours is there when it is done */
+        r = sd_bus_call_method_async(b->bus, &j->slot, SD_DEST, SD_PATH, SD_MANAGER, "StartUnit", on_plain_reply, j,
+                                     "ss", "reboot.target", "replace-irreversibly");
+        if (r < 0) {
+                job_unlink(j);
+                job_free(j);
+        }
+        return r;
+}
+
 /* ListUnitsByNames(as) -> a(ssssssouso): name, description, load, active, sub, following,
  * unit path, job id, job type, job path. One round trip for any number of units. */
 static int on_list_by_names(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {

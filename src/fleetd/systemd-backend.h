@@ -49,6 +49,9 @@ int systemd_backend_reload(SystemdBackend *b, systemd_done_t done, void *userdat
 int systemd_backend_start(SystemdBackend *b, const char *name, systemd_done_t done, void *userdata);
 int systemd_backend_stop(SystemdBackend *b, const char *name, systemd_done_t done, void *userdata);
 int systemd_backend_restart(SystemdBackend *b, const char *name, systemd_done_t done, void *userdata);
+/* Starts reboot.target with mode "replace-irreversibly", as `systemctl reboot` does. done is
+ * called once systemd queued the job (or refused it): the reboot itself is not waited for. */
+int systemd_backend_reboot(SystemdBackend *b, systemd_done_t done, void *userdata);
 /* Asks for the current state of the named units; each answer comes through on_change.
  * done is called once after all of them. */
 int systemd_backend_query(SystemdBackend *b, char * const *names, systemd_done_t done, void *userdata);

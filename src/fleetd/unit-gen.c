@@ -7,6 +7,7 @@
 #include "basic/strv.h"
 #include "basic/unit-escape.h"
 #include "basic/utf8.h"
+#include "image-ref.h"
 #include "unit-gen.h"
 
 #define APP_NAME_MAX     40
@@ -28,12 +29,15 @@ typedef struct Gen {
         unsigned instance;
         char *const *command; /* p->command, NULL when it is missing or empty */
         char *name;           /* container or machine name; NULL for exec */
+        char *image;          /* podman, docker: what runs (release_run_image()) */
+        ImagePull pull;       /* podman, docker: release_pull_policy() */
         UnitFile *uf;
         char *error;
 } Gen;
 
 static void gen_done(Gen *g) {
         free(g->name);
+        free(g->image);
         unit_file_free(g->uf);
         free(g->error);
 }
@@ -118,15 +122,7 @@ static bool path_is_plain_absolute(const char *p) {
 }
 
 bool unit_gen_image_is_pulled(const char *image) {
-        const char *slash = image ? strchr(image, '/') : NULL;
-        size_t n;
-
-        if (!slash)
-                return false;
-        n = slash - image;
-        if (n == strlen("localhost") && strncmp(image, "localhost", n) == 0)
-                return false;
-        return memchr(image, '.', n) || memchr(image, ':', n);
+        return image_ref_has_registry(image);
 }
 
 /* An image reference podman and docker take as one: [A-Za-z0-9] then [A-Za-z0-9._:/@+-]. The
@@ -178,6 +174,15 @@ static int check_image(Gen *g) {
                 if (!container_image_is_valid(image))
                         return fail(g, "image '%s': not an image reference (letters, digits and \"._:/@+-\", "
                                     "starting with a letter or digit)", shown(image));
+                if (g->r->digest && !image_digest_is_valid(g->r->digest))
+                        return fail(g, "image '%s': digest '%s' is not sha256:<64 hex digits>", shown(image),
+                                    shown(g->r->digest));
+                g->image = release_run_image(g->r);
+                if (!g->image)
+                        return fail(g, "image '%s': cannot be pinned to digest %s", shown(image), g->r->digest);
+                if (!container_image_is_valid(g->image))
+                        return fail(g, "image '%s': not an image reference", shown(g->image));
+                g->pull = release_pull_policy(g->r);
                 return 0;
         case RUNTIME_NSPAWN:
                 if (isempty(image))
@@ -411,52 +416,56 @@ static int argv_add_command(Gen *g, char ***argv) {
         return 0;
 }
 
+/* "--pull=POLICY", and for podman the auth file when it may pull. */
+static int argv_add_pull(Gen *g, char ***argv, bool authfile) {
+        int r = argv_addf(argv, "--pull=%s", image_pull_to_string(g->pull));
+
+        if (r >= 0 && authfile && g->pull != IMAGE_PULL_NEVER)
+                r = argv_add(argv, "--authfile=" UNIT_GEN_AUTH_FILE, NULL);
+        return r;
+}
+
 static int gen_podman(Gen *g) {
-        _cleanup_strv_free_ char **run = NULL, **rm = NULL, **pull = NULL;
+        _cleanup_strv_free_ char **run = NULL, **rm = NULL;
         const ProcessType *p = g->p;
         int r;
 
         if ((r = argv_add(&run, UNIT_GEN_PODMAN, "run", NULL)) < 0 ||
             (r = argv_addf(&run, "--name=%s", g->name)) < 0 ||
-            (r = argv_add(&run, "--replace", "--rm", "-d", "--sdnotify=conmon", "--init", "--pull=never",
-                          "--network=host", NULL)) < 0 ||
+            (r = argv_add(&run, "--replace", "--rm", "-d", "--sdnotify=conmon", "--init", NULL)) < 0 ||
+            (r = argv_add_pull(g, &run, true)) < 0 || (r = argv_add(&run, "--network=host", NULL)) < 0 ||
             (r = argv_addf(&run, "--label=" UNIT_GEN_LABEL "=%s", g->r->app)) < 0 ||
             (r = argv_add_env_names(g, &run, "--env=")) < 0 ||
             (p->memory_bytes && (r = argv_addf(&run, "--memory=%" PRIu64, p->memory_bytes)) < 0) ||
             (p->cpu_millis && (r = argv_add_cpus(&run, p->cpu_millis)) < 0) ||
-            (r = argv_add(&run, g->r->image, NULL)) < 0 || (r = argv_add_command(g, &run)) < 0 ||
-            (r = argv_add(&rm, UNIT_GEN_PODMAN, "rm", "-v", "-f", "-i", g->name, NULL)) < 0 ||
-            (r = argv_add(&pull, UNIT_GEN_PODMAN, "pull", "--quiet", g->r->image, NULL)) < 0)
+            (r = argv_add(&run, g->image, NULL)) < 0 || (r = argv_add_command(g, &run)) < 0 ||
+            (r = argv_add(&rm, UNIT_GEN_PODMAN, "rm", "-v", "-f", "-i", g->name, NULL)) < 0)
                 return r;
 
-        if ((unit_gen_image_is_pulled(g->r->image) && (r = add_exec(g, "ExecStartPre", true, pull)) < 0) ||
-            (r = add_exec(g, "ExecStart", false, run)) < 0 || (r = add_exec(g, "ExecStop", false, rm)) < 0 ||
+        if ((r = add_exec(g, "ExecStart", false, run)) < 0 || (r = add_exec(g, "ExecStop", false, rm)) < 0 ||
             (r = add_exec(g, "ExecStopPost", true, rm)) < 0)
                 return r;
         return 0;
 }
 
 static int gen_docker(Gen *g) {
-        _cleanup_strv_free_ char **run = NULL, **rm = NULL, **stop = NULL, **pull = NULL;
+        _cleanup_strv_free_ char **run = NULL, **rm = NULL, **stop = NULL;
         const ProcessType *p = g->p;
         int r;
 
         if ((r = argv_add(&run, UNIT_GEN_DOCKER, "run", "--rm", NULL)) < 0 ||
-            (r = argv_addf(&run, "--name=%s", g->name)) < 0 ||
-            (r = argv_add(&run, "--init", "--pull=never", "--network=host", NULL)) < 0 ||
+            (r = argv_addf(&run, "--name=%s", g->name)) < 0 || (r = argv_add(&run, "--init", NULL)) < 0 ||
+            (r = argv_add_pull(g, &run, false)) < 0 || (r = argv_add(&run, "--network=host", NULL)) < 0 ||
             (r = argv_addf(&run, "--label=" UNIT_GEN_LABEL "=%s", g->r->app)) < 0 ||
             (r = argv_add_env_names(g, &run, "--env=")) < 0 ||
             (p->memory_bytes && (r = argv_addf(&run, "--memory=%" PRIu64, p->memory_bytes)) < 0) ||
             (p->cpu_millis && (r = argv_add_cpus(&run, p->cpu_millis)) < 0) ||
-            (r = argv_add(&run, g->r->image, NULL)) < 0 || (r = argv_add_command(g, &run)) < 0 ||
+            (r = argv_add(&run, g->image, NULL)) < 0 || (r = argv_add_command(g, &run)) < 0 ||
             (r = argv_add(&rm, UNIT_GEN_DOCKER, "rm", "-f", g->name, NULL)) < 0 ||
-            (r = argv_add(&stop, UNIT_GEN_DOCKER, "stop", g->name, NULL)) < 0 ||
-            (r = argv_add(&pull, UNIT_GEN_DOCKER, "pull", "--quiet", g->r->image, NULL)) < 0)
+            (r = argv_add(&stop, UNIT_GEN_DOCKER, "stop", g->name, NULL)) < 0)
                 return r;
 
-        if ((r = add_exec(g, "ExecStartPre", true, rm)) < 0 ||
-            (unit_gen_image_is_pulled(g->r->image) && (r = add_exec(g, "ExecStartPre", true, pull)) < 0) ||
-            (r = add_exec(g, "ExecStart", false, run)) < 0 || (r = add_exec(g, "ExecStop", true, stop)) < 0 ||
+        if ((r = add_exec(g, "ExecStartPre", true, rm)) < 0 || (r = add_exec(g, "ExecStart", false, run)) < 0 || (r = add_exec(g, "ExecStop", true, stop)) < 0 ||
             (r = add_exec(g, "ExecStopPost", true, rm)) < 0)
                 return r;
         return 0;
@@ -552,7 +561,7 @@ static int gen_environment(Gen *g) {
 static int gen_service_section(Gen *g) {
         const ProcessType *p = g->p;
         bool pulls = (g->r->runtime == RUNTIME_PODMAN || g->r->runtime == RUNTIME_DOCKER) &&
-                     unit_gen_image_is_pulled(g->r->image);
+                     g->pull != IMAGE_PULL_NEVER;
         int r;
 
         if ((r = gen_supervision(g)) < 0 || (r = add(g, "Service", "SuccessExitStatus", "143")) < 0 ||

@@ -52,15 +52,15 @@
  * podman (default): the recipe verified in a test host, plus --network=host:
  *     Type=notify, NotifyAccess=all, KillMode=mixed, Environment=PODMAN_SYSTEMD_UNIT=%n,
  *     ExecStart=/usr/bin/podman run --name=NAME --replace --rm -d --sdnotify=conmon --init
- *       --pull=never --network=host [--env=PORT] [--env=KEY...] [--memory=BYTES] [--cpus=N]
- *       IMAGE [COMMAND...]
+ *       --pull=POLICY [--authfile=FILE] --network=host [--env=PORT] [--env=KEY...]
+ *       [--memory=BYTES] [--cpus=N] IMAGE [COMMAND...]
  *     ExecStop=/usr/bin/podman rm -v -f -i NAME, ExecStopPost=-/usr/bin/podman rm -v -f -i NAME.
  *   NAME is "<app>_v<N>.<process>-<i>". The container's cgroup is podman's, not the unit's, so
  *   the limits are given to podman as well as written for the engine.
  * docker: no sd_notify, and the container is dockerd's child, not the unit's. Type=exec; the
  *   docker CLI stays attached (logs reach the journal through it, its exit status is the
  *   container's); After=/Wants=docker.service; ExecStartPre=-docker rm -f NAME (docker has no
- *   --replace); ExecStart=/usr/bin/docker run --rm --name=NAME --init --pull=never
+ *   --replace); ExecStart=/usr/bin/docker run --rm --name=NAME --init --pull=POLICY
  *   --network=host [--env=...] [--memory=] [--cpus=] IMAGE [COMMAND...];
  *   ExecStop=-/usr/bin/docker stop NAME; ExecStopPost=-/usr/bin/docker rm -f NAME. Trade-offs:
  *   systemd supervises the CLI, not the container; if the CLI dies, the container may run on
@@ -83,11 +83,16 @@
  *   any hand-written unit: no DynamicUser=, since a host program may need host state;
  *   isolation is what the container runtimes are for.
  *
- * Images (podman and docker): --pull=never inside ExecStart, always. An image that names a
- * registry ("host.domain/...", "host:port/...") other than "localhost" is pulled first by
- * ExecStartPre=-/usr/bin/<runtime> pull --quiet IMAGE: failing to pull is not fatal when the image
- * is already there, and --pull=never then fails clearly when it is not. Short names
- * ("hello:1.0") and localhost/ images are never pulled: they must be on the host beforehand. */
+ * Images (podman and docker): what runs is release_run_image(): the image pinned to the
+ * release's digest ("REGISTRY/PATH@sha256:...") when the release has one, so that every
+ * instance of a release, a rollback's included, runs exactly the bits the release was made
+ * with, wherever the tag has moved since. The runtime pulls it itself, in ExecStart:
+ * --pull=POLICY with release_pull_policy() (the manifest's pull:, else missing for an image of
+ * a registry and never for short names and localhost/ images, which must be on the host
+ * beforehand). A pull that fails fails the start, so the instance fails with the registry's
+ * reason in its journal, which the agent publishes (state record "reason"). podman reads the
+ * registries' credentials from UNIT_GEN_AUTH_FILE (--authfile=, whenever it may pull); docker
+ * from its own configuration. */
 
 #include "release.h"
 #include "unit-file.h"
@@ -95,6 +100,12 @@
 /* Where the agent writes each instance's "PORT=<n>" file, named "<unit name>.env". Fixed, not
  * taken from fleetd.conf: the unit text must be the same on every host. */
 #define UNIT_GEN_PORTS_DIR "/run/fleetd/ports"
+
+/* The registries' credentials for podman on every host (podman login --authfile FILE): root's
+ * only, 0600. Fixed, as the unit text must be the same on every host; fleetd creates it empty
+ * ({"auths": {}}) when it is missing, so that --authfile= never fails on a host without
+ * credentials. */
+#define UNIT_GEN_AUTH_FILE "/etc/fleetd/registry-auth.json"
 
 /* Absolute paths of the runtime programs named in the units. */
 #define UNIT_GEN_PODMAN "/usr/bin/podman"
@@ -130,7 +141,7 @@ int unit_gen_port_file(const char *unit, char **ret);
  * by the caller. Returns 0, -EINVAL, -ENOMEM. */
 int unit_gen_container_name(const Release *r, const char *process, unsigned instance, char **ret);
 
-/* Whether units of this image pull it in ExecStartPre= (see above). */
+/* Whether the image names a registry (image_ref_has_registry()): units of it pull it by default. */
 bool unit_gen_image_is_pulled(const char *image);
 
 /* NULL if key may be a config key for runtime rt, else why not (a static string, e.g. "podman

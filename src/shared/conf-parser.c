@@ -56,41 +56,11 @@ int conf_parse_socket_path(const ConfKey *k, const char *s, ConfValue *ret) {
         return conf_parse_path(k, s, ret);
 }
 
-/* "1.5", "0.25s", "1.5m": one number with a fraction, then a unit that parse_duration() knows
- * (none: seconds). Digits past the microsecond are dropped. */
-static int parse_fraction_duration(const char *s, usec_t *ret) {
-        usec_t whole = 0, frac = 0, scale = 1, unit;
-        size_t digits = 0;
-        char one[8];
-
-        if (!isdigit((unsigned char) *s))
-                return -EINVAL;
-        for (; isdigit((unsigned char) *s); s++) {
-                if (whole > UINT64_MAX / 10)
-                        return -EINVAL;
-                whole = whole * 10 + (usec_t) (*s - '0');
-        }
-        if (*s++ != '.' || !isdigit((unsigned char) *s))
-                return -EINVAL;
-        for (; isdigit((unsigned char) *s); s++, digits++)
-                if (digits < 6) {
-                        frac = frac * 10 + (usec_t) (*s - '0');
-                        scale *= 10;
-                }
-
-        if (strlen(s) > 3 || snprintf(one, sizeof(one), "1%s", s) < 0 || parse_duration(one, &unit) < 0)
-                return -EINVAL;
-        if (whole > (UINT64_MAX - unit) / unit)
-                return -EINVAL;
-        *ret = whole * unit + frac * unit / scale;
-        return 0;
-}
-
 int conf_parse_duration(const ConfKey *k, const char *s, ConfValue *ret) {
         usec_t u;
         int r;
 
-        r = strchr(s, '.') ? parse_fraction_duration(s, &u) : parse_duration(s, &u);
+        r = parse_duration_fraction(s, &u);
         if (r < 0 || u < k->min || (k->max > 0 && u > k->max))
                 return -EINVAL;
         ret->usec = u;
@@ -114,20 +84,12 @@ int conf_parse_int(const ConfKey *k, const char *s, ConfValue *ret) {
 }
 
 int conf_parse_bool(const ConfKey *k, const char *s, ConfValue *ret) {
-        static const char * const yes[] = { "true", "yes", "on", "1", "t", "T", "True", "TRUE" };
-        static const char * const no[] = { "false", "no", "off", "0", "f", "F", "False", "FALSE" };
+        int r = parse_boolean(s);
 
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
-                if (streq(s, yes[i])) {
-                        ret->boolean = true;
-                        return 0;
-                }
-                if (streq(s, no[i])) {
-                        ret->boolean = false;
-                        return 0;
-                }
-        }
-        return -EINVAL;
+        if (r < 0)
+                return r;
+        ret->boolean = r;
+        return 0;
 }
 
 int conf_parse_words(const ConfKey *k, const char *s, ConfValue *ret) {

@@ -8,6 +8,7 @@
 #include "basic/error-util.h"
 #include "basic/fileio.h"
 #include "basic/strv.h"
+#include "image-ref.h"
 #include "manifest.h"
 
 /* The tree. */
@@ -48,6 +49,7 @@ typedef struct Parser {
         size_t len;
         char *error;                  /* the first error's message */
         size_t n_nodes;
+        bool build;                   /* manifest_parse_build(): image is optional, a repository */
 } Parser;
 
 static int failv(Parser *p, unsigned line, unsigned column, const char *path, const char *fmt, va_list ap) {
@@ -835,6 +837,47 @@ static int read_processes(Parser *p, const Node *n, Release *rel) {
         return 0;
 }
 
+/* image: a reference; for a build, the repository the build pushes to (no tag, no digest). */
+static int read_image(Parser *p, const Node *n, char **ret) {
+        _cleanup_(image_ref_done) ImageRef ref = {};
+        const char *s = NULL;
+        int r;
+
+        if (p->build) {
+                r = read_string(p, n, "image", "a repository such as registry.example.com/shop/web", &s);
+                if (r < 0)
+                        return r;
+                if (image_ref_parse(s, &ref) < 0 || ref.tag || ref.digest)
+                        return fail_got(p, n, "image", "a repository without a tag or digest (the build tags "
+                                        "what it pushes), such as registry.example.com/shop/web", false);
+        } else {
+                r = read_string(p, n, "image", "an image reference such as localhost/hello:1.0", &s);
+                if (r < 0)
+                        return r;
+                if (!release_image_is_valid(s))
+                        return fail_got(p, n, "image", "an image reference without blanks or control characters "
+                                        "that does not start with '-', such as localhost/hello:1.0", false);
+        }
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int read_pull(Parser *p, const Node *n, Release *rel) {
+        const char *s = NULL;
+        int r;
+
+        r = read_string(p, n, "pull", "one of always, missing, never", &s);
+        if (r < 0)
+                return r;
+        rel->pull = image_pull_from_string(s);
+        if (rel->pull < 0)
+                return fail_got(p, n, "pull", "one of always, missing, never", false);
+        if (rel->runtime != RUNTIME_PODMAN && rel->runtime != RUNTIME_DOCKER)
+                return fail(p, n, "pull", "runtime %s pulls no images; expected pull only with runtime podman or "
+                            "docker", runtime_to_string(rel->runtime));
+        return 0;
+}
+
 static int read_top_strings(Parser *p, const Entry *app, const Entry *image, const Entry *runtime, Release *rel) {
         const char *s = NULL;
         int r;
@@ -849,15 +892,9 @@ static int read_top_strings(Parser *p, const Entry *app, const Entry *image, con
         if (!rel->app)
                 return -ENOMEM;
 
-        r = read_string(p, image->value, "image", "an image reference such as localhost/hello:1.0", &s);
+        r = image->value ? read_image(p, image->value, &rel->image) : 0;
         if (r < 0)
                 return r;
-        if (!release_image_is_valid(s))
-                return fail_got(p, image->value, "image", "an image reference without blanks or control characters "
-                                "that does not start with '-', such as localhost/hello:1.0", false);
-        rel->image = strdup(s);
-        if (!rel->image)
-                return -ENOMEM;
 
         if (!runtime->value)
                 return 0;
@@ -870,10 +907,24 @@ static int read_top_strings(Parser *p, const Entry *app, const Entry *image, con
         return 0;
 }
 
+/* release_verify(), also for a build's manifest without image (any valid one stands in). */
+static int manifest_verify(Release *rel) {
+        int r;
+
+        if (rel->image)
+                return release_verify(rel);
+        rel->image = (char *) "localhost/build";
+        r = release_verify(rel);
+        rel->image = NULL;
+        return r;
+}
+
 static int read_manifest(Parser *p, const Node *root, Release *rel) {
-        static const char * const keys[] = { "app", "image", "runtime", "config", "rollout", "processes", NULL };
-        enum { APP, IMAGE, RUNTIME, CONFIG, ROLLOUT, PROCESSES };
-        Entry e[6];
+        static const char * const keys[] = {
+                "app", "image", "runtime", "pull", "config", "rollout", "processes", NULL
+        };
+        enum { APP, IMAGE, RUNTIME, PULL, CONFIG, ROLLOUT, PROCESSES };
+        Entry e[7];
         int r;
 
         if (!root || node_is_null(root))
@@ -884,7 +935,7 @@ static int read_manifest(Parser *p, const Node *root, Release *rel) {
                 return r;
         if (!e[APP].value)
                 return fail(p, root, "", "missing app; expected app: NAME, such as app: hello");
-        if (!e[IMAGE].value)
+        if (!e[IMAGE].value && !p->build)
                 return fail(p, root, "", "missing image; expected image: REFERENCE, such as "
                             "image: localhost/hello:1.0");
         if (!e[PROCESSES].value)
@@ -895,24 +946,26 @@ static int read_manifest(Parser *p, const Node *root, Release *rel) {
         rel->max_surge = ROLLOUT_MAX_SURGE_DEFAULT;
         rel->max_unavailable = ROLLOUT_MAX_UNAVAILABLE_DEFAULT;
         if ((r = read_top_strings(p, &e[APP], &e[IMAGE], &e[RUNTIME], rel)) < 0 ||
+            (e[PULL].value && (r = read_pull(p, e[PULL].value, rel)) < 0) ||
             (e[CONFIG].value && (r = read_config(p, e[CONFIG].value, rel)) < 0) ||
             (e[ROLLOUT].value && (r = read_rollout(p, e[ROLLOUT].value, rel)) < 0) ||
             (r = read_processes(p, e[PROCESSES].value, rel)) < 0)
                 return r;
 
         /* Every rule above has its own message; this is only a net under them. */
-        if (release_verify(rel) < 0)
+        if (manifest_verify(rel) < 0)
                 return fail(p, root, "", "internal error: the manifest does not verify");
         return 0;
 }
 
-int manifest_parse(const char *text, size_t len, const char *filename, Release *ret, char **ret_error) {
+static int parse(const char *text, size_t len, const char *filename, bool build, Release *ret, char **ret_error) {
         _cleanup_(release_done) Release rel = {};
         _cleanup_(node_freep) Node *root = NULL;
         Parser p = {
                 .filename = filename ?: "<input>",
                 .text = text,
                 .len = len,
+                .build = build,
         };
         int r;
 
@@ -940,6 +993,14 @@ int manifest_parse(const char *text, size_t len, const char *filename, Release *
         *ret = rel;
         rel = (Release) {};
         return 0;
+}
+
+int manifest_parse(const char *text, size_t len, const char *filename, Release *ret, char **ret_error) {
+        return parse(text, len, filename, false, ret, ret_error);
+}
+
+int manifest_parse_build(const char *text, size_t len, const char *filename, Release *ret, char **ret_error) {
+        return parse(text, len, filename, true, ret, ret_error);
 }
 
 int manifest_read_text(const char *path, char **ret, size_t *ret_len) {

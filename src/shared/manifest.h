@@ -30,6 +30,11 @@
  * Returns 0, -EINVAL for any manifest that is not valid (always with a message), -ENOMEM. */
 int manifest_parse(const char *text, size_t len, const char *filename, Release *ret, char **ret_error);
 
+/* manifest_parse() for a build (`fleetctl deploy --build`): image may be missing (then
+ * ret->image is NULL: the build's registry and the app's name make it) and, when given, is the
+ * repository the build pushes to, without a tag or digest. */
+int manifest_parse_build(const char *text, size_t len, const char *filename, Release *ret, char **ret_error);
+
 /* Reads the file at path into memory: *ret (owned by the caller, NUL-terminated) and *ret_len
  * (optional). Returns 0, -EFBIG if it holds more than MANIFEST_SIZE_MAX bytes, -ENOMEM, or the
  * negative errno of open()/read(). */

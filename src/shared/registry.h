@@ -83,6 +83,8 @@ typedef struct StateRecord {
         uint64_t since_usec;          /* realtime of the last change, microseconds */
         int port;                     /* host port the agent assigned ([X-Fleetd] Port=); 0: none */
         char *health;                 /* starting, passing, failing; NULL: the unit has no check */
+        char *reason;                 /* why it failed (failed or auto-restart): its last error line
+                                       * in the journal (at most 512 bytes); NULL: none */
         char *error;                  /* why the agent could not do what the schedule asks (its unit
                                        * file could not be written: "...: No space left on
                                        * device"); NULL: nothing failed */

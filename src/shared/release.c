@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "basic/strv.h"
+#include "image-ref.h"
 #include "release.h"
 
 static const char * const runtime_table[_RUNTIME_MAX] = {
@@ -23,6 +24,23 @@ Runtime runtime_from_string(const char *s) {
         return _RUNTIME_INVALID;
 }
 
+static const char * const image_pull_table[_IMAGE_PULL_MAX] = {
+        [IMAGE_PULL_ALWAYS] = "always",
+        [IMAGE_PULL_MISSING] = "missing",
+        [IMAGE_PULL_NEVER] = "never",
+};
+
+const char *image_pull_to_string(ImagePull p) {
+        return p > IMAGE_PULL_DEFAULT && p < _IMAGE_PULL_MAX ? image_pull_table[p] : NULL;
+}
+
+ImagePull image_pull_from_string(const char *s) {
+        for (ImagePull i = IMAGE_PULL_DEFAULT + 1; i < _IMAGE_PULL_MAX; i++)
+                if (streq_ptr(s, image_pull_table[i]))
+                        return i;
+        return _IMAGE_PULL_INVALID;
+}
+
 void process_type_done(ProcessType *p) {
         free(p->name);
         strv_free(p->command);
@@ -34,6 +52,7 @@ void process_type_done(ProcessType *p) {
 void release_done(Release *r) {
         free(r->app);
         free(r->image);
+        free(r->digest);
         metadata_free(r->config, r->n_config);
         for (size_t i = 0; r->processes && i < r->n_processes; i++)
                 process_type_done(&r->processes[i]);
@@ -142,6 +161,34 @@ bool release_http_path_is_valid(const char *s) {
         return is_token(s) && s[0] == '/';
 }
 
+char *release_run_image(const Release *r) {
+        return r->digest ? image_ref_pin(r->image, r->digest) : strdup(r->image);
+}
+
+ImagePull release_pull_policy(const Release *r) {
+        if (r->pull != IMAGE_PULL_DEFAULT)
+                return r->pull;
+        return image_ref_has_registry(r->image) ? IMAGE_PULL_MISSING : IMAGE_PULL_NEVER;
+}
+
+static bool runtime_is_container(Runtime rt) {
+        return rt == RUNTIME_PODMAN || rt == RUNTIME_DOCKER;
+}
+
+bool release_wants_digest(const Release *r) {
+        return runtime_is_container(r->runtime) && !r->digest && r->image && !strchr(r->image, '@') &&
+               image_ref_has_registry(r->image) && release_pull_policy(r) != IMAGE_PULL_NEVER;
+}
+
+int release_digest_from_image(Release *r) {
+        _cleanup_(image_ref_done) ImageRef ref = {};
+
+        if (r->digest || !runtime_is_container(r->runtime) || image_ref_parse(r->image, &ref) < 0 || !ref.digest)
+                return 0;
+        r->digest = TAKE_PTR(ref.digest);
+        return 1;
+}
+
 /* Verification. */
 
 static bool string_is_valid(const char *s) {
@@ -197,9 +244,24 @@ static bool process_is_valid(const ProcessType *p, Runtime runtime) {
                                 release_constraint_key_is_valid, release_constraint_value_is_valid);
 }
 
+static bool image_ref_parse_ok(const char *image) {
+        _cleanup_(image_ref_done) ImageRef ref = {};
+        return image_ref_parse(image, &ref) >= 0;
+}
+
+/* A digest pins a container image; the pull policy is the container runtimes' too. */
+static bool image_fields_are_valid(const Release *r) {
+        bool container = r->runtime == RUNTIME_PODMAN || r->runtime == RUNTIME_DOCKER;
+
+        if (r->pull < IMAGE_PULL_DEFAULT || r->pull >= _IMAGE_PULL_MAX || (!container && r->pull != IMAGE_PULL_DEFAULT))
+                return false;
+        return !r->digest || (container && image_digest_is_valid(r->digest) && image_ref_parse_ok(r->image));
+}
+
 int release_verify(const Release *r) {
         if (!release_app_name_is_valid(r->app) || !release_image_is_valid(r->image) ||
-            !runtime_to_string(r->runtime) || (r->cause && !string_is_valid(r->cause)))
+            !runtime_to_string(r->runtime) || (r->cause && !string_is_valid(r->cause)) ||
+            !image_fields_are_valid(r))
                 return -EINVAL;
         if (!pairs_are_valid(r->config, r->n_config, RELEASE_CONFIG_MAX, release_config_key_is_valid,
                              string_is_valid))
@@ -293,6 +355,9 @@ json_t *release_to_json(const Release *r) {
                       "max_unavailable", (json_int_t) r->max_unavailable,
                       "created_usec", (json_int_t) r->created_usec);
         if (!o || (r->cause && json_object_set_new(o, "cause", json_string(r->cause)) < 0))
+                return NULL;
+        if ((r->digest && json_object_set_new(o, "digest", json_string(r->digest)) < 0) ||
+            (image_pull_to_string(r->pull) && json_object_set_new(o, "pull", json_string(image_pull_to_string(r->pull))) < 0))
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -457,6 +522,18 @@ static int processes_from_json(const json_t *a, Release *rel) {
         return 0;
 }
 
+static int pull_from_json(const json_t *v, ImagePull *ret) {
+        ImagePull p;
+
+        if (!v)
+                return 0;
+        p = image_pull_from_string(json_string_value(v));
+        if (p < 0)
+                return -EBADMSG;
+        *ret = p;
+        return 0;
+}
+
 static int runtime_from_json(const json_t *v, Runtime *ret) {
         Runtime rt = runtime_from_string(json_string_value(v));
 
@@ -469,7 +546,7 @@ static int runtime_from_json(const json_t *v, Runtime *ret) {
 int release_from_json(const json_t *j, Release *ret) {
         static const char * const keys[] = {
                 "app", "version", "image", "runtime", "config", "processes", "max_surge", "max_unavailable",
-                "cause", "created_usec", NULL
+                "cause", "created_usec", "digest", "pull", NULL
         };
         _cleanup_(release_done) Release rel = {};
         int r;
@@ -485,6 +562,8 @@ int release_from_json(const json_t *j, Release *ret) {
             (r = get_unsigned(j, "max_surge", RELEASE_ROLLOUT_MAX, &rel.max_surge)) < 0 ||
             (r = get_unsigned(j, "max_unavailable", RELEASE_ROLLOUT_MAX, &rel.max_unavailable)) < 0 ||
             (r = get_string(j, "cause", false, &rel.cause)) < 0 ||
+            (r = get_string(j, "digest", false, &rel.digest)) < 0 ||
+            (r = pull_from_json(json_object_get(j, "pull"), &rel.pull)) < 0 ||
             (r = get_uint(j, "created_usec", INT64_MAX, &rel.created_usec)) < 0)
                 return r;
         if (release_verify(&rel) < 0)
@@ -540,6 +619,7 @@ int release_copy(const Release *r, Release *ret) {
         _cleanup_(release_done) Release c = {
                 .version = r->version,
                 .runtime = r->runtime,
+                .pull = r->pull,
                 .max_surge = r->max_surge,
                 .max_unavailable = r->max_unavailable,
                 .created_usec = r->created_usec,
@@ -547,7 +627,7 @@ int release_copy(const Release *r, Release *ret) {
         int k;
 
         if (dup_or_null(r->app, &c.app) < 0 || dup_or_null(r->image, &c.image) < 0 ||
-            dup_or_null(r->cause, &c.cause) < 0)
+            dup_or_null(r->digest, &c.digest) < 0 || dup_or_null(r->cause, &c.cause) < 0)
                 return -ENOMEM;
         k = pairs_copy(r->config, r->n_config, &c.config, &c.n_config);
         if (k < 0)
@@ -612,7 +692,8 @@ static bool process_same_build(const ProcessType *a, const ProcessType *b) {
 }
 
 bool release_same_build(const Release *a, const Release *b) {
-        if (!streq_ptr(a->app, b->app) || !streq_ptr(a->image, b->image) || a->runtime != b->runtime ||
+        if (!streq_ptr(a->app, b->app) || !streq_ptr(a->image, b->image) || !streq_ptr(a->digest, b->digest) ||
+            a->pull != b->pull || a->runtime != b->runtime ||
             !pairs_equal(a->config, a->n_config, b->config, b->n_config) || a->n_processes != b->n_processes)
                 return false;
         for (size_t i = 0; i < a->n_processes; i++) {

@@ -28,6 +28,21 @@ const char *runtime_to_string(Runtime r);
 /* The reverse; _RUNTIME_INVALID for anything else (NULL included). */
 Runtime runtime_from_string(const char *s);
 
+/* When the hosts pull an instance's image (podman and docker only): the manifest's `pull:`. */
+typedef enum ImagePull {
+        IMAGE_PULL_DEFAULT,           /* missing for an image of a registry, never for the others */
+        IMAGE_PULL_ALWAYS,            /* ask the registry at every start */
+        IMAGE_PULL_MISSING,           /* pull only when the host does not have it */
+        IMAGE_PULL_NEVER,             /* it must be on the host beforehand */
+        _IMAGE_PULL_MAX,
+        _IMAGE_PULL_INVALID = -EINVAL,
+} ImagePull;
+
+/* "always", "missing", "never"; NULL for IMAGE_PULL_DEFAULT and anything out of range. */
+const char *image_pull_to_string(ImagePull p);
+/* The reverse; _IMAGE_PULL_INVALID for anything else (NULL included). */
+ImagePull image_pull_from_string(const char *s);
+
 /* Limits and defaults. The manifest parser enforces them with a message, release_verify() and
  * release_from_json() without one. */
 #define RELEASE_APP_NAME_MAX      40
@@ -81,7 +96,11 @@ typedef struct ProcessType {
 typedef struct Release {
         char *app;                    /* [a-z][a-z0-9-]*, at most 40 characters */
         unsigned version;             /* 0 in a manifest not yet released */
-        char *image;
+        char *image;                  /* as the manifest (or the build) gave it */
+        char *digest;                 /* "sha256:<hex>": the image's manifest digest when the release
+                                       * was made (podman, docker); NULL: not pinned (an image that
+                                       * is not in a registry) */
+        ImagePull pull;
         Runtime runtime;
         MetadataPair *config;         /* environment, in the manifest's order; keys are
                                        * [A-Za-z_][A-Za-z0-9_]* and not PORT */
@@ -120,9 +139,26 @@ bool release_image_is_valid(const char *s);
 /* A health check path: starts with '/', no blanks or control characters, at most 8192 bytes. */
 bool release_http_path_is_valid(const char *s);
 
+/* What the instances run: image pinned to its digest ("REGISTRY/PATH@sha256:...") when the
+ * release has one, else image as it is. A new string, or NULL on OOM. */
+char *release_run_image(const Release *r);
+/* The pull policy the units follow: r->pull, or for IMAGE_PULL_DEFAULT missing when the image
+ * names a registry (image_ref_has_registry()) and never otherwise. */
+ImagePull release_pull_policy(const Release *r);
+
+/* Whether a deploy of r asks the registry for the image's digest: a podman or docker release of
+ * an image of a registry, not pinned yet (no digest, none in the reference), pulled (a policy
+ * other than never: an image the hosts must have already is not looked up). */
+bool release_wants_digest(const Release *r);
+/* An image given by digest ("REGISTRY/PATH@sha256:...") pins the release to that digest: sets
+ * r->digest from it unless r has one. Returns 1 if it set it, 0 if not, -ENOMEM. */
+int release_digest_from_image(Release *r);
+
 /* Checks every rule of a release (names, limits, uniqueness of processes, config keys and
  * constraint keys, health only with a port, ${PORT} only in commands of processes with a port,
- * a command for every process of the exec runtime, max_surge and max_unavailable not both 0).
+ * a command for every process of the exec runtime, max_surge and max_unavailable not both 0, a
+ * digest only as image_digest_is_valid() says and a digest or pull policy only for podman and
+ * docker).
  * Returns 0 or -EINVAL; never allocates. */
 int release_verify(const Release *r);
 
@@ -135,7 +171,7 @@ json_t *release_to_json(const Release *r);
 int release_from_json(const json_t *j, Release *ret);
 /* A deep copy into *ret (written only on success). Returns 0 or -ENOMEM. */
 int release_copy(const Release *r, Release *ret);
-/* True if two releases would run the same thing (image, runtime, config, processes' commands,
+/* True if two releases would run the same thing (image, digest, pull policy, runtime, config, processes' commands,
  * ports, health, resources, constraints): version, cause, time, scale and the rollout settings
  * do not count, nor does the order of config entries, of processes or of constraints. An
  * unchanged deploy makes no new release. */

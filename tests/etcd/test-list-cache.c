@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The list cache (list-cache.h) against a real etcd that the test starts itself: it loads what
  * is there, answers exactly what the per-request handlers answered for the same data (their
- * logic is copied below as the reference), follows puts and deletes on all three prefixes,
+ * logic is copied below as the reference, with placement/ records added), follows puts and
+ * deletes on all four prefixes,
  * waits for this fleetd's own writes, reloads after a compaction, fails queued requests when
  * etcd cannot be read, and drops its watches and data when nobody lists.
  * FLEETD_TEST_DEBUG=1 shows the debug log. */
@@ -139,9 +140,19 @@ static char *state_value(const char *name, const char *machine, const char *acti
         return v;
 }
 
+static char *placement_value(const char *name, const char *state, const char *machine, const char *reason) {
+        char *v = NULL;
+
+        if (asprintf(&v, "{\"name\":\"%s\",\"state\":\"%s\"%s%s%s,\"reason\":\"%s\",\"since\":1700000000000000}",
+                     name, state, machine ? ",\"machine\":\"" : "", strempty(machine), machine ? "\"" : "", reason) < 0)
+                return NULL;
+        return v;
+}
+
 /* ---- the reference: GET /v1/units and /v1/state as the handlers answered before the cache ----
  * (src/fleetd/manager-api.c before list-cache.c: a range of units/ with limit + 1, then every
- * schedule/ key; a range of state/ or state/<unit>/; the same JSON built the same way) */
+ * schedule/ key; a range of state/ or state/<unit>/; the same JSON built the same way), and
+ * the units' placement/ records after their other fields */
 
 typedef struct OldList {
         json_t *units;
@@ -152,12 +163,39 @@ typedef struct OldList {
         bool done;
 } OldList;
 
-static void old_on_schedule(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
+static void old_on_placement(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
         OldList *l = userdata;
 
         l->done = true;
         if ((l->error = error) < 0)
                 return;
+        for (size_t i = 0; i < result->n_kvs; i++) {
+                _cleanup_(placement_record_done) PlacementRecord p = {};
+                const char *name = startswith(result->kvs[i].key, P "placement/");
+                json_t *u = name ? json_object_get(l->units, name) : NULL;
+                json_auto_t *raw = json_loads(result->kvs[i].value, 0, NULL);
+                if (!u || placement_record_from_json(raw, &p) < 0)
+                        continue;
+                json_object_set_new(u, "placement", json_pack("{s:s, s:s, s:s*}", "state",
+                                                              placement_state_to_string(p.state), "reason", p.reason,
+                                                              "machine", p.machine[0] ? p.machine : NULL));
+        }
+        json_auto_t *list = json_array();
+        const char *k;
+        json_t *v;
+        json_object_foreach(l->units, k, v)
+                json_array_append(list, v);
+        json_auto_t *body = json_pack("{s:O, s:s*}", "units", list, "next", l->next);
+        l->text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+}
+
+static void old_on_schedule(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
+        OldList *l = userdata;
+
+        if ((l->error = error) < 0) {
+                l->done = true;
+                return;
+        }
         for (size_t i = 0; i < result->n_kvs; i++) {
                 const char *rest = startswith(result->kvs[i].key, P "schedule/"), *slash = rest ? strchr(rest, '/') : NULL;
                 json_t *u = slash ? json_object_get(l->units, slash + 1) : NULL;
@@ -165,17 +203,19 @@ static void old_on_schedule(EtcdClient *c, int error, const EtcdResult *result, 
                         continue;
                 json_array_append_new(json_object_get(u, "machines"), json_stringn(rest, slash - rest));
         }
-        json_auto_t *list = json_array();
         const char *k;
         json_t *v;
         json_object_foreach(l->units, k, v) {
                 size_t n = json_array_size(json_object_get(v, "machines"));
                 const char *ds = jx_str(v, "desiredState");
                 json_object_set_new(v, "currentState", json_string(n > 0 ? ds : "inactive"));
-                json_array_append(list, v);
         }
-        json_auto_t *body = json_pack("{s:O, s:s*}", "units", list, "next", l->next);
-        l->text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        EtcdRangeArgs args = { .key = P "placement/", .range_end = P "placement0" };
+        int r = etcd_client_range(client, &args, old_on_placement, l, NULL);
+        if (r < 0) {
+                l->error = r;
+                l->done = true;
+        }
 }
 
 static void old_on_units(EtcdClient *c, int error, const EtcdResult *result, void *userdata) {
@@ -421,6 +461,16 @@ TEST(fill) {
         }
         keys[n] = strdup(P "schedule/" M2 "/ghost.service");
         values[n++] = strdup("{}");
+        /* why the engine could not place some: one held on a draining machine, one record of no
+         * unit, one that is not a record */
+        keys[n] = strdup(P "placement/u005.service");
+        values[n++] = placement_value("u005.service", "unschedulable", NULL, "no machine has metadata role=db");
+        keys[n] = strdup(P "placement/u008.service");
+        values[n++] = placement_value("u008.service", "stuck", M2, "MachineID= pins it to a draining machine");
+        keys[n] = strdup(P "placement/ghost.service");
+        values[n++] = placement_value("ghost.service", "unschedulable", NULL, "every machine is draining");
+        keys[n] = strdup(P "placement/u011.service");
+        values[n++] = strdup("{\"name\":\"u011.service\",\"state\":\"lost\"}");
         ASSERT_INT(put_many(keys, values, n) > 0, 1);
         for (size_t i = 0; i < n; i++) {
                 free(keys[i]);
@@ -472,7 +522,7 @@ TEST(load_and_compare) {
         ASSERT_INT(b.error, 0);
         ASSERT_STR(a.units, b.units);
         ASSERT_INT(list_cache_state(lc), LIST_CACHE_READY);
-        ASSERT_INT(list_cache_n_watches(lc), 3);
+        ASSERT_INT(list_cache_n_watches(lc), _LIST_PREFIX_MAX);
         ASSERT_INT(list_cache_n_loads(lc), 1);
 
         d = list_cache_peek(lc);
@@ -480,7 +530,12 @@ TEST(load_and_compare) {
         ASSERT_INT(list_data_count(d, LIST_UNITS), N_UNITS + 2);
         ASSERT_INT(list_data_count(d, LIST_SCHEDULE), 200 + 3 + 1);
         ASSERT_INT(list_data_count(d, LIST_STATE), 200 + 3);
+        ASSERT_INT(list_data_count(d, LIST_PLACEMENT), 3);
         ASSERT_TRUE(same_as_old(lc, true));
+        ASSERT_TRUE(strstr(a.units, "\"currentState\":\"inactive\",\"placement\":{\"state\":\"stuck\",\"reason\":"
+                                    "\"MachineID= pins it to a draining machine\",\"machine\":\"" M2 "\"}}"));
+        ASSERT_TRUE(strstr(a.units, "\"placement\":{\"state\":\"unschedulable\",\"reason\":\"no machine has metadata "
+                                    "role=db\"}}"));
 
         /* loaded: the next list is answered at once, without another load */
         ASSERT_INT(list_cache_get(lc, true, on_got, &a, &d), 1);
@@ -492,7 +547,9 @@ TEST(follows_changes) {
         _cleanup_(list_cache_freep) ListCache *lc = cache_with(client, SEC(60), SEC(2));
         _cleanup_(got_done) Got g = {};
         _cleanup_free_ char *v1 = unit_value("new.service", "launched", "app"), *v2 = unit_value("u000.service", "inactive", NULL),
-                            *s1 = state_value("new.service", M2, "activating"), *s2 = state_value("u001.service", M2, "failed");
+                            *s1 = state_value("new.service", M2, "activating"), *s2 = state_value("u001.service", M2, "failed"),
+                            *p1 = placement_value("u010.service", "unschedulable", NULL, "not enough memory"),
+                            *p2 = placement_value("u005.service", "unschedulable", NULL, "no eligible machine");
 
         ASSERT_TRUE(lc);
         ASSERT_INT(request(lc, false, &g), 0);
@@ -511,11 +568,15 @@ TEST(follows_changes) {
         ASSERT_TRUE(put1(P "state/u001.service/" M2, s2) > 0);
         ASSERT_TRUE(del1(P "state/u003.service/" M1) > 0);
         ASSERT_TRUE(put1(P "state/u006.service/" M1, "not a record") > 0);
+        ASSERT_TRUE(put1(P "placement/u010.service", p1) > 0);
+        ASSERT_TRUE(put1(P "placement/u005.service", p2) > 0);  /* another reason */
+        ASSERT_TRUE(del1(P "placement/ghost.service") > 0);
+        ASSERT_TRUE(put1(P "placement/u008.service", "{}") > 0);  /* a record turned bad */
 
         ASSERT_TRUE(RUN_UNTIL(same_as_old(lc, false), WAIT_TIMEOUT));
         ASSERT_TRUE(same_as_old(lc, true));
         ASSERT_INT(list_cache_n_loads(lc), 1);
-        ASSERT_INT(list_cache_n_watches(lc), 3);
+        ASSERT_INT(list_cache_n_watches(lc), _LIST_PREFIX_MAX);
 }
 
 /* A write through this fleetd (noted with its revision) is in the next list, even when the
@@ -593,7 +654,7 @@ TEST(compaction_reloads) {
 
         ASSERT_TRUE(RUN_UNTIL(list_cache_n_loads(lc) >= 2 && list_cache_state(lc) == LIST_CACHE_READY, SEC(30)));
         ASSERT_INT(list_cache_n_loads(lc), 2);
-        ASSERT_INT(list_cache_n_watches(lc), 3);
+        ASSERT_INT(list_cache_n_watches(lc), _LIST_PREFIX_MAX);
         ASSERT_TRUE(same_as_old(lc, true));
         ASSERT_TRUE(strstr(g.units, "after-compaction") == NULL);
         ASSERT_INT(request(lc, true, &g), 1);
@@ -609,14 +670,14 @@ TEST(idle_expiry) {
         ASSERT_TRUE(lc);
         ASSERT_INT(request(lc, false, &g), 0);
         ASSERT_INT(g.error, 0);
-        ASSERT_INT(list_cache_n_watches(lc), 3);
+        ASSERT_INT(list_cache_n_watches(lc), _LIST_PREFIX_MAX);
         usec_t t0 = now_usec(CLOCK_MONOTONIC);
         run_for(SEC(0.6));
         ASSERT_INT(request(lc, false, &g), 1);  /* used again at ~0.6 s: it must outlive 1 s */
         while (now_usec(CLOCK_MONOTONIC) < t0 + SEC(1.3))
                 (void) sd_event_run(event, 20 * USEC_PER_MSEC);
         ASSERT_INT(list_cache_state(lc), LIST_CACHE_READY);
-        ASSERT_INT(list_cache_n_watches(lc), 3);
+        ASSERT_INT(list_cache_n_watches(lc), _LIST_PREFIX_MAX);
 
         ASSERT_TRUE(RUN_UNTIL(list_cache_state(lc) == LIST_CACHE_IDLE, SEC(3)));
         ASSERT_TRUE(now_usec(CLOCK_MONOTONIC) - t0 >= SEC(1.5));
@@ -630,7 +691,7 @@ TEST(idle_expiry) {
         ASSERT_INT(request(lc, false, &g), 0);
         ASSERT_INT(g.error, 0);
         ASSERT_INT(list_cache_n_loads(lc), 2);
-        ASSERT_INT(list_cache_n_watches(lc), 3);
+        ASSERT_INT(list_cache_n_watches(lc), _LIST_PREFIX_MAX);
 }
 
 /* etcd cannot be reached: every queued request gets the error, and nothing stays behind. */

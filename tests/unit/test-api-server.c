@@ -65,6 +65,20 @@ static int post_echo(ApiRequest *req, void *userdata) {
         return reply_fmt(req, "{s:I, s:b, s:O?}", "len", (json_int_t) n, "null", body == NULL, "json", parsed);
 }
 
+/* A spooled body (body_max): its size, its first and last byte, read from the file. */
+static int post_spool(ApiRequest *req, void *userdata) {
+        uint64_t size = 0;
+        int fd = api_request_body_fd(req, &size);
+        char first = 0, last = 0;
+
+        if (fd < 0)
+                return fd;
+        if (size > 0 && (pread(fd, &first, 1, 0) != 1 || pread(fd, &last, 1, (off_t) size - 1) != 1))
+                return -EIO;
+        return reply_fmt(req, "{s:I, s:b, s:i, s:i}", "len", (json_int_t) size, "in_memory",
+                         api_request_body(req, NULL) != NULL, "first", first, "last", last);
+}
+
 static int on_later(sd_event_source *s, uint64_t usec, void *userdata) {
         ApiRequest *req = userdata;
 
@@ -109,6 +123,7 @@ static const ApiRoute routes[] = {
         { "GET", "/v1/apps/*/procs/*", get_proc },
         { "GET", "/v1/query", get_query },
         { "POST", "/v1/echo", post_echo },
+        { "POST", "/v1/spool", post_spool, .body_max = 3 * 1024 * 1024 },
         { "GET", "/v1/async", get_async },
         { "GET", "/v1/slow", get_async },
         { "GET", "/v1/hold", get_hold },
@@ -317,6 +332,34 @@ TEST(body_limit) {
         ASSERT_INT(r.status, 200);
 }
 
+/* A route with body_max takes more than 1 MiB, into a file, up to its own limit. */
+TEST(body_spooled) {
+        _cleanup_(reply_done) Reply r = {};
+        size_t n = 3 * 1024 * 1024;
+        _cleanup_free_ char *big = malloc(n + 1);
+
+        ASSERT_TRUE(big);
+        memset(big, 'x', n + 1);
+        big[0] = 'a';
+        big[n - 1] = 'z';
+        http_full("POST", "/v1/spool", big, n, 0, &r);
+        ASSERT_INT(r.status, 200);
+        ASSERT_INT(json_integer_value(json_object_get(r.json, "len")), n);
+        ASSERT_TRUE(json_is_false(json_object_get(r.json, "in_memory")));
+        ASSERT_INT(json_integer_value(json_object_get(r.json, "first")), 'a');
+        ASSERT_INT(json_integer_value(json_object_get(r.json, "last")), 'z');
+        reply_done(&r);
+
+        http_full("POST", "/v1/spool", big, n + 1, 0, &r);
+        ASSERT_ERROR(&r, 413, "payload_too_large");
+        ASSERT_CONTAINS(r.body, "larger than 3 MiB");
+        reply_done(&r);
+
+        /* the other routes keep theirs */
+        http_full("POST", "/v1/echo", big, 1024 * 1024 + 1, 0, &r);
+        ASSERT_ERROR(&r, 413, "payload_too_large");
+}
+
 static size_t chunked_left;
 
 static size_t read_spaces(char *buf, size_t size, size_t n, void *userdata) {
@@ -521,7 +564,7 @@ TEST(held_at_exit) {
 static int run_child(void) {
         static const TestCase cases[] = {
                 T(sync_reply),      T(args),           T(query),       T(body_echo),          T(body_limit),
-                T(body_limit_chunked), T(async_reply), T(async_concurrent), T(not_found), T(method_not_allowed),
+                T(body_limit_chunked), T(body_spooled), T(async_reply), T(async_concurrent), T(not_found), T(method_not_allowed),
                 T(bad_request),     T(handler_errors), T(more_routes), T(client_gone), T(held_at_exit),
         };
         int r;

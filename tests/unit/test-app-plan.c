@@ -6,7 +6,8 @@
 
 #define S USEC_PER_SEC
 
-/* Renders a plan as "+web@4 +web@5 -a_v1.web@1.service ! reason" for compact expectations. */
+/* Renders a plan as "+web@4 +web@5 -a_v1.web@1.service ! reason #a1: why" for compact expectations
+ * (#: a blocked instance). */
 static const char *render(const AppPlan *p) {
         static char buf[2048];
         size_t n = 0;
@@ -19,7 +20,10 @@ static const char *render(const AppPlan *p) {
         if (p->failed)
                 n += snprintf(buf + n, sizeof(buf) - n, "%s! %s", n ? " " : "", p->reason);
         if (p->done)
-                snprintf(buf + n, sizeof(buf) - n, "%sdone", n ? " " : "");
+                n += snprintf(buf + n, sizeof(buf) - n, "%sdone", n ? " " : "");
+        for (size_t i = 0; i < p->n_blocked; i++)
+                n += snprintf(buf + n, sizeof(buf) - n, "%s#%s: %s", n ? " " : "", p->blocked[i].unit,
+                              p->blocked[i].reason);
         return buf;
 }
 
@@ -91,6 +95,15 @@ TEST(failed_new_instance_fails_rollout_keeps_old) {
         check(&t, in, 4, "! n4 failed");
 }
 
+TEST(failed_instance_reason_in_the_message) {
+        AppTarget t = { .release = 2, .processes = web3, .n_processes = 1, .max_surge = 1, .next_index = 5,
+                        .now = 100 * S, .deadline = 60 * S };
+        AppInstance in[] = { { "o1", 1, "web", 1, H, 0 }, { "o2", 1, "web", 2, H, 0 }, { "o3", 1, "web", 3, H, 0 },
+                             { "n4", 2, "web", 4, F, 90 * S,
+                               .reason = "Error: initializing source docker://r:5000/a: connection refused" } };
+        check(&t, in, 4, "! n4 failed: Error: initializing source docker://r:5000/a: connection refused");
+}
+
 TEST(slow_new_instance_fails_after_deadline) {
         AppTarget t = { .release = 2, .processes = web3, .n_processes = 1, .max_surge = 1, .next_index = 5,
                         .now = 200 * S, .deadline = 60 * S };
@@ -146,6 +159,99 @@ TEST(unhealthy_old_replaced_even_without_surge_room) {
         AppInstance in[] = { { "o1", 1, "web", 1, F, 0 }, { "o2", 1, "web", 2, H, 0 }, { "o3", 1, "web", 3, H, 0 },
                              { "n4", 2, "web", 4, H, 90 * S } };
         check(&t, in, 4, "+web@5 -o1");
+}
+
+/* --- moves: instances the engine wants replaced (drain, rebalance) --- */
+
+TEST(evicted_instance_is_replaced_health_gated) {
+        AppTarget t = { .release = 1, .processes = web3, .n_processes = 1, .max_surge = 1, .next_index = 4,
+                        .now = 100 * S, .deadline = 60 * S };
+        int before = test_failures;
+        AppInstance s1[] = { { "a1", 1, "web", 1, H, 0, .evict = true }, { "a2", 1, "web", 2, H, 0 },
+                             { "a3", 1, "web", 3, H, 0 } };
+        check(&t, s1, 3, "+web@4");
+        /* the replacement starts: the evicted one stays, so 3 stay healthy */
+        AppInstance s2[] = { { "a1", 1, "web", 1, H, 0, .evict = true }, { "a2", 1, "web", 2, H, 0 },
+                             { "a3", 1, "web", 3, H, 0 }, { "n4", 1, "web", 4, ST, 90 * S } };
+        t.next_index = 5;
+        check(&t, s2, 4, "");
+        s2[3].health = H;
+        check(&t, s2, 4, "-a1 done");
+        /* two evicted: one at a time with max_surge 1 */
+        AppInstance s3[] = { { "a1", 1, "web", 1, H, 0, .evict = true }, { "a2", 1, "web", 2, H, 0, .evict = true },
+                             { "a3", 1, "web", 3, H, 0 } };
+        check(&t, s3, 3, "+web@5");
+        ASSERT_INT(test_failures, before);
+}
+
+TEST(evicted_instance_within_max_unavailable) {
+        AppTarget t = { .release = 1, .processes = web3, .n_processes = 1, .max_surge = 0, .max_unavailable = 1,
+                        .next_index = 4, .now = 100 * S, .deadline = 60 * S };
+        AppInstance in[] = { { "a1", 1, "web", 1, H, 0, .evict = true }, { "a2", 1, "web", 2, H, 0, .evict = true },
+                             { "a3", 1, "web", 3, H, 0 } };
+        /* one may go before its replacement is healthy, not two */
+        check(&t, in, 3, "+web@4 -a1");
+}
+
+TEST(failed_replacement_blocks_the_move) {
+        AppTarget t = { .release = 1, .processes = web3, .n_processes = 1, .max_surge = 1, .next_index = 5,
+                        .now = 100 * S, .deadline = 60 * S };
+        AppInstance in[] = { { "a1", 1, "web", 1, H, 0, .evict = true }, { "a2", 1, "web", 2, H, 0 },
+                             { "a3", 1, "web", 3, H, 0 }, { "n4", 1, "web", 4, F, 90 * S } };
+        check(&t, in, 4, "! n4 failed #a1: replacement n4 failed");
+
+        /* no release rolls out: that failure rolls nothing back */
+        AppRecord rec = { .name = (char *) "hello", .release = 1, .latest = 2, .rollout = ROLLOUT_DONE,
+                          .rollout_from = 1 };
+        AppPlan plan = {};
+        ASSERT_INT(app_plan(&t, in, 4, &plan), 0);
+        ASSERT_INT(app_rollout_step(&rec, &plan), APP_ROLLOUT_KEEP);
+        /* while one does, its rules stand for the replacement too */
+        rec.rollout = ROLLOUT_ROLLING;
+        ASSERT_INT(app_rollout_step(&rec, &plan), APP_ROLLOUT_ROLL_BACK);
+        app_plan_done(&plan);
+}
+
+TEST(unplaceable_or_late_replacement_blocks_the_move) {
+        AppTarget t = { .release = 1, .processes = web3, .n_processes = 1, .max_surge = 1, .next_index = 5,
+                        .now = 100 * S, .deadline = 60 * S };
+        AppInstance in[] = { { "a1", 1, "web", 1, H, 0, .evict = true }, { "a2", 1, "web", 2, H, 0 },
+                             { "a3", 1, "web", 3, H, 0 },
+                             { "n4", 1, "web", 4, ST, 90 * S, .unschedulable = "no machine has metadata role=web" } };
+        check(&t, in, 4, "#a1: replacement n4 cannot be placed: no machine has metadata role=web");
+        in[3].unschedulable = NULL;
+        t.now = 200 * S;
+        check(&t, in, 4, "! n4 did not become healthy in time #a1: replacement n4 did not become healthy in time");
+}
+
+TEST(forced_drain_removes_what_cannot_be_replaced) {
+        AppTarget t = { .release = 1, .processes = web3, .n_processes = 1, .max_surge = 1, .next_index = 5,
+                        .now = 100 * S, .deadline = 60 * S };
+        AppInstance in[] = { { "a1", 1, "web", 1, H, 0, .evict = true, .force = true }, { "a2", 1, "web", 2, H, 0 },
+                             { "a3", 1, "web", 3, H, 0 },
+                             { "n4", 1, "web", 4, ST, 90 * S, .unschedulable = "every machine is draining" } };
+        check(&t, in, 4, "-a1");
+        /* while the replacement is fine, force changes nothing: health-gated as ever */
+        in[3].unschedulable = NULL;
+        check(&t, in, 4, "");
+}
+
+TEST(no_longer_evicted_keeps_the_old_and_drops_the_replacement) {
+        /* uncordon while the replacement failed: the old instance is new again, the failed one is surplus */
+        AppTarget t = { .release = 1, .processes = web3, .n_processes = 1, .max_surge = 1, .next_index = 5,
+                        .now = 100 * S, .deadline = 60 * S };
+        AppInstance in[] = { { "a1", 1, "web", 1, H, 0 }, { "a2", 1, "web", 2, H, 0 }, { "a3", 1, "web", 3, H, 0 },
+                             { "n4", 1, "web", 4, F, 90 * S } };
+        check(&t, in, 4, "-n4 done");
+}
+
+TEST(evicted_during_a_rollout_is_old_like_the_rest) {
+        AppTarget t = { .release = 2, .processes = web3, .n_processes = 1, .max_surge = 1, .next_index = 6,
+                        .now = 100 * S, .deadline = 60 * S };
+        /* n4 (new release) sits on a draining machine: it is replaced too */
+        AppInstance in[] = { { "o2", 1, "web", 2, H, 0 }, { "o3", 1, "web", 3, H, 0 },
+                             { "n4", 2, "web", 4, H, 90 * S, .evict = true }, { "n5", 2, "web", 5, H, 90 * S } };
+        check(&t, in, 4, "+web@6 -o2");
 }
 
 /* --- an instance's health, from its state record --- */
@@ -286,8 +392,13 @@ TEST(rollout_advance) {
 
 TEST_MAIN(T(first_deploy_creates_scale), T(steady_state_is_done), T(rolling_deploy_one_at_a_time),
           T(max_unavailable_allows_removing_before_replacement), T(surge_and_unavailable_both_zero_still_progress),
-          T(failed_new_instance_fails_rollout_keeps_old), T(slow_new_instance_fails_after_deadline),
+          T(failed_new_instance_fails_rollout_keeps_old), T(failed_instance_reason_in_the_message),
+          T(slow_new_instance_fails_after_deadline),
           T(rollback_target_removes_failed_new_ones), T(scale_down_removes_newest_unhealthy_first),
           T(scale_to_zero_and_dropped_process), T(restart_replaces_every_instance), T(two_processes_independent),
           T(unhealthy_old_replaced_even_without_surge_room), T(instance_health), T(rollout_step),
-          T(rollout_advance))
+          T(rollout_advance), T(evicted_instance_is_replaced_health_gated), T(evicted_instance_within_max_unavailable),
+          T(failed_replacement_blocks_the_move), T(unplaceable_or_late_replacement_blocks_the_move),
+          T(forced_drain_removes_what_cannot_be_replaced),
+          T(no_longer_evicted_keeps_the_old_and_drops_the_replacement),
+          T(evicted_during_a_rollout_is_old_like_the_rest))

@@ -64,9 +64,12 @@ TEST(defaults) {
         ASSERT_INT(c->agent_ttl, 10 * USEC_PER_SEC);
         ASSERT_INT(c->engine_reconcile_interval, 60 * USEC_PER_SEC);
         ASSERT_INT(c->route_drain_delay, 2 * USEC_PER_SEC);
+        ASSERT_INT(c->reboot_slot_timeout, 30 * 60 * USEC_PER_SEC);
         ASSERT_STR(c->hooks_dir, "/etc/fleetd/hooks.d");
         ASSERT_STR(c->api_socket, "/run/fleetd/fleetd.sock");
         ASSERT_TRUE(!c->api_listen && !c->api_tls_cert && !c->api_tls_key && !c->api_client_ca);
+        ASSERT_TRUE(!c->fleetlock_listen);
+        ASSERT_INT(c->reboot_slot_timeout, 30 * 60 * USEC_PER_SEC);
         ASSERT_STR(c->machine_id_file, "/etc/machine-id");
         ASSERT_STR(c->state_dir, "/run/fleetd");
         ASSERT_INT(c->log_level, LOG_INFO);
@@ -86,7 +89,22 @@ TEST(keys_table) {
                 ASSERT_TRUE(r == 0 || r == -EINVAL);
                 ASSERT_TRUE(!err || !strstr(err, "unknown key"));
         }
-        ASSERT_INT(n, 23);
+        ASSERT_INT(n, 27);
+}
+
+TEST(build_keys) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        ASSERT_INT(config_new(&c), 0);
+        ASSERT_TRUE(!c->build_registry);
+        ASSERT_INT(c->build_timeout, 15 * 60 * USEC_PER_SEC);
+        ASSERT_INT(config_set(c, "build_registry", "10.233.1.13:5000", "test", NULL), 0);
+        ASSERT_STR(c->build_registry, "10.233.1.13:5000");
+        ASSERT_INT(config_set(c, "build_registry", "no port", "test", &err), -EINVAL);
+        ASSERT_INT(config_set(c, "build_timeout", "1s", "test", NULL), -EINVAL);
+        ASSERT_INT(config_set(c, "build_timeout", "1h", "test", NULL), 0);
+        ASSERT_INT(c->build_timeout, 3600 * USEC_PER_SEC);
 }
 
 TEST(full_file) {
@@ -637,6 +655,49 @@ TEST(routes_and_hooks) {
         ASSERT_STR(c->hooks_dir, "/run/hooks");
 }
 
+TEST(reboot_slots_and_fleetlock) {
+        _cleanup_(config_freep) Config *c = NULL;
+
+        ASSERT_INT(config_new(&c), 0);
+        /* reboot_slot_timeout: 1m to 7d */
+        ASSERT_INT(config_set(c, "reboot_slot_timeout", "1m", "test", NULL), 0);
+        ASSERT_INT(c->reboot_slot_timeout, 60 * USEC_PER_SEC);
+        ASSERT_INT(config_set(c, "reboot_slot_timeout", "7d", "test", NULL), 0);
+        {
+                _cleanup_free_ char *err = NULL;
+                ASSERT_INT(config_set(c, "reboot_slot_timeout", "59s", "fleetd.conf:7", &err), -EINVAL);
+                ASSERT_STR(err, "fleetd.conf:7: invalid value for reboot_slot_timeout: '59s' (expected a duration "
+                                "from 1m to 7d, such as 30m)");
+        }
+        ASSERT_INT(config_set(c, "reboot_slot_timeout", "8d", "test", NULL), -EINVAL);
+        ASSERT_INT(config_set(c, "reboot_slot_timeout", "", "test", NULL), -EINVAL);
+        ASSERT_INT(c->reboot_slot_timeout, 7 * 24 * 3600 * USEC_PER_SEC);
+
+        /* fleetlock_listen: off by default, a loopback address only */
+        ASSERT_INT(config_set(c, "fleetlock_listen", "127.0.0.1:7071", "test", NULL), 0);
+        ASSERT_STR(c->fleetlock_listen, "127.0.0.1:7071");
+        ASSERT_INT(config_verify(c, NULL), 0);
+        ASSERT_INT(config_set(c, "fleetlock_listen", "[::1]:7071", "test", NULL), 0);
+        ASSERT_INT(config_verify(c, NULL), 0);
+        ASSERT_INT(config_set(c, "fleetlock_listen", "7071", "test", NULL), -EINVAL);
+        static const char * const not_loopback[] = { "0.0.0.0:7071", "10.0.0.1:7071", "[::]:7071", "localhost:7071" };
+        for (size_t i = 0; i < ELEMENTSOF(not_loopback); i++) {
+                _cleanup_free_ char *err = NULL;
+                ASSERT_INT(config_set(c, "fleetlock_listen", not_loopback[i], "test", NULL), 0);
+                ASSERT_INT(config_verify(c, &err), -EINVAL);
+                ASSERT_CONTAINS(err, "fleetlock_listen");
+                ASSERT_CONTAINS(err, "must be a loopback address");
+        }
+        ASSERT_INT(config_set(c, "fleetlock_listen", "", "test", NULL), 0);
+        ASSERT_TRUE(!c->fleetlock_listen);
+        ASSERT_INT(config_verify(c, NULL), 0);
+
+        const char *env[] = { "FLEETD_FLEETLOCK_LISTEN=127.0.0.1:7071", "FLEETD_REBOOT_SLOT_TIMEOUT=2m", NULL };
+        ASSERT_INT(config_apply_env(c, (char * const *) env, NULL), 0);
+        ASSERT_STR(c->fleetlock_listen, "127.0.0.1:7071");
+        ASSERT_INT(c->reboot_slot_timeout, 2 * 60 * USEC_PER_SEC);
+}
+
 TEST(host_port) {
         _cleanup_free_ char *h1 = NULL, *h2 = NULL, *h3 = NULL;
         uint16_t port = 0;
@@ -789,7 +850,7 @@ TEST(example_file) {
                 n_keys++;
         }
         fclose(out);
-        ASSERT_INT(n_keys, 23);
+        ASSERT_INT(n_keys, 27);
         ASSERT_INT(temp_file_write(&t, uncommented), 0);
         free(uncommented);
 
@@ -802,6 +863,8 @@ TEST(example_file) {
         ASSERT_INT(d->agent_ttl, c->agent_ttl);
         ASSERT_INT(d->engine_reconcile_interval, c->engine_reconcile_interval);
         ASSERT_INT(d->route_drain_delay, c->route_drain_delay);
+        ASSERT_INT(d->reboot_slot_timeout, c->reboot_slot_timeout);
+        ASSERT_TRUE(!d->fleetlock_listen);
         ASSERT_STR(d->hooks_dir, c->hooks_dir);
         ASSERT_STR(d->api_socket, c->api_socket);
         ASSERT_STR(d->machine_id_file, c->machine_id_file);
@@ -923,6 +986,7 @@ TEST(fleet_keys_everywhere) {
 
 TEST_MAIN(T(defaults),
           T(keys_table),
+          T(build_keys),
           T(full_file),
           T(top_level_keys_and_fleet_style),
           T(bad_values_in_file),
@@ -944,6 +1008,7 @@ TEST_MAIN(T(defaults),
           T(failed_set_keeps_old_value),
           T(values),
           T(routes_and_hooks),
+          T(reboot_slots_and_fleetlock),
           T(host_port),
           T(verify),
           T(example_file),

@@ -128,6 +128,158 @@ TEST(help_lines) {
                         "     --wait=DURATION  How long\n");
 }
 
+static usec_t seconds = 0;
+static const Option opt_seconds = { "request-timeout", 0, OPTION_SECONDS, &seconds, "SECONDS", "Per request" };
+static const Option opt_ignored = { "ssh-username", 0, OPTION_IGNORED, NULL, "USER", "no SSH here" };
+static const Option opt_ignored_flag = { "strict-host-key-checking", 0, OPTION_IGNORED_FLAG, NULL, NULL, "no SSH here" };
+static const Option opt_action = { "version", 'v', OPTION_ACTION, NULL, NULL, "Version" };
+
+/* What fn wrote to stderr, stderr being a file. */
+static char *stderr_during(int (*fn)(void)) {
+        FILE *f = tmpfile();
+        int saved = dup(STDERR_FILENO);
+        char *buf = calloc(1, 4096);
+
+        if (!f || saved < 0 || !buf)
+                return NULL;
+        (void) fflush(stderr);
+        (void) dup2(fileno(f), STDERR_FILENO);
+        (void) fn();
+        (void) fflush(stderr);
+        (void) dup2(saved, STDERR_FILENO);
+        close(saved);
+        rewind(f);
+        (void) fread(buf, 1, 4095, f);
+        (void) fclose(f);
+        return buf;
+}
+
+/* fleet's float seconds, or a duration. */
+TEST(apply_seconds) {
+        ASSERT_INT(option_apply(&opt_seconds, "3.0"), 0);
+        ASSERT_INT(seconds, 3 * USEC_PER_SEC);
+        ASSERT_INT(option_apply(&opt_seconds, "0.25"), 0);
+        ASSERT_INT(seconds, 250 * USEC_PER_MSEC);
+        ASSERT_INT(option_apply(&opt_seconds, "90s"), 0);
+        ASSERT_INT(seconds, 90 * USEC_PER_SEC);
+        ASSERT_INT(option_apply(&opt_seconds, "0"), 0);
+        ASSERT_INT(seconds, 0);
+        ASSERT_INT(option_apply(&opt_seconds, "-1"), -EINVAL);
+        ASSERT_INT(option_apply(&opt_seconds, "1.5.2"), -EINVAL);
+        ASSERT_INT(seconds, 0);
+}
+
+static int apply_ignored(void) {
+        return option_apply(&opt_ignored, "core") | option_apply(&opt_ignored_flag, NULL) |
+               option_apply(&opt_ignored_flag, "false");
+}
+
+static int apply_ignored_bad(void) {
+        return option_apply(&opt_ignored_flag, "maybe");
+}
+
+/* fleet's options that mean nothing here: a note each, and a flag's value is still checked. */
+TEST(apply_ignored) {
+        _cleanup_free_ char *notes = stderr_during(apply_ignored), *bad = stderr_during(apply_ignored_bad);
+
+        ASSERT_STR(notes, "fleetctl: note: ignoring --ssh-username: no SSH here.\n"
+                          "fleetctl: note: ignoring --strict-host-key-checking: no SSH here.\n"
+                          "fleetctl: note: ignoring --strict-host-key-checking: no SSH here.\n");
+        ASSERT_STR(bad, "fleetctl: --strict-host-key-checking takes true or false, not 'maybe'.\n");
+        ASSERT_INT(apply_ignored_bad(), -EINVAL);
+        ASSERT_TRUE(option_has_value(&opt_ignored) && !option_has_value(&opt_ignored_flag));
+        ASSERT_TRUE(option_is_flag(&opt_ignored_flag) && option_is_flag(&opt_on) && !option_is_flag(&opt_action));
+}
+
+/* Only fleet's ignored flags take --x=BOOL on the command line. */
+TEST(parser_ignored_flag) {
+        _cleanup_(option_parser_done) OptionParser p = {};
+        OptionList list = { &opt_on, &opt_ignored_flag, &opt_ignored, &opt_action, NULL };
+        char *argv[] = { "x", "--strict-host-key-checking=false", "--ssh-username", "core", "-v", NULL };
+        int c;
+
+        ASSERT_INT(option_parser_init(&p, ":", list, NULL), 0);
+        ASSERT_INT(p.long_options[0].has_arg, no_argument);
+        ASSERT_INT(p.long_options[1].has_arg, optional_argument);
+        ASSERT_INT(p.long_options[2].has_arg, required_argument);
+        ASSERT_INT(p.long_options[3].has_arg, no_argument);
+        ASSERT_STR(p.short_options, ":ov");
+        optind = 0;
+        opterr = 0;
+        c = getopt_long(5, argv, p.short_options, p.long_options, NULL);
+        ASSERT_TRUE(option_parser_find(&p, c) == &opt_ignored_flag);
+        ASSERT_STR(optarg, "false");
+        c = getopt_long(5, argv, p.short_options, p.long_options, NULL);
+        ASSERT_TRUE(option_parser_find(&p, c) == &opt_ignored);
+        ASSERT_STR(optarg, "core");
+        c = getopt_long(5, argv, p.short_options, p.long_options, NULL);
+        ASSERT_TRUE(option_parser_find(&p, c) == &opt_action);
+}
+
+TEST(env_names) {
+        char buf[OPTION_ENV_NAME_MAX];
+
+        ASSERT_STR(option_env_name(&opt_seconds, buf), "FLEETCTL_REQUEST_TIMEOUT");
+        ASSERT_STR(option_env_name(&opt_ignored_flag, buf), "FLEETCTL_STRICT_HOST_KEY_CHECKING");
+        ASSERT_STR(option_env_name(&opt_on, buf), "FLEETCTL_ON");
+}
+
+static int apply_env_bad(void) {
+        return option_apply_env(&opt_seconds);
+}
+
+static int apply_env_ignored(void) {
+        return option_apply_env(&opt_ignored) + option_apply_env(&opt_ignored_flag);
+}
+
+/* FLEETCTL_<NAME>: unset and empty set nothing; flags take Go's booleans; a bad value names
+ * the variable; fleet's ignored ones are silent; actions are not read. */
+TEST(apply_env) {
+        _cleanup_free_ char *bad = NULL, *quiet = NULL;
+
+        unsetenv("FLEETCTL_ON");
+        flag_on = false;
+        ASSERT_INT(option_apply_env(&opt_on), 0);
+        ASSERT_TRUE(!flag_on);
+        setenv("FLEETCTL_ON", "", 1);
+        ASSERT_INT(option_apply_env(&opt_on), 0);
+        setenv("FLEETCTL_ON", "True", 1);
+        ASSERT_INT(option_apply_env(&opt_on), 1);
+        ASSERT_TRUE(flag_on);
+        setenv("FLEETCTL_ON", "0", 1);
+        ASSERT_INT(option_apply_env(&opt_on), 1);
+        ASSERT_TRUE(!flag_on);
+        setenv("FLEETCTL_NO_OFF", "true", 1);   /* --no-off=true turns it off */
+        flag_off = true;
+        ASSERT_INT(option_apply_env(&opt_off), 1);
+        ASSERT_TRUE(!flag_off);
+        setenv("FLEETCTL_ON", "yes please", 1);
+        ASSERT_INT(option_apply_env(&opt_on), -EINVAL);
+
+        setenv("FLEETCTL_REQUEST_TIMEOUT", "1.5", 1);
+        ASSERT_INT(option_apply_env(&opt_seconds), 1);
+        ASSERT_INT(seconds, 1500 * USEC_PER_MSEC);
+        setenv("FLEETCTL_REQUEST_TIMEOUT", "soon", 1);
+        bad = stderr_during(apply_env_bad);
+        ASSERT_STR(bad, "fleetctl: FLEETCTL_REQUEST_TIMEOUT: --request-timeout takes seconds (3, 1.5) or a duration "
+                        "such as 90s, not 'soon'.\n");
+        ASSERT_INT(seconds, 1500 * USEC_PER_MSEC);
+
+        setenv("FLEETCTL_SSH_USERNAME", "core", 1);
+        setenv("FLEETCTL_STRICT_HOST_KEY_CHECKING", "false", 1);
+        quiet = stderr_during(apply_env_ignored);
+        ASSERT_STR(quiet, "");
+        ASSERT_INT(apply_env_ignored(), 2);
+        setenv("FLEETCTL_VERSION", "1", 1);
+        ASSERT_INT(option_apply_env(&opt_action), 0);
+        unsetenv("FLEETCTL_ON");
+        unsetenv("FLEETCTL_NO_OFF");
+        unsetenv("FLEETCTL_REQUEST_TIMEOUT");
+        unsetenv("FLEETCTL_SSH_USERNAME");
+        unsetenv("FLEETCTL_STRICT_HOST_KEY_CHECKING");
+        unsetenv("FLEETCTL_VERSION");
+}
+
 TEST(progress_pace) {
         ASSERT_INT(progress_nap(500, 0, 10000), 500);        /* no timeout */
         ASSERT_INT(progress_nap(500, 3000, 1000), 500);
@@ -136,27 +288,23 @@ TEST(progress_pace) {
         ASSERT_INT(progress_nap(500, 3000, 9000), 0);
 }
 
-/* What p wrote to stderr while fn ran, stderr being a file (not a terminal). */
-static char *stderr_of(ProgressMode mode, int (*fn)(Progress *p)) {
-        FILE *f = tmpfile();
-        int saved = dup(STDERR_FILENO);
-        char *buf = calloc(1, 4096);
+static ProgressMode progress_mode;
+static int (*progress_fn)(Progress *p);
+
+static int run_progress(void) {
         Progress p;
 
-        if (!f || saved < 0 || !buf)
-                return NULL;
-        (void) fflush(stderr);
-        (void) dup2(fileno(f), STDERR_FILENO);
-        progress_init(&p, mode);
-        (void) fn(&p);
+        progress_init(&p, progress_mode);
+        (void) progress_fn(&p);
         progress_done(&p);
-        (void) fflush(stderr);
-        (void) dup2(saved, STDERR_FILENO);
-        close(saved);
-        rewind(f);
-        (void) fread(buf, 1, 4095, f);
-        (void) fclose(f);
-        return buf;
+        return 0;
+}
+
+/* What p wrote to stderr while fn ran, stderr being a file (not a terminal). */
+static char *stderr_of(ProgressMode mode, int (*fn)(Progress *p)) {
+        progress_mode = mode;
+        progress_fn = fn;
+        return stderr_during(run_progress);
 }
 
 static int show_some(Progress *p) {
@@ -176,5 +324,6 @@ TEST(progress_not_on_a_terminal) {
         ASSERT_STR(quiet_out, "");
 }
 
-TEST_MAIN(T(apply_flags_and_strings), T(apply_numbers), T(apply_duration), T(parser_tables), T(parser_with_getopt),
-          T(help_lines), T(progress_pace), T(progress_not_on_a_terminal))
+TEST_MAIN(T(apply_flags_and_strings), T(apply_numbers), T(apply_duration), T(apply_seconds), T(apply_ignored),
+          T(parser_tables), T(parser_with_getopt), T(parser_ignored_flag), T(env_names), T(apply_env), T(help_lines),
+          T(progress_pace), T(progress_not_on_a_terminal))

@@ -108,11 +108,112 @@ expect_rc 0
 expect_out_has "fleetctl "
 ok
 
+case=version_as_fleet_printed_it
+run version
+expect_rc 0
+expect_out_has "fleetctl version "
+[ "$(wc -l <"$TMP/out")" = 1 ] || fail "version prints one line"
+cp "$TMP/out" "$TMP/version"
+run --version
+cmp -s "$TMP/out" "$TMP/version" || fail "--version and version differ"
+run -v
+cmp -s "$TMP/out" "$TMP/version" || fail "-v and version differ"
+run version extra
+expect_rc 2
+ok
+
+case=env_bad_values_name_the_variable
+FLEETCTL_REQUEST_TIMEOUT=soon run --endpoint "$TMP/missing.sock" list-machines
+expect_rc 2
+expect_err "fleetctl: FLEETCTL_REQUEST_TIMEOUT: --request-timeout takes seconds (3, 1.5) or a duration such as 90s, not 'soon'."
+FLEETCTL_JSON=maybe run --endpoint "$TMP/missing.sock" list-machines
+expect_rc 2
+expect_err "fleetctl: FLEETCTL_JSON: --json takes true or false, not 'maybe'."
+FLEETCTL_DEBUG=2 run --endpoint "$TMP/missing.sock" list-machines
+expect_rc 2
+expect_err_has "FLEETCTL_DEBUG: --debug takes true or false"
+ok
+
+case=flag_beats_bad_env
+FLEETCTL_REQUEST_TIMEOUT=soon run --request-timeout=5 --endpoint "$TMP/missing.sock" list-machines
+expect_rc 3
+FLEETCTL_REQUEST_TIMEOUT=soon run list-machines --endpoint "$TMP/missing.sock" --request-timeout 1.5
+expect_rc 3
+FLEETCTL_CA_FILE=/nonexistent run --etcd-cafile= --endpoint "$TMP/missing.sock" list-machines
+expect_rc 3
+ok
+
+case=env_empty_is_unset
+FLEETCTL_REQUEST_TIMEOUT= FLEETCTL_JSON= FLEETCTL_ENDPOINT= run --endpoint "$TMP/missing.sock" list-machines
+expect_rc 3
+ok
+
+case=bad_flag_values
+run --request-timeout=soon list-machines
+expect_rc 2
+expect_err_has "--request-timeout takes seconds (3, 1.5) or a duration such as 90s, not 'soon'."
+run list-machines --request-timeout=-1
+expect_rc 2
+run --strict-host-key-checking=maybe list-machines
+expect_rc 2
+expect_err_has "--strict-host-key-checking takes true or false, not 'maybe'."
+ok
+
+case=tunnel_without_endpoint_is_refused
+run --tunnel 10.0.0.1 list-machines
+expect_rc 2
+expect_err "fleetctl: --tunnel=10.0.0.1: fleetctl has no SSH tunnel; reach that host's fleetd with --endpoint https://HOST:PORT.
+See 'fleetctl --help'."
+FLEETCTL_TUNNEL=10.0.0.1:22 run list-machines
+expect_rc 2
+expect_err_has "fleetctl: FLEETCTL_TUNNEL=10.0.0.1:22: fleetctl has no SSH tunnel"
+ok
+
+case=driver
+run --driver=etcd list-machines
+expect_rc 2
+expect_err_has "fleetctl: --driver=etcd: fleetctl talks to fleetd's API only; point --endpoint at a fleetd."
+FLEETCTL_DRIVER=grpc run list-machines
+expect_rc 2
+expect_err_has "fleetctl: FLEETCTL_DRIVER=grpc: fleetctl talks to fleetd's API only; the driver is API."
+FLEETCTL_DRIVER=API run --driver=api --endpoint "$TMP/missing.sock" list-machines
+expect_rc 3
+ok
+
+case=help_lists_fleets_options
+run --help
+expect_out_has "--request-timeout=SECONDS"
+expect_out_has "FLEETCTL_ENDPOINT"
+expect_out_has "fleet's options, for its scripts:"
+expect_out_has "--strict-host-key-checking"
+run help version
+expect_rc 0
+expect_out_has "Usage: fleetctl version"
+ok
+
 # ---- canned answers ----
 
 if ! command -v python3 >/dev/null; then
         echo "skip canned-answer cases: no python3"
         exit $((failures > 0))
+fi
+
+# A CA, fleetd's certificate for 127.0.0.1 and a client's, for the fixture's HTTPS server.
+make_tls() {
+        local d=$TMP/tls
+        mkdir -p "$d" &&
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.pem" -days 2 -subj /CN=test-ca &&
+        openssl req -newkey rsa:2048 -nodes -keyout "$d/server.key" -out "$d/server.csr" -subj /CN=127.0.0.1 &&
+        printf 'subjectAltName=IP:127.0.0.1\n' >"$d/server.ext" &&
+        openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+                -extfile "$d/server.ext" -out "$d/server.pem" &&
+        openssl req -newkey rsa:2048 -nodes -keyout "$d/client.key" -out "$d/client.csr" -subj /CN=fleetctl &&
+        openssl x509 -req -in "$d/client.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+                -out "$d/client.pem"
+}
+TLS=no
+if command -v openssl >/dev/null && make_tls >"$TMP/openssl.log" 2>&1; then
+        TLS=yes
 fi
 
 start_fixture || exit 1
@@ -208,6 +309,105 @@ run --endpoint "$TMP/huge.sock" list-machines
 expect_rc 1
 expect_err_has "larger than 16 MiB"
 ok
+
+case=request_timeout
+run --endpoint "$TMP/slow.sock" --request-timeout=0.2 list-machines
+expect_rc 1
+expect_err "fleetctl: fleetd at unix://$TMP/slow.sock did not answer within 200ms (--request-timeout)."
+FLEETCTL_REQUEST_TIMEOUT=0.3 run --endpoint "$TMP/slow.sock" list-machines
+expect_rc 1
+expect_err_has "did not answer within 300ms"
+run --endpoint "$TMP/slow.sock" --request-timeout=5s list-machines
+expect_rc 0
+expect_out "$TABLE"
+ok
+
+case=debug_shows_requests
+run --endpoint "$TMP/ok.sock" --debug list-machines
+expect_rc 0
+expect_out "$TABLE"
+grep -qE '^fleetctl: debug: GET http://localhost/v1/machines: 200 \([0-9]+ ms\)$' "$TMP/err" || fail "no debug line"
+FLEETCTL_DEBUG=true run --endpoint "$TMP/ok.sock" list-machines
+expect_err_has "fleetctl: debug: GET http://localhost/v1/machines: 200"
+ok
+
+case=fleets_ssh_options_are_noted_and_ignored
+run --endpoint "$TMP/ok.sock" --strict-host-key-checking=false --ssh-username core --known-hosts-file=/dev/null \
+        --ssh-timeout 10.0 --etcd-key-prefix=/_coreos.com/fleet/ --experimental-api list-machines
+expect_rc 0
+expect_out "$TABLE"
+expect_err "fleetctl: note: ignoring --strict-host-key-checking: fleetctl reaches fleetd over its API, without SSH.
+fleetctl: note: ignoring --ssh-username: fleetctl reaches fleetd over its API, without SSH.
+fleetctl: note: ignoring --known-hosts-file: fleetctl reaches fleetd over its API, without SSH.
+fleetctl: note: ignoring --ssh-timeout: fleetctl reaches fleetd over its API, without SSH.
+fleetctl: note: ignoring --etcd-key-prefix: fleetctl does not read etcd; fleetd's etcd_key_prefix says.
+fleetctl: note: ignoring --experimental-api: fleetd's API is the only way fleetctl talks."
+# after the verb too; from the environment (shell profiles), silently
+run list-machines --endpoint "$TMP/ok.sock" --strict-host-key-checking
+expect_rc 0
+expect_err_has "ignoring --strict-host-key-checking"
+FLEETCTL_STRICT_HOST_KEY_CHECKING=false FLEETCTL_SSH_USERNAME=core FLEETCTL_KNOWN_HOSTS_FILE=/x \
+        FLEETCTL_EXPERIMENTAL_API=true run --endpoint "$TMP/ok.sock" list-machines
+expect_rc 0
+expect_err ""
+ok
+
+case=tunnel_with_endpoint_is_noted
+run --tunnel 10.0.0.1 --endpoint "$TMP/ok.sock" list-machines
+expect_rc 0
+expect_err "fleetctl: note: ignoring --tunnel: --endpoint says where fleetd is."
+FLEETCTL_TUNNEL=10.0.0.1 FLEETCTL_ENDPOINT="$TMP/ok.sock" run list-machines
+expect_rc 0
+expect_err ""
+ok
+
+case=json_from_env
+FLEETCTL_JSON=1 run --endpoint "$TMP/ok.sock" list-machines
+expect_rc 0
+expect_out_has '    "id": "0123456789abcdef0123456789abcdef"'
+FLEETCTL_JSON=true run --endpoint "$TMP/ok.sock" list-machines --json
+expect_out_has '    "id": "0123456789abcdef0123456789abcdef"'
+ok
+
+case=list_machines_fields
+run --endpoint "$TMP/ok.sock" list-machines --fields=ip,machine,hostname,version --no-legend
+expect_rc 0
+expect_out "10.0.0.1  01234567...  node-a  0.1.0
+10.0.0.2  fedcba98...  node-b  0.1.0
+-         abc          odd     -"
+run --endpoint "$TMP/ok.sock" list-machines --fields=machine,ip,metadata -l
+expect_out_has "MACHINE                           IP        METADATA"
+expect_out_has "0123456789abcdef0123456789abcdef  10.0.0.1  region=eu-west,role=web"
+run --endpoint "$TMP/ok.sock" list-machines --fields=machine,bogus
+expect_rc 2
+expect_err "fleetctl: unknown field 'bogus' in --fields; valid are: machine, ip, metadata, state, hostname, version."
+ok
+
+if [ "$TLS" = yes ]; then
+        case=https_with_client_certificate
+        URL="https://127.0.0.1:$(cat "$TMP/tls-port")"
+        run --endpoint "$URL" --ca-file "$TMP/tls/ca.pem" --cert-file "$TMP/tls/client.pem" \
+                --key-file "$TMP/tls/client.key" list-machines
+        expect_rc 0
+        expect_out "$TABLE"
+        # fleet's old spellings and the environment
+        FLEETCTL_CA_FILE="$TMP/tls/ca.pem" FLEETCTL_CERT_FILE="$TMP/tls/client.pem" FLEETCTL_KEY_FILE="$TMP/tls/client.key" \
+                run --endpoint "$URL" list-machines
+        expect_rc 0
+        run --endpoint "$URL" --etcd-cafile "$TMP/tls/ca.pem" --etcd-certfile "$TMP/tls/client.pem" \
+                --etcd-keyfile "$TMP/tls/client.key" list-machines
+        expect_rc 0
+        # without the client certificate the server refuses; without the CA, fleetd is not trusted
+        run --endpoint "$URL" --ca-file "$TMP/tls/ca.pem" --request-timeout=5 list-machines
+        expect_rc 1
+        expect_err_has "request to fleetd at $URL failed"
+        run --endpoint "$URL" --cert-file "$TMP/tls/client.pem" --key-file "$TMP/tls/client.key" list-machines
+        expect_rc 1
+        expect_err_has "request to fleetd at $URL failed"
+        ok
+else
+        echo "skip https_with_client_certificate: no openssl"
+fi
 
 # ---- unit verbs, against FakeFleet (fake.sock): fleetctl's own logic, not fleetd's ----
 
@@ -652,6 +852,137 @@ two
 three
 four"
 expect_requests 'GET /v1/units/web%401.service/journal?lines=3&follow=1'
+ok
+
+HELLO_HASH=$(printf '[Service]\nExecStart=/bin/true\n' | sha256sum | cut -d' ' -f1)
+FALSE='[Service]\nExecStart=/bin/false\n'
+
+case=submit_replace
+fake '{"units": {"hello.service": {}}}'
+runf submit --replace sub/hello.service
+expect_rc 0
+expect_out "Unit hello.service replaced"
+expect_err ""
+expect_requests "PUT /v1/units/hello.service {\"contents\":\"$FALSE\",\"replace\":true}"
+runf submit --replace sub/hello.service
+expect_rc 0
+expect_out ""
+runf submit --replace hello.service same.service
+expect_rc 0
+expect_out "Unit hello.service replaced
+Unit same.service inactive"
+ok
+
+case=submit_replace_refuses_a_running_unit
+fake '{"units": {"hello.service": {"desiredState": "launched"}, "x.service": {"desiredState": "loaded"}}}'
+printf '[Service]\nExecStart=/bin/x\n' >"$TMP/x.service"
+runf submit --replace sub/hello.service "$TMP/x.service"
+expect_rc 1
+expect_err "fleetctl: Unit hello.service is launched: only a unit desired launched may replace it (start --replace).
+fleetctl: Unit x.service is loaded: only a unit desired loaded may replace it (load --replace)."
+runf load --replace --no-block sub/hello.service "$TMP/x.service"
+expect_rc 1
+expect_out "Triggered unit x.service load"
+expect_err "fleetctl: Unit hello.service is launched: only a unit desired launched may replace it (start --replace)."
+ok
+
+case=start_replace_waits_for_the_new_contents
+fake "{\"units\": {\"hello.service\": {\"desiredState\": \"launched\"}},
+       \"states\": {\"hello.service\": {\"name\": \"hello.service\", \"machine\": \"$M1\", \"hash\": \"$HELLO_HASH\",
+                     \"load\": \"loaded\", \"active\": \"active\", \"sub\": \"running\", \"since\": 1}}}"
+runf start sub/hello.service
+expect_rc 1
+expect_err "fleetctl: Unit hello.service already exists with different contents; destroy it first."
+runf start --replace sub/hello.service
+expect_rc 0
+expect_out "Unit hello.service launched on $L1"
+expect_requests "PUT /v1/units/hello.service {\"contents\":\"$FALSE\",\"desiredState\":\"launched\"}
+PUT /v1/units/hello.service {\"contents\":\"$FALSE\",\"desiredState\":\"launched\",\"replace\":true}
+GET /v1/state?unit=hello.service
+GET /v1/state?unit=hello.service
+GET /v1/machines"
+ok
+
+case=start_replace_sends_a_local_template_at_once
+fake '{"units": {"web@.service": {"contents": "[Service]\nExecStart=/bin/sleep 1\n"},
+                 "web@1.service": {"contents": "[Service]\nExecStart=/bin/sleep 1\n"}}}'
+runf start --replace --no-block web@1.service
+expect_rc 0
+expect_out "Triggered unit web@1.service start"
+expect_requests "PUT /v1/units/web%401.service {\"contents\":\"$WEB\",\"desiredState\":\"launched\",\"replace\":true}"
+runf stop --replace web@1
+expect_rc 2
+expect_err_has "unknown option '--replace'"
+ok
+
+REASONS="\"reasons\": {\"db.service\": {\"state\": \"unschedulable\", \"reason\": \"no machine has metadata role=db\"},
+                         \"pinned.service\": {\"state\": \"stuck\", \"machine\": \"$M1\",
+                                              \"reason\": \"machine $M1 is draining\"}}"
+
+case=start_ends_with_the_reason
+fake "{\"units\": {\"db.service\": {}, \"a.service\": {}}, $REASONS}"
+runf start db a
+expect_rc 1
+expect_out "Unit a.service launched on $L1"
+expect_err "fleetctl: db.service: not placed: no machine has metadata role=db"
+# looked up once no machine reported it for 1 s (5 polls), not before
+expect_requests 'PUT /v1/units/db.service {"desiredState":"launched"}
+PUT /v1/units/a.service {"desiredState":"launched"}
+GET /v1/state?unit=db.service
+GET /v1/state?unit=a.service
+GET /v1/state?unit=db.service
+GET /v1/state?unit=a.service
+GET /v1/machines
+GET /v1/state?unit=db.service
+GET /v1/state?unit=db.service
+GET /v1/state?unit=db.service
+GET /v1/units/db.service'
+ok
+
+case=load_gives_up_with_the_reason
+fake "{\"units\": {\"db.service\": {}}, $REASONS}"
+runf load db --block-attempts=2
+expect_rc 1
+expect_err "fleetctl: db.service: not placed: no machine has metadata role=db"
+[ "$(count_requests "GET /v1/state?unit=db.service")" = 2 ] || fail "expected 2 polls"
+runf load db --timeout=500ms
+expect_rc 1
+expect_err "fleetctl: db.service: not placed: no machine has metadata role=db"
+ok
+
+case=status_of_an_unplaced_unit
+fake "{\"units\": {\"db.service\": {\"desiredState\": \"launched\"}}, $REASONS}"
+runf status db nope.service
+expect_rc 1
+expect_out ""
+expect_err "fleetctl: db.service: not placed: no machine has metadata role=db
+fleetctl: No unit nope.service."
+expect_requests 'GET /v1/units/db.service/status
+GET /v1/units/db.service
+GET /v1/units/nope.service/status
+GET /v1/units/nope.service'
+ok
+
+case=list_unit_files_reasons
+fake "{\"units\": {\"a.service\": {\"desiredState\": \"launched\"}, \"db.service\": {\"desiredState\": \"launched\"},
+                 \"pinned.service\": {\"desiredState\": \"launched\"}}, $REASONS}"
+runf list-unit-files
+expect_rc 0
+expect_out "UNIT            HASH     DSTATE    STATE     TARGET                 REASON
+a.service       d4fded2  launched  launched  $L1  -
+db.service      d4fded2  launched  inactive  -                      no machine has metadata role=db
+pinned.service  d4fded2  launched  launched  $L1  stuck: machine $M1 is draining"
+runf list-unit-files --no-legend --fields=unit,reason
+expect_out "a.service       -
+db.service      no machine has metadata role=db
+pinned.service  stuck: machine $M1 is draining"
+runf list-unit-files --fields=unit,tmachine
+expect_rc 0
+expect_err "fleetctl: warning: the field tmachine is deprecated; use target."
+expect_out_has "TMACHINE"
+runf list-unit-files --json
+python3 -c 'import json,sys; u=json.load(open(sys.argv[1])); sys.exit(0 if u[1]["placement"]["reason"] == "no machine has metadata role=db" else 1)' "$TMP/out" ||
+        fail "--json lacks the placement"
 ok
 
 case=unit_verbs_help

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* basic/host-port.h: plain IP addresses (parse_host_port() is tested with the config loader). */
+/* basic/host-port.h: plain IP addresses and loopback listen addresses (parse_host_port() is
+ * tested with the config loader). */
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
@@ -36,4 +37,19 @@ TEST(not_ip_addresses) {
         ASSERT_INT(parse_ip_address(NULL, NULL, NULL), -EINVAL);
 }
 
-TEST_MAIN(T(ip_addresses), T(not_ip_addresses))
+TEST(loopback) {
+        static const char * const yes[] = { "127.0.0.1:7071", "127.1.2.3:1", "[::1]:7071" };
+        static const char * const no[] = { "0.0.0.0:7071", "10.0.0.1:7071", "[::]:7071", "localhost:7071",
+                                           "[::ffff:127.0.0.1]:7071", "127.0.0.1", "127.0.0.1:0", "", "[::2]:80" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                ASSERT_TRUE(host_port_is_loopback(yes[i]));
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                if (host_port_is_loopback(no[i])) {
+                        fprintf(stderr, "loopback: '%s'\n", no[i]);
+                        ASSERT_TRUE(false);
+                }
+        ASSERT_TRUE(!host_port_is_loopback(NULL));
+}
+
+TEST_MAIN(T(ip_addresses), T(not_ip_addresses), T(loopback))

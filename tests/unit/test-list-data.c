@@ -334,6 +334,49 @@ TEST(many) {
         }
 }
 
+/* placement/<name>: the engine's reason, after the unit's other fields, while a record is
+ * there; a value that is not one is not kept, and neither shows a unit that does not exist. */
+TEST(placement_reasons) {
+        _cleanup_(list_data_freep) ListData *d = NULL;
+        _cleanup_free_ char *u = NULL, *after = NULL;
+
+        ASSERT_INT(list_data_new(&d), 0);
+        ASSERT_INT(put_unit(d, "db.service", "launched"), 0);
+        ASSERT_INT(put_unit(d, "pinned.service", "launched"), 0);
+        ASSERT_INT(put_unit(d, "ok.service", "launched"), 0);
+        ASSERT_INT(put(d, LIST_SCHEDULE, M2 "/pinned.service", NULL), 0);
+        ASSERT_INT(put(d, LIST_PLACEMENT, "db.service",
+                       "{\"name\":\"db.service\",\"state\":\"unschedulable\",\"reason\":\"no machine has metadata "
+                       "role=db\",\"since\":5}"), 0);
+        ASSERT_INT(put(d, LIST_PLACEMENT, "pinned.service",
+                       "{\"name\":\"pinned.service\",\"state\":\"stuck\",\"machine\":\"" M2 "\",\"reason\":"
+                       "\"machine " M2 " is draining\",\"since\":5}"), 0);
+        ASSERT_INT(put(d, LIST_PLACEMENT, "ghost.service",
+                       "{\"name\":\"ghost.service\",\"state\":\"unschedulable\",\"reason\":\"x\",\"since\":5}"), 0);
+        ASSERT_INT(put(d, LIST_PLACEMENT, "ok.service", "{\"name\":\"ok.service\",\"state\":\"stuck\"}"), 0);
+        ASSERT_INT(list_data_count(d, LIST_PLACEMENT), 3);
+        u = units_page(d, NULL, 1000);
+        ASSERT_STR(u, "{\"units\":["
+                      "{\"name\":\"db.service\",\"hash\":\"" H "\",\"desiredState\":\"launched\",\"machines\":[],"
+                      "\"currentState\":\"inactive\",\"placement\":{\"state\":\"unschedulable\",\"reason\":"
+                      "\"no machine has metadata role=db\"}},"
+                      UNIT("ok.service", "launched", "", "inactive") ","
+                      "{\"name\":\"pinned.service\",\"hash\":\"" H "\",\"desiredState\":\"launched\",\"machines\":"
+                      "[\"" M2 "\"],\"currentState\":\"launched\",\"placement\":{\"state\":\"stuck\",\"reason\":"
+                      "\"machine " M2 " is draining\",\"machine\":\"" M2 "\"}}]}");
+
+        /* placed at last; a record that turned bad */
+        ASSERT_INT(del(d, LIST_PLACEMENT, "db.service"), 0);
+        ASSERT_INT(put(d, LIST_PLACEMENT, "pinned.service", "not json"), 0);
+        ASSERT_INT(del(d, LIST_PLACEMENT, "never.service"), 0);
+        ASSERT_INT(list_data_count(d, LIST_PLACEMENT), 1);
+        after = units_page(d, NULL, 1000);
+        ASSERT_STR(after, "{\"units\":["
+                          UNIT("db.service", "launched", "", "inactive") ","
+                          UNIT("ok.service", "launched", "", "inactive") ","
+                          UNIT("pinned.service", "launched", "\"" M2 "\"", "launched") "]}");
+}
+
 TEST_MAIN(T(empty),
           T(units_order_and_fields),
           T(units_replace_delete),
@@ -344,4 +387,5 @@ TEST_MAIN(T(empty),
           T(states),
           T(states_key_order),
           T(states_optional_fields),
+          T(placement_reasons),
           T(many));

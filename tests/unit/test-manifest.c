@@ -390,6 +390,61 @@ TEST(example_app) {
         ASSERT_TRUE(strstr(worker->command[strv_length(worker->command) - 1], "tick"));
 }
 
+TEST(pull_key) {
+        static const char text[] = "app: x\nimage: registry.example.com/x:1\npull: always\nprocesses:\n  web:\n";
+        static const char never[] = "app: x\nimage: x\npull: never\nprocesses:\n  web:\n";
+        _cleanup_(release_done) Release r = {}, n = {};
+        _cleanup_free_ char *error = NULL;
+
+        ASSERT_INT(manifest_parse(text, strlen(text), "m.yaml", &r, &error), 0);
+        ASSERT_INT(r.pull, IMAGE_PULL_ALWAYS);
+        ASSERT_INT(release_pull_policy(&r), IMAGE_PULL_ALWAYS);
+        ASSERT_TRUE(!r.digest);
+        ASSERT_INT(manifest_parse(never, strlen(never), "m.yaml", &n, &error), 0);
+        ASSERT_INT(n.pull, IMAGE_PULL_NEVER);
+        /* no pull: key: missing for an image of a registry, never for a local one */
+        r.pull = IMAGE_PULL_DEFAULT;
+        ASSERT_INT(release_pull_policy(&r), IMAGE_PULL_MISSING);
+        n.pull = IMAGE_PULL_DEFAULT;
+        ASSERT_INT(release_pull_policy(&n), IMAGE_PULL_NEVER);
+}
+
+TEST(build_manifest) {
+        static const char no_image[] = "app: x\nprocesses:\n  web:\n";
+        static const char repo[] = "app: x\nimage: registry.example.com/team/x\nprocesses:\n  web:\n";
+        static const char tagged[] = "app: x\nimage: registry.example.com/team/x:1\nprocesses:\n  web:\n";
+        _cleanup_(release_done) Release a = {}, b = {}, c = {};
+        _cleanup_free_ char *error = NULL;
+
+        ASSERT_INT(manifest_parse_build(no_image, strlen(no_image), "f.yaml", &a, &error), 0);
+        ASSERT_TRUE(!a.image);
+        ASSERT_STR(a.app, "x");
+        ASSERT_INT(manifest_parse_build(repo, strlen(repo), "f.yaml", &b, &error), 0);
+        ASSERT_STR(b.image, "registry.example.com/team/x");
+        ASSERT_INT(manifest_parse_build(tagged, strlen(tagged), "f.yaml", &c, &error), -EINVAL);
+        ASSERT_CONTAINS(error, "f.yaml:2:8: image: expected a repository without a tag or digest");
+        free(error);
+        error = NULL;
+        /* a plain deploy still needs an image */
+        ASSERT_INT(manifest_parse(no_image, strlen(no_image), "f.yaml", &c, &error), -EINVAL);
+        ASSERT_CONTAINS(error, "missing image");
+}
+
+TEST(example_build) {
+        _cleanup_(release_done) Release r = {};
+        _cleanup_free_ char *path = NULL, *text = NULL, *error = NULL;
+        size_t len;
+
+        ASSERT_TRUE(asprintf(&path, "%s/examples/apps/hello/fleetd.yaml", arg_source_root) > 0);
+        ASSERT_INT(manifest_read_text(path, &text, &len), 0);
+        if (manifest_parse_build(text, len, path, &r, &error) < 0)
+                fprintf(stderr, "  %s\n", strna(error));
+        ASSERT_STR(r.app, "hello");
+        ASSERT_TRUE(!r.image);
+        ASSERT_INT(r.runtime, RUNTIME_PODMAN);
+        ASSERT_TRUE(release_find_process(&r, "web"));
+}
+
 /* Builds "app: x\nimage: y\n" + middle + tail in a new string. */
 static char *manifest_text(const char *middle, const char *processes) {
         char *s;
@@ -690,6 +745,9 @@ int main(int argc, char *argv[]) {
                 T(valid_fixtures),
                 T(invalid_fixtures),
                 T(example_app),
+                T(example_build),
+                T(pull_key),
+                T(build_manifest),
                 T(limit_processes),
                 T(limit_config),
                 T(limit_args),

@@ -121,6 +121,21 @@ TEST(unit_records_reject_bad) {
         ASSERT_INT(state_record_from_json(j, &st), -EBADMSG);
 }
 
+TEST(state_record_reason) {
+        StateRecord st = { .name = (char *) "a.service", .machine = ID, .active = (char *) "failed",
+                           .reason = (char *) "Error: initializing source docker://r:5000/a: connection refused" };
+        _cleanup_(state_record_done) StateRecord out = {}, none = {};
+        json_auto_t *j = state_record_to_json(&st);
+
+        ASSERT_INT(state_record_from_json(j, &out), 0);
+        ASSERT_STR(out.reason, st.reason);
+        st.reason = NULL;
+        json_auto_t *j2 = state_record_to_json(&st);
+        ASSERT_TRUE(!json_object_get(j2, "reason"));
+        ASSERT_INT(state_record_from_json(j2, &none), 0);
+        ASSERT_TRUE(!none.reason);
+}
+
 TEST(state_record_port_health) {
         StateRecord st = { .name = (char *) "a.service", .machine = ID, .active = (char *) "active",
                            .since_usec = 1, .port = 20001, .health = (char *) "passing" };
@@ -369,6 +384,6 @@ TEST(route_record_parse_key_and_text) {
         route_record_done(&r);
 }
 
-TEST_MAIN(T(unit_records_roundtrip), T(state_record_port_health), T(unit_records_reject_bad), T(keys), T(machine_id_form), T(machine_record_roundtrip), T(machine_record_rejects_bad),
+TEST_MAIN(T(unit_records_roundtrip), T(state_record_port_health), T(state_record_reason), T(unit_records_reject_bad), T(keys), T(machine_id_form), T(machine_record_roundtrip), T(machine_record_rejects_bad),
           T(machine_state_strings), T(route_record_accepts), T(route_record_refuses),
           T(route_record_roundtrip_and_check), T(route_record_parse_key_and_text))

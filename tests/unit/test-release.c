@@ -536,7 +536,99 @@ TEST(verify) {
         ASSERT_INT(release_verify(&r), 0);
 }
 
+#define DIGEST "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+TEST(digest_and_pull) {
+        _cleanup_(release_done) Release r = {}, back = {}, copy = {};
+        _cleanup_free_ char *run = NULL, *plain = NULL;
+        json_auto_t *j = NULL;
+
+        ASSERT_INT(load_json_text(full_json, &r), 0);
+        ASSERT_TRUE(!r.digest);
+        ASSERT_INT(r.pull, IMAGE_PULL_DEFAULT);
+        j = release_to_json(&r);
+        ASSERT_TRUE(j && !json_object_get(j, "digest") && !json_object_get(j, "pull"));
+        plain = release_run_image(&r);
+        ASSERT_STR(plain, "localhost/hello:1.0");
+        ASSERT_INT(release_pull_policy(&r), IMAGE_PULL_NEVER);
+        json_decref(j);
+
+        ASSERT_TRUE(free_and_strdup(&r.image, "10.0.0.1:5000/hello:b7") >= 0);
+        ASSERT_TRUE(free_and_strdup(&r.digest, DIGEST) >= 0);
+        r.pull = IMAGE_PULL_ALWAYS;
+        ASSERT_INT(release_verify(&r), 0);
+        run = release_run_image(&r);
+        ASSERT_STR(run, "10.0.0.1:5000/hello@" DIGEST);
+        j = release_to_json(&r);
+        ASSERT_STR(json_string_value(json_object_get(j, "digest")), DIGEST);
+        ASSERT_STR(json_string_value(json_object_get(j, "pull")), "always");
+        ASSERT_INT(release_from_json(j, &back), 0);
+        ASSERT_STR(back.digest, DIGEST);
+        ASSERT_INT(back.pull, IMAGE_PULL_ALWAYS);
+        ASSERT_TRUE(release_same_build(&r, &back));
+        ASSERT_INT(release_copy(&r, &copy), 0);
+        ASSERT_STR(copy.digest, DIGEST);
+        ASSERT_INT(copy.pull, IMAGE_PULL_ALWAYS);
+
+        /* a moved tag: same image text, another digest, another build */
+        ASSERT_TRUE(free_and_strdup(&back.digest, "sha256:1123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef") >= 0);
+        ASSERT_TRUE(!release_same_build(&r, &back));
+        back.pull = IMAGE_PULL_DEFAULT;
+        ASSERT_TRUE(free_and_strdup(&back.digest, DIGEST) >= 0);
+        ASSERT_TRUE(!release_same_build(&r, &back));
+
+        /* what the reader refuses */
+        json_object_set_new(j, "digest", json_string("sha256:12"));
+        ASSERT_INT(release_from_json(j, &back), -EBADMSG);
+        json_object_set_new(j, "digest", json_string(DIGEST));
+        json_object_set_new(j, "pull", json_string("sometimes"));
+        ASSERT_INT(release_from_json(j, &back), -EBADMSG);
+        json_object_set_new(j, "pull", json_integer(1));
+        ASSERT_INT(release_from_json(j, &back), -EBADMSG);
+        json_object_del(j, "pull");
+        json_object_set_new(j, "runtime", json_string("nspawn"));
+        ASSERT_INT(release_from_json(j, &back), -EBADMSG);     /* a digest only for containers */
+        json_decref(j);
+        j = NULL;
+
+        r.runtime = RUNTIME_NSPAWN;
+        free(r.digest);
+        r.digest = NULL;
+        ASSERT_INT(release_verify(&r), -EINVAL);               /* a pull policy only for containers */
+        r.pull = IMAGE_PULL_DEFAULT;
+        ASSERT_INT(release_verify(&r), 0);
+        ASSERT_STR(image_pull_to_string(IMAGE_PULL_MISSING), "missing");
+        ASSERT_TRUE(!image_pull_to_string(IMAGE_PULL_DEFAULT));
+        ASSERT_INT(image_pull_from_string("never"), IMAGE_PULL_NEVER);
+        ASSERT_INT(image_pull_from_string(NULL), _IMAGE_PULL_INVALID);
+}
+
+TEST(wants_digest) {
+        _cleanup_(release_done) Release r = {};
+
+        ASSERT_INT(load_json_text(full_json, &r), 0);
+        ASSERT_TRUE(!release_wants_digest(&r));                 /* localhost/ */
+        ASSERT_TRUE(free_and_strdup(&r.image, "10.0.0.1:5000/hello:b7") >= 0);
+        ASSERT_TRUE(release_wants_digest(&r));
+        r.pull = IMAGE_PULL_NEVER;
+        ASSERT_TRUE(!release_wants_digest(&r));
+        r.pull = IMAGE_PULL_ALWAYS;
+        r.runtime = RUNTIME_NSPAWN;
+        ASSERT_TRUE(!release_wants_digest(&r));
+        r.runtime = RUNTIME_DOCKER;
+        ASSERT_INT(release_digest_from_image(&r), 0);
+        ASSERT_TRUE(!r.digest);
+        ASSERT_TRUE(free_and_strdup(&r.image, "10.0.0.1:5000/hello@" DIGEST) >= 0);
+        ASSERT_TRUE(!release_wants_digest(&r));                 /* given by digest */
+        ASSERT_INT(release_digest_from_image(&r), 1);
+        ASSERT_STR(r.digest, DIGEST);
+        ASSERT_INT(release_digest_from_image(&r), 0);
+        ASSERT_TRUE(!release_wants_digest(&r));
+}
+
 TEST_MAIN(T(runtime_strings),
+          T(wants_digest),
+          T(digest_and_pull),
           T(names),
           T(json_round_trip),
           T(json_config_order_kept),

@@ -8,11 +8,14 @@
 #include "../tests.h"
 
 /* Each case is a small cluster: machines (id, metadata "k=v,k2=v2", draining, capacity
- * "cpu=<millis> mem=<size>"), then units (name, options as in [X-Fleet] plus cpu=, mem= and
- * group=, space separated, current machine) with what the plan must say about each:
- *   "m1"           placed on m1
+ * "cpu=<millis> mem=<size>", drain forced), then units (name, options as in [X-Fleet] plus cpu=,
+ * mem=, group= and app=settled|busy (an app instance, settled or not), space separated, current
+ * machine) with what the plan must say about each:
+ *   "m1"           placed on m1 (and not marked for rebalance)
+ *   "m1^"          placed on m1 and marked for rebalance
  *   "m1,m3"        a global unit, on exactly these machines (sorted by id)
  *   "!text"        unschedulable, and the reason contains text
+ *   "~m1:text"     stuck on m1 (draining), and the reason contains text
  * Every case is planned twice, once with the machines reversed: the plan must not depend on
  * the order of the machines. */
 
@@ -24,6 +27,7 @@ typedef struct TestMachine {
         const char *metadata;
         bool draining;
         const char *capacity;
+        bool force;
 } TestMachine;
 
 typedef struct TestUnit {
@@ -72,7 +76,9 @@ static const SchedCase sched_cases[] = {
         { "MachineID of a missing, draining or non-matching machine",
           { { "m1", "role=web" }, { "m2", NULL, true } },
           { { "a.service", "MachineID=m9", NULL, "!MachineID=m9 is not a known machine" },
-            { "b.service", "MachineID=m2", "m2", "!machine m2 is draining" },
+            { "b.service", "MachineID=m2", "m2",
+              "~m2:cannot move off draining machine m2: its MachineID= is that machine" },
+            { "d.service", "MachineID=m2", NULL, "!machine m2 is draining" },
             { "c.service", "MachineID=m1 MachineMetadata=role=db", NULL,
               "!machine m1 does not have metadata role=db" } } },
 
@@ -213,16 +219,15 @@ static const SchedCase sched_cases[] = {
         /* Global */
         { "Global with metadata; globals do not count as load",
           { { "m1", "role=web" }, { "m2", "role=db" }, { "m3", "role=web" }, { "m4", "role=web", true } },
-          { { "g.service", "Global=true MachineMetadata=role=web", NULL, "m1,m3" },
-            { "h.service", "Global=true", NULL, "m1,m2,m3" },
+          { { "g.service", "Global=true MachineMetadata=role=web", NULL, "m1,m3,m4" },
+            { "h.service", "Global=true", NULL, "m1,m2,m3,m4" },
             { "i.service", "Global=true MachineID=m2", NULL, "m2" },
             { "x.service", "", NULL, "m1" },
             { "y.service", "", NULL, "m2" } } },
         { "Global: nothing matches",
           { { "m1", "role=web" }, { "m2", "role=db", true } },
           { { "g.service", "Global=true MachineMetadata=role=gpu", NULL, "!no machine has metadata role=gpu" },
-            { "h.service", "Global=true MachineMetadata=role=db", NULL,
-              "!every machine with metadata role=db is draining" } } },
+            { "h.service", "Global=true MachineMetadata=role=db", NULL, "m2" } } },
         { "Global: conflicts keep other units off its machines",
           { { "m1", "role=log" }, { "m2" } },
           { { "x.service", "Conflicts=g.service", NULL, "m2" },
@@ -242,16 +247,46 @@ static const SchedCase sched_cases[] = {
             { "g.service", "Global=true mem=768M", NULL, "m1,m2" } } },
 
         /* Draining */
-        { "Draining: gets nothing new, loses its units",
+        { "Draining: gets nothing new, plain units move, global units stay",
           { { "m1", NULL, true }, { "m2" }, { "m3" } },
           { { "a.service", "", "m1", "m2" },
             { "b.service", "", NULL, "m3" },
             { "c.service", "", NULL, "m2" },
-            { "g.service", "Global=true", NULL, "m2,m3" } } },
+            { "g.service", "Global=true", NULL, "m1,m2,m3" } } },
         { "Draining: every machine",
           { { "m1", "role=web", true }, { "m2", NULL, true } },
-          { { "a.service", "", "m1", "!every machine is draining" },
+          { { "a.service", "", "m1", "~m1:cannot move off draining machine m1: every machine is draining" },
             { "b.service", "MachineMetadata=role=web", NULL, "!every machine with metadata role=web is draining" } } },
+        { "Draining: app instances stay, new ones go elsewhere",
+          { { "m1", NULL, true }, { "m2" }, { "m3" } },
+          { { "web@1.service", "group=web@.service app=settled", "m1", "m1" },
+            { "web@2.service", "group=web@.service app=settled", "m2", "m2" },
+            { "web@3.service", "group=web@.service app=busy", NULL, "m3" },
+            { "p.service", "", "m1", "m2" } } },
+        { "Draining: what cannot move stays, saying why",
+          { { "m1", "role=db", true, "mem=4G" }, { "m2", NULL, false, "mem=1G" } },
+          { { "a.service", "MachineMetadata=role=db", "m1",
+              "~m1:cannot move off draining machine m1: every machine with metadata role=db is draining" },
+            { "b.service", "MachineOf=a.service", "m1",
+              "~m1:cannot move off draining machine m1: its MachineOf=a.service is there" },
+            { "c.service", "mem=2G", "m1", "~m1:cannot move off draining machine m1: not enough memory: needs 2G" },
+            { "d.service", "MachineMetadata=role=db", NULL, "!every machine with metadata role=db is draining" },
+            { "e.service", "MachineOf=a.service", NULL, "!machine m1 is draining" },
+            { "f.service", "", "m1", "m2" } } },
+        { "Draining: a unit that may not stay there anyway is unschedulable as before",
+          { { "m1", "role=db", true }, { "m2" } },
+          { { "a.service", "MachineMetadata=role=web", "m1", "!no machine has metadata role=web" },
+            { "b.service", "Conflicts=g.service MachineID=m1", "m1", "!conflicts with g.service on machine m1" },
+            { "g.service", "Global=true", NULL, "m1,m2" } } },
+        { "Draining with force: what cannot move is stopped, the rest as without",
+          { { "m1", "role=db", true, NULL, true }, { "m2", "role=web" } },
+          { { "a.service", "MachineID=m1", "m1",
+              "!cannot move off draining machine m1: its MachineID= is that machine; stopped, the drain is forced" },
+            { "b.service", "MachineMetadata=role=db", "m1",
+              "!every machine with metadata role=db is draining; stopped" },
+            { "web@1.service", "group=web@.service app=settled", "m1", "m1" },
+            { "c.service", "", "m1", "m2" },
+            { "g.service", "Global=true", NULL, "m1,m2" } } },
 
         /* Capacity */
         { "Capacity: memory",
@@ -306,6 +341,50 @@ static const SchedCase sched_cases[] = {
             { "web@2.service", "group=web@.service", "m1", "m1" },
             { "web@3.service", "group=web@.service", NULL, "m2" },
             { "api@1.service", "group=api@.service", NULL, "m2" } } },
+
+        /* Rebalance */
+        { "Rebalance: 0/2/1 gives one back to the empty machine",
+          { { "m1" }, { "m2" }, { "m3" } },
+          { { "web@1.service", "group=web@.service app=settled", "m2", "m2^" },
+            { "web@2.service", "group=web@.service app=settled", "m2", "m2" },
+            { "web@3.service", "group=web@.service app=settled", "m3", "m3" },
+            { "api@1.service", "group=api@.service app=settled", "m1", "m1" } } },
+        { "Rebalance: the first one on the most loaded machine, one per group",
+          { { "m1" }, { "m2" }, { "m3" } },
+          { { "web@1.service", "group=web@.service app=settled", "m1", "m1" },
+            { "web@2.service", "group=web@.service app=settled", "m3", "m3^" },
+            { "web@3.service", "group=web@.service app=settled", "m3", "m3" },
+            { "web@4.service", "group=web@.service app=settled", "m3", "m3" },
+            { "web@5.service", "group=web@.service app=settled", "m2", "m2" },
+            { "web@6.service", "group=web@.service app=settled", "m1", "m1" } } },
+        { "Rebalance: 1/2 is as even as it gets",
+          { { "m1" }, { "m2" } },
+          { { "web@1.service", "group=web@.service app=settled", "m2", "m2" },
+            { "web@2.service", "group=web@.service app=settled", "m2", "m2" },
+            { "web@3.service", "group=web@.service app=settled", "m1", "m1" } } },
+        { "Rebalance: not while a member is busy, nor with one on a draining machine",
+          { { "m1" }, { "m2" }, { "m3" }, { "m4", NULL, true } },
+          { { "web@1.service", "group=web@.service app=settled", "m2", "m2" },
+            { "web@2.service", "group=web@.service app=settled", "m2", "m2" },
+            { "web@3.service", "group=web@.service app=busy", "m3", "m3" },
+            { "db@1.service", "group=db@.service app=settled", "m2", "m2" },
+            { "db@2.service", "group=db@.service app=settled", "m2", "m2" },
+            { "db@3.service", "group=db@.service app=settled", "m4", "m4" } } },
+        { "Rebalance: only units of apps",
+          { { "m1" }, { "m2" } },
+          { { "web@1.service", "group=web@.service", "m2", "m2" },
+            { "web@2.service", "group=web@.service", "m2", "m2" },
+            { "web@3.service", "group=web@.service", "m2", "m2" } } },
+        { "Rebalance: only machines a new instance may go to count",
+          { { "m1", "role=x" }, { "m2", "role=web" }, { "m3", "role=web", false, "mem=1G" } },
+          { { "a@1.service", "group=a@.service app=settled MachineMetadata=role=web", "m2", "m2" },
+            { "a@2.service", "group=a@.service app=settled MachineMetadata=role=web", "m2", "m2" },
+            { "a@3.service", "group=a@.service app=settled MachineMetadata=role=web", "m3", "m3" },
+            { "b@1.service", "group=b@.service app=settled mem=2G", "m2", "m2" },
+            { "b@2.service", "group=b@.service app=settled mem=2G", "m2", "m2" },
+            { "b@3.service", "group=b@.service app=settled mem=2G", "m1", "m1" },
+            { "c@1.service", "group=c@.service app=settled MachineID=m2", "m2", "m2" },
+            { "c@2.service", "group=c@.service app=settled MachineID=m2", "m2", "m2" } } },
 };
 
 static uint64_t parse_size(const char *s) {
@@ -372,6 +451,10 @@ static int unit_set(SchedUnit *u, char *opt) {
                 u->memory_bytes = parse_size(v);
         else if (streq(opt, "group"))
                 u->group = v;
+        else if (streq(opt, "app")) {
+                u->app_instance = true;
+                u->settled = streq(v, "settled");
+        }
         else
                 return -EINVAL;
         return 0;
@@ -400,7 +483,7 @@ static int input_add_machine(Input *in, const TestMachine *t) {
         _cleanup_strv_free_ char **caps = NULL;
         int r;
 
-        in->machines[i] = (SchedMachine) { .id = t->id, .draining = t->draining };
+        in->machines[i] = (SchedMachine) { .id = t->id, .draining = t->draining, .drain_force = t->force };
         r = parse_metadata(t->metadata, &in->metadata[i], &in->machines[i].n_metadata);
         if (r < 0)
                 return r;
@@ -448,11 +531,13 @@ static char *placement_format(const SchedPlacement *p) {
                 return NULL;
         if (p->status == SCHED_UNSCHEDULABLE)
                 fprintf(f, "!%s", p->reason);
+        else if (p->status == SCHED_STUCK)
+                fprintf(f, "~%s:%s", p->machine_id, p->reason);
         else if (p->status == SCHED_GLOBAL)
                 for (size_t i = 0; i < p->n_machine_ids; i++)
                         fprintf(f, "%s%s", i ? "," : "", p->machine_ids[i]);
         else
-                fputs(p->machine_id, f);
+                fprintf(f, "%s%s", p->machine_id, p->rebalance ? "^" : "");
         if (fclose(f) != 0)
                 return NULL;
         return TAKE_PTR(buf);
@@ -461,6 +546,13 @@ static char *placement_format(const SchedPlacement *p) {
 static bool placement_matches(const SchedPlacement *p, const char *got, const char *expect) {
         if (expect[0] == '!')
                 return p->status == SCHED_UNSCHEDULABLE && strstr(p->reason, expect + 1);
+        if (expect[0] == '~') {
+                const char *colon = strchr(expect, ':');
+                size_t l = colon ? (size_t) (colon - expect - 1) : strlen(expect + 1);
+
+                return p->status == SCHED_STUCK && strlen(p->machine_id) == l &&
+                       strncmp(p->machine_id, expect + 1, l) == 0 && (!colon || strstr(p->reason, colon + 1));
+        }
         if (strchr(expect, ',') || p->status == SCHED_GLOBAL)
                 return p->status == SCHED_GLOBAL && streq(got, expect);
         return p->status == SCHED_PLACED && streq(got, expect);
@@ -655,6 +747,20 @@ TEST(plan_borrows_machine_ids) {
         ASSERT_STR(sched_status_to_string(plan->placements[1].status), "global");
 }
 
+/* A stuck unit's reason names its machine by name when it has one. */
+TEST(stuck_names_the_host) {
+        SchedMachine m[] = { { .id = "m1", .name = "host1", .draining = true }, { .id = "m2" } };
+        SchedUnit u[] = { { .name = "a.service", .machine_id = "m1", .current_machine = "m1" } };
+        _cleanup_(sched_plan_freep) SchedPlan *plan = NULL;
+
+        ASSERT_INT(sched_plan_compute(m, 2, u, 1, &plan), 0);
+        ASSERT_INT(plan->placements[0].status, SCHED_STUCK);
+        ASSERT_TRUE(plan->placements[0].machine_id == m[0].id);
+        ASSERT_STR(plan->placements[0].reason,
+                   "cannot move off draining machine host1: its MachineID= is that machine");
+        ASSERT_STR(sched_status_to_string(SCHED_STUCK), "stuck");
+}
+
 TEST(empty_inputs) {
         SchedUnit u[] = { { .name = "a.service" } };
         _cleanup_(sched_plan_freep) SchedPlan *none = NULL, *nowhere = NULL;
@@ -679,5 +785,6 @@ TEST(bad_inputs) {
         ASSERT_TRUE(sched_plan_free(NULL) == NULL);
 }
 
-TEST_MAIN(T(table), T(determinism), T(plan_is_a_fixed_point), T(plan_borrows_machine_ids), T(empty_inputs),
+TEST_MAIN(T(table), T(determinism), T(plan_is_a_fixed_point), T(plan_borrows_machine_ids), T(stuck_names_the_host),
+          T(empty_inputs),
           T(bad_inputs))

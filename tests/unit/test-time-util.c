@@ -33,6 +33,32 @@ TEST(parse_invalid) {
         }
 }
 
+/* fleet's float seconds, and parse_duration()'s forms unchanged. */
+TEST(parse_fraction) {
+        static const struct {
+                const char *s;
+                usec_t u;
+        } cases[] = {
+                { "3.0", 3 * USEC_PER_SEC },
+                { "0.5", 500 * USEC_PER_MSEC },
+                { "1.5m", 90 * USEC_PER_SEC },
+                { "0.0000019", 1 },
+                { "90s", 90 * USEC_PER_SEC },
+                { "7", 7 * USEC_PER_SEC },
+        };
+        static const char *bad[] = { "", ".5", "1.", "1.5x", "-1.5", "1.5 s", "x" };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                usec_t u = 1;
+                ASSERT_INT(parse_duration_fraction(cases[i].s, &u), 0);
+                ASSERT_INT(u, cases[i].u);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                usec_t u = 7;
+                ASSERT_INT(parse_duration_fraction(bad[i], &u), -EINVAL);
+                ASSERT_INT(u, 7);
+        }
+}
+
 TEST(format_roundtrip) {
         char buf[64];
         usec_t u;
@@ -44,4 +70,4 @@ TEST(format_roundtrip) {
         ASSERT_INT(u, 3723 * USEC_PER_SEC + 5);
 }
 
-TEST_MAIN(T(parse_valid), T(parse_invalid), T(format_roundtrip))
+TEST_MAIN(T(parse_valid), T(parse_invalid), T(parse_fraction), T(format_roundtrip))

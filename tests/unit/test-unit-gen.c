@@ -757,6 +757,18 @@ static Release registry_release = {
         .n_processes = ELEMENTSOF(registry_processes),
 };
 
+/* A built release: its image pinned to the digest it was pushed with, pulled at every start. */
+static Release digest_release = {
+        .app = S("hello"),
+        .version = 9,
+        .image = S("10.233.1.13:5000/hello:20240101-120000-ab12"),
+        .digest = S("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+        .pull = IMAGE_PULL_ALWAYS,
+        .runtime = RUNTIME_PODMAN,
+        .processes = hello_processes,
+        .n_processes = ELEMENTSOF(hello_processes),
+};
+
 static Release docker_release = {
         .app = S("hello"),
         .version = 4,
@@ -836,6 +848,7 @@ static const GoldenCase golden_cases[] = {
         { "podman-hostile-command", NULL, "web", 1 },
         { "podman-registry-image", &registry_release, "api", 1 },
         { "podman-registry-command", &registry_release, "cron", 3 },
+        { "podman-digest", &digest_release, "web", 1 },
         { "docker-web", &docker_release, "web", 1 },
         { "nspawn-web", &nspawn_release, "web", 1 },
         { "nspawn-boot", &nspawn_abs_release, "os", 2 },

@@ -17,7 +17,8 @@
 # (1..CLUSTER_ETCD_MEMBERS): cluster_etcd_member_start, cluster_etcd_member_stop (TERM),
 # cluster_etcd_member_kill (KILL), cluster_etcd_member_running, cluster_etcd_member_endpoint,
 # cluster_etcd_member_healthy; cluster_etcd_leader (the index of the member that leads);
-# images: cluster_image_busybox, cluster_image_hello;
+# images: cluster_image_busybox, cluster_image_hello; the registry builds push to:
+# cluster_registry_host, cluster_registry_address, cluster_start_registry, cluster_registry_up;
 # TLS for fleetd's TCP API: cluster_make_ca, cluster_host_tls (called by cluster_host_install_fleetd).
 #
 # Settings (environment, read by cluster_init):
@@ -43,7 +44,7 @@ CLUSTER_MASKS=(
         etcd.service etcd2.service nginx.service
         postgresql.service postgresql@15-main.service
         podman.service podman.socket podman-restart.service
-        podman-auto-update.service podman-auto-update.timer
+        podman-auto-update.service podman-auto-update.timer docker-registry.service
         console-getty.service getty@tty1.service
         apt-daily.service apt-daily.timer apt-daily-upgrade.service apt-daily-upgrade.timer
         dpkg-db-backup.service dpkg-db-backup.timer man-db.service man-db.timer
@@ -351,7 +352,7 @@ cluster_up() {
         cluster_bridge_up || return 1
         cluster_etcd_start || return 1
         for ((i = 1; i <= n; i++)); do
-                cluster_host_create "$i" || return 1
+                CLUSTER_CREATING=$n cluster_host_create "$i" || return 1
         done
         CLUSTER_NHOSTS=$n
         cluster__write_env
@@ -629,10 +630,24 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 runtime = "crun"
 CONF
 
+        cluster__host_registries "$root"
         cluster__host_network "$i" "$root" || return 1
         if [ "$CLUSTER_INSTALL_FLEETD" = 1 ]; then
                 cluster_host_install_fleetd "$i" || return 1
         fi
+}
+
+# The cluster's registry (examples/units/registry.service on cluster_registry_host) speaks plain
+# HTTP on the cluster's own bridge: podman and skopeo in every host list it as insecure.
+cluster__host_registries() {
+        local root=$1
+        mkdir -p "$root/etc/containers/registries.conf.d"
+        cat >"$root/etc/containers/registries.conf.d/50-fleetd-cluster.conf" <<CONF
+# written by fleetd's tools/lib/cluster.sh: the registry of cluster '$CLUSTER_NAME' (no TLS)
+[[registry]]
+location = "$(cluster_registry_address)"
+insecure = true
+CONF
 }
 
 # systemd-networkd inside the host puts the address on host0 at boot, before
@@ -688,6 +703,7 @@ cluster_host_install_fleetd() {
 etcd_servers=$CLUSTER_ETCD_ENDPOINTS
 metadata=host=host$i,role=$(cluster_host_role "$i")
 agent_ttl=$CLUSTER_AGENT_TTL
+build_registry=$(cluster_registry_address)
 CONF
         cluster_host_tls "$i" >>"$root/etc/fleetd/fleetd.conf" || return 1
         if [ -n "${CLUSTER_FLEETD_CONF_EXTRA:-}" ]; then
@@ -1000,6 +1016,45 @@ cluster_host_stop() {
                 cluster__msg "host$i did not shut down within ${timeout}s; cutting its power"
         fi
         cluster_host_poweroff "$i"
+}
+
+# ---------------------------------------------------------------------------------------
+# The registry builds push to: Debian's docker-registry as the fleet unit
+# examples/units/registry.service, pinned to one host (the first edge host, host3; host1 in a
+# cluster of fewer hosts), port 5000, plain HTTP (every host lists it insecure).
+
+CLUSTER_REGISTRY_PORT=5000
+
+# cluster_registry_host: the index of the host that runs the registry.
+cluster_registry_host() {
+        local n=${CLUSTER_CREATING:-${CLUSTER_NHOSTS:-0}}
+        if [ "$n" -ge 3 ] || [ "$n" -eq 0 ]; then echo 3; else echo 1; fi
+}
+
+cluster_registry_address() {
+        echo "$(cluster_host_ip "$(cluster_registry_host)"):$CLUSTER_REGISTRY_PORT"
+}
+
+# cluster_registry_up: true if the registry answers its API (GET /v2/).
+cluster_registry_up() {
+        [ "$(curl -s -o /dev/null -w '%{http_code}' -m 2 "http://$(cluster_registry_address)/v2/")" = 200 ]
+}
+
+# cluster_start_registry I: submits and starts the registry unit through host I's fleetctl
+# (pinned to cluster_registry_host's machine) and waits until it answers.
+cluster_start_registry() {
+        local i=${1:?cluster_start_registry I} r deadline
+        r=$(cluster_registry_host)
+        cluster_host_exec "$i" mkdir -p /root/units
+        { cat "$CLUSTER_REPO/examples/units/registry.service"; echo "MachineMetadata=host=host$r"; } |
+                cluster_host_exec "$i" tee /root/units/registry.service >/dev/null || return 1
+        cluster_host_exec "$i" /usr/local/bin/fleetctl start /root/units/registry.service >/dev/null ||
+                { cluster__err "starting the registry unit failed"; return 1; }
+        deadline=$((SECONDS + 60))
+        until cluster_registry_up; do
+                [ $SECONDS -lt $deadline ] || { cluster__err "the registry at $(cluster_registry_address) does not answer"; return 1; }
+                sleep 0.3
+        done
 }
 
 # ---------------------------------------------------------------------------------------
