@@ -34,6 +34,10 @@
 /* Of the timers around route removal: the drain delay is short, and the default accuracy
  * (250 ms) would be a good part of it. */
 #define ROUTE_TIMER_ACCURACY (10 * USEC_PER_MSEC)
+/* A unit file that could not be written (a full disk) is written again by a plan this much
+ * later, doubling up to the maximum while it keeps failing. */
+#define WRITE_RETRY_MIN (1 * USEC_PER_SEC)
+#define WRITE_RETRY_MAX (16 * USEC_PER_SEC)
 
 /* What this host has: a unit file fleetd wrote, and systemd's view of the unit. */
 typedef struct LocalUnit {
@@ -51,6 +55,7 @@ typedef struct LocalUnit {
         uint16_t port;                /* host port assigned here; 0: none */
         HealthChecker *checker;       /* only while the unit is up and has a check */
         HealthState health;           /* published when the unit has a check */
+        char *error;                  /* why its file could not be written (state/'s "error") */
         bool job;                     /* a start, stop or restart of ours is under way */
         char *reason;                 /* an instance that failed: why (unit-reason.h) */
         bool adopted;                 /* found when fleetd started; no job of ours since */
@@ -121,6 +126,7 @@ struct Agent {
         EtcdRequest *load_request;
         EtcdWatch *watch;
         bool schedule_loaded;
+        bool local_known;             /* systemd said how the units found at start-up are */
 
         /* applying one plan at a time */
         Phase phase;
@@ -132,6 +138,10 @@ struct Agent {
         bool drain;                   /* a unit of the plan had a route */
         usec_t reload_started;        /* of the daemon-reload under way */
         sd_event_source *unroute_timer, *drain_timer;
+
+        bool write_failed;            /* a unit file of the plan under way could not be written */
+        usec_t write_backoff;
+        sd_event_source *write_retry;
 
         sd_event_source *plan_defer;
         sd_event_source *publish_timer;
@@ -145,6 +155,7 @@ static void agent_schedule_plan(Agent *a);
 static void agent_load_schedule(Agent *a);
 static void agent_schedule_publish(Agent *a);
 static void agent_schedule_publish_after(Agent *a, usec_t delay);
+static int agent_arm_timer(Agent *a, sd_event_source **s, usec_t delay, sd_event_time_handler_t handler);
 
 static void local_unit_free(void *p) {
         LocalUnit *u = p;
@@ -158,6 +169,7 @@ static void local_unit_free(void *p) {
         free(u->active);
         free(u->sub);
         free(u->reason);
+        free(u->error);
         free(u);
 }
 
@@ -381,10 +393,11 @@ static void on_state_changed(SystemdBackend *b, const char *unit, const UnitStat
 
 static json_t *state_json(Agent *a, const char *name, const LocalUnit *u) {
         StateRecord s = {
-                .name = (char *) name, .hash = (char *) u->hash, .load = u->load, .active = u->active,
-                .sub = u->sub, .since_usec = u->since, .port = u->port,
+                .name = (char *) name, .hash = u->hash[0] ? (char *) u->hash : NULL, .load = u->load,
+                .active = u->active, .sub = u->sub, .since_usec = u->since, .port = u->port,
                 .health = u->health_spec.kind != HEALTH_KIND_NONE ? (char *) health_state_to_string(u->health) : NULL,
                 .reason = u->reason,
+                .error = u->error,
         };
         snprintf(s.machine, sizeof(s.machine), "%s", a->machine_id);
         return state_record_to_json(&s);
@@ -823,6 +836,45 @@ static void on_step_done(SystemdBackend *b, const char *unit, int error, const c
                 agent_advance(a);
 }
 
+/* The unit keeps what systemd had (no file, or its older file: write_file_atomic() never leaves
+ * a part of one), and is neither started nor restarted; its state record says why, and a plan
+ * writes it again after the backoff. */
+static void agent_write_failed(Agent *a, const char *name, int error) {
+        LocalUnit *u = local_get_or_add(a, name);
+        char *text = NULL;
+
+        log_unit_warning_errno(name, error, "Failed to write the unit file of %s, trying again later: %m", name);
+        a->write_failed = true;
+        if (!u || asprintf(&text, "Failed to write the unit file: %s", strerror(-error)) < 0)
+                return (void) log_oom();
+        if (!streq_ptr(u->error, text)) {
+                u->dirty = true;
+                agent_schedule_publish(a);
+        }
+        free(u->error);
+        u->error = text;
+}
+
+static int on_write_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        agent_schedule_plan(userdata);
+        return 0;
+}
+
+/* After a plan: again soon if a file could not be written. */
+static void agent_plan_files_done(Agent *a) {
+        int r;
+
+        if (!a->write_failed) {
+                a->write_backoff = WRITE_RETRY_MIN;
+                return;
+        }
+        a->write_failed = false;
+        r = agent_arm_timer(a, &a->write_retry, a->write_backoff, on_write_retry);
+        if (r < 0)
+                log_warning_errno(r, "Failed to arm a timer, writing unit files again on the next resync: %m");
+        a->write_backoff = MIN(a->write_backoff * 2, WRITE_RETRY_MAX);
+}
+
 static void step_files(Agent *a, const Step *s) {
         int r;
 
@@ -849,12 +901,15 @@ static void step_files(Agent *a, const Step *s) {
         if (!d)
                 return;       /* unscheduled meanwhile: the next plan removes it */
         r = systemd_backend_write_unit(a->backend, s->name, d->contents);
-        if (r < 0) {
-                log_unit_warning_errno(s->name, r, "Failed to write unit file: %m");
-                return;
-        }
+        if (r < 0)
+                return agent_write_failed(a, s->name, r);
         LocalUnit *u = local_get_or_add(a, s->name);
         if (u) {
+                if (u->error) {
+                        log_unit_info(s->name, "Wrote the unit file of %s.", s->name);
+                        free(u->error);
+                        u->error = NULL;
+                }
                 snprintf(u->hash, sizeof(u->hash), "%s", d->hash);
                 u->dirty = true;
                 /* The restart or stop that follows a new file resumes the checks. */
@@ -870,6 +925,9 @@ static void step_job(Agent *a, const Step *s) {
         LocalUnit *u = s->name ? hashmap_get(a->local, s->name) : NULL;
         int r;
 
+        /* A unit whose file could not be written keeps running what it had, or stays down. */
+        if (u && u->error && (s->type == AGENT_START || s->type == AGENT_RESTART))
+                return;
         /* Before a start: the port file is there (a failure to write it is logged; the unit then
          * fails on its EnvironmentFile=, which says more than not starting it). */
         if (u && (s->type == AGENT_START || s->type == AGENT_RESTART))
@@ -1067,6 +1125,7 @@ static void agent_advance(Agent *a) {
                 case PHASE_START:
                         a->phase = PHASE_IDLE;
                         steps_free(a);
+                        agent_plan_files_done(a);
                         agent_undrain(a);
                         if (a->replan) {
                                 a->replan = false;
@@ -1095,7 +1154,9 @@ static int agent_make_steps(Agent *a) {
         i = k = 0;
         while (hashmap_iterate(a->local, &i, &name, &v)) {
                 LocalUnit *u = v;
-                l[k++] = (AgentActual) { name, u->hash, u->active };
+                /* found at start-up, and systemd could not say how it is: taken as running, so
+                 * that it is stopped before its file goes */
+                l[k++] = (AgentActual) { name, u->hash, u->active ?: (u->adopted ? "active" : NULL) };
         }
         r = agent_plan(d, nd, l, nl, &plan);
         if (r < 0)
@@ -1137,7 +1198,9 @@ static int on_plan(sd_event_source *s, void *userdata) {
 static void agent_schedule_plan(Agent *a) {
         int r = 0;
 
-        if (!a->schedule_loaded)
+        /* Both the schedule and systemd's view of the units found at start-up are needed: a
+         * plan that took a running unit for stopped would remove its file without stopping it. */
+        if (!a->schedule_loaded || !a->local_known)
                 return;
         if (!a->plan_defer)
                 r = sd_event_add_defer(a->event, &a->plan_defer, on_plan, a);
@@ -1296,6 +1359,16 @@ static void agent_adopt_routes(Agent *a) {
         }
 }
 
+static void on_local_queried(SystemdBackend *b, const char *unit, int error, const char *message, void *userdata) {
+        Agent *a = userdata;
+
+        if (error < 0)
+                log_warning_errno(error, "Failed to ask systemd about the units found at start-up, taking them as running: %s",
+                                  message ?: "(no message)");
+        a->local_known = true;
+        agent_schedule_plan(a);
+}
+
 static int agent_adopt_local(Agent *a) {
         _cleanup_strv_free_ char **names = NULL;
         int r;
@@ -1317,9 +1390,11 @@ static int agent_adopt_local(Agent *a) {
         }
         agent_adopt_ports(a);
         agent_adopt_routes(a);
-        if (strv_length(names) > 0)
-                return systemd_backend_query(a->backend, names, NULL, NULL);
-        return 0;
+        if (strv_length(names) == 0) {
+                a->local_known = true;
+                return 0;
+        }
+        return systemd_backend_query(a->backend, names, on_local_queried, a);
 }
 
 /* "ports" next to units_dir: /run/fleetd/units -> /run/fleetd/ports (created on first use). */
@@ -1368,6 +1443,7 @@ int agent_new(sd_event *e, EtcdClient *etcd, Presence *presence, const AgentOpti
         a->public_ip = o->public_ip ? strdup(o->public_ip) : NULL;
         a->ports_dir = o->ports_dir ? strdup(o->ports_dir) : ports_dir_of(o->units_dir);
         a->next_port = PORTS_RANGE_FIRST;
+        a->write_backoff = WRITE_RETRY_MIN;
         a->route_drain_delay = o->route_drain_delay;
         a->route_timeout = o->route_timeout ?: ROUTE_TIMEOUT_DEFAULT;
         a->desired = hashmap_new(schedule_record_free);
@@ -1420,6 +1496,7 @@ Agent *agent_free(Agent *a) {
         sd_event_source_disable_unref(a->resync_timer);
         sd_event_source_disable_unref(a->unroute_timer);
         sd_event_source_disable_unref(a->drain_timer);
+        sd_event_source_disable_unref(a->write_retry);
         hook_runner_free(a->hooks);
         systemd_backend_free(a->backend);
         steps_free(a);

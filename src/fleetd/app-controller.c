@@ -25,7 +25,10 @@ typedef struct Instance {
         unsigned release;
         char *process;
         unsigned index;
-        uint64_t created;
+        /* CLOCK_MONOTONIC when this controller first saw it: the deadline runs from here, on a
+         * clock the wall clock's jumps do not move (a new leader gives a starting instance
+         * the whole deadline again) */
+        usec_t seen;
         bool evict, force;            /* from the engine: app_controller_instance_placed() */
         const char *evict_why;        /* "drain" or "rebalance" while evict */
         bool told_moved;              /* its instance.moved event was emitted */
@@ -57,6 +60,14 @@ struct AppController {
         bool loaded;
         EtcdRequest *write;
         char *writing;                /* the app the write is for */
+        bool writing_units;           /* it creates or deletes instance units */
+        /* The instances come from the engine's units/ watch, the app records from our apps/
+         * watch: two streams, either may be ahead. After a write of ours that changed units at
+         * revision units_await, nothing is planned until the units/ view (units_revision) has
+         * reached it, or a plan on the newer app record would miss those units and make its
+         * instances again. */
+        int64_t units_revision;
+        int64_t units_await;
         sd_event_source *defer;
         sd_event_source *tick;
         bool lost;                    /* the picture lost something: start over (on_defer) */
@@ -134,6 +145,7 @@ void app_controller_unit_changed(AppController *c, const char *name, const UnitR
         assert(name);
 
         old = hashmap_get(c->instances, name);
+        usec_t seen = old ? old->seen : now_usec(CLOCK_MONOTONIC);
         if (old)
                 mark_dirty(c, old->app);
         if (!u || !u->app) {
@@ -152,7 +164,7 @@ void app_controller_unit_changed(AppController *c, const char *name, const UnitR
         if (!i)
                 return controller_lost(c, -ENOMEM, name);
         *i = (Instance) { .app = TAKE_PTR(app), .process = TAKE_PTR(process), .release = version, .index = index,
-                          .created = u->created_usec };
+                          .seen = seen };
         if (old) {
                 /* what the engine and the last plan said of it still holds */
                 i->evict = old->evict;
@@ -313,6 +325,7 @@ typedef struct Ops {
         EtcdOp ops[128];
         char *strings[256];
         size_t n_ops, n_strings;
+        size_t n_unit_ops;            /* instance units created or deleted */
 } Ops;
 
 static void ops_done(Ops *o) {
@@ -346,8 +359,12 @@ static int ops_add_within(Ops *o, size_t limit, EtcdOpType type, char *key, char
         return 0;
 }
 
+/* An instance unit's op. */
 static int ops_add(Ops *o, EtcdOpType type, char *key, char *value) {
-        return ops_add_within(o, ELEMENTSOF(o->ops) - RESERVED_OPS, type, key, value);
+        int r = ops_add_within(o, ELEMENTSOF(o->ops) - RESERVED_OPS, type, key, value);
+        if (r >= 0)
+                o->n_unit_ops++;
+        return r;
 }
 
 static int ops_add_reserved(Ops *o, EtcdOpType type, char *key, char *value) {
@@ -424,7 +441,7 @@ static AppInstance *controller_instances(AppController *c, const AppEntry *a, co
                 const ProcessType *p = release_find_process(rel, in->process);
                 const StateRecord *st = hashmap_get(c->states, unit);
                 inst[n++] = (AppInstance) { unit, in->release, in->process, in->index, app_instance_health(st, p),
-                                            in->created, in->evict, in->force, in->unschedulable,
+                                            in->seen, in->evict, in->force, in->unschedulable,
                                             st ? st->reason : NULL };
         }
         *ret_n = n;
@@ -528,7 +545,7 @@ static int controller_plan_app(AppController *c, AppEntry *a, Ops *o) {
                 return -ENOMEM;
         AppTarget t = { .release = rel->version, .processes = procs, .n_processes = rel->n_processes,
                         .max_surge = rel->max_surge, .max_unavailable = rel->max_unavailable,
-                        .next_index = MAX(a->rec.next_index, 1u), .now = now_usec(CLOCK_REALTIME),
+                        .next_index = MAX(a->rec.next_index, 1u), .now = now_usec(CLOCK_MONOTONIC),
                         .deadline = c->deadline };
         r = app_plan(&t, inst, n, &plan);
         if (r < 0)
@@ -576,6 +593,8 @@ static void on_written(EtcdClient *e, int error, const EtcdResult *result, void 
                         c->on_fenced(c, c->fenced_userdata);
                 return;
         }
+        if (c->writing_units)
+                c->units_await = MAX(c->units_await, result->revision);
         if (app)
                 mark_dirty(c, app);
 }
@@ -595,6 +614,7 @@ static int controller_write(AppController *c, AppEntry *a, Ops *o) {
         c->writing = strdup(a->rec.name);
         if (!c->writing)
                 return -ENOMEM;
+        c->writing_units = o->n_unit_ops > 0;
         return etcd_client_txn(c->etcd, &txn, on_written, c, &c->write);
 }
 
@@ -624,7 +644,7 @@ static int on_defer(sd_event_source *s, void *userdata) {
         if (rolling || controller_evicting(c))
                 controller_tick(c);
 
-        while (c->loaded && !c->write && hashmap_size(c->dirty) > 0) {
+        while (c->loaded && !c->write && c->units_revision >= c->units_await && hashmap_size(c->dirty) > 0) {
                 const char *name;
                 i = 0;
                 (void) hashmap_iterate(c->dirty, &i, &name, NULL);
@@ -800,6 +820,13 @@ int app_controller_new(sd_event *e, EtcdClient *etcd, const AppControllerOptions
                 return r;
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+void app_controller_units_seen(AppController *c, int64_t revision) {
+        assert(c);
+        c->units_revision = MAX(c->units_revision, revision);
+        if (c->units_revision >= c->units_await && hashmap_size(c->dirty) > 0)
+                controller_schedule(c);
 }
 
 void app_controller_set_fenced_handler(AppController *c, app_controller_fenced_t cb, void *userdata) {

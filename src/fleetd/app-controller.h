@@ -30,6 +30,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(AppController *, app_controller_free);
 /* The engine tells it of every unit record (put: u set; delete: u NULL) it sees, so the
  * controller knows the instances without a watch of its own. */
 void app_controller_unit_changed(AppController *c, const char *name, const UnitRecord *u);
+/* ... and of the revision its units/ view has reached (the load's, then each batch's), which
+ * the controller's own writes of instance units wait for before it plans again. */
+void app_controller_units_seen(AppController *c, int64_t revision);
 /* ... and of every state/<unit>/<machine> record (the engine's state/ watch serves both). */
 void app_controller_state_changed(AppController *c, const EtcdKv *kv, bool deleted);
 

@@ -49,7 +49,7 @@ typedef struct AppInstance {
         const char *process;
         unsigned index;
         InstanceHealth health;
-        usec_t created;               /* realtime the unit was created */
+        usec_t created;               /* when it was made or first seen: CLOCK_MONOTONIC, as now */
         bool evict;                   /* to be replaced: on a draining machine, or to rebalance */
         bool force;                   /* evict even when it cannot be replaced (a forced drain) */
         const char *unschedulable;    /* the scheduler's reason when it cannot be placed; NULL: placed */
@@ -69,7 +69,7 @@ typedef struct AppTarget {
         unsigned max_surge;
         unsigned max_unavailable;
         unsigned next_index;          /* the first instance number not used yet */
-        usec_t now;
+        usec_t now;                   /* CLOCK_MONOTONIC */
         usec_t deadline;              /* how long a new instance may take to become healthy */
 } AppTarget;
 

@@ -573,6 +573,8 @@ static void on_events(EtcdWatch *w, int error, const EtcdEvent *ev, size_t n, vo
                 if (r < 0)
                         return engine_picture_lost(e, r, ev[i].kv.key);
         }
+        if (ew->source == SOURCE_UNITS && e->apps)
+                app_controller_units_seen(e->apps, etcd_watch_revision(w));
         if (src->replan)
                 engine_reconcile_soon(e);
 }
@@ -632,6 +634,7 @@ static void on_loaded(EtcdClient *c, int error, const EtcdResult *result, void *
         r = engine_load_records(e, result);
         if (r < 0)
                 return;       /* started over */
+        app_controller_units_seen(e->apps, result->revision);
         r = engine_watch(e, result->revision);
         if (r < 0) {
                 log_error_errno(r, "Failed to watch the cluster state: %m");

@@ -40,6 +40,10 @@ static MetricFamily m_keepalive_failures = METRIC_COUNTER("etcd_lease_keepalive_
 #define WATCH_BACKOFF_MIN (100 * USEC_PER_MSEC)
 #define WATCH_BACKOFF_MAX (5 * USEC_PER_SEC)
 #define LEASE_RETRY_MIN (200 * USEC_PER_MSEC)
+/* A request that every endpoint refused as unavailable (an election) is sent again after a
+ * pause that doubles between these, as long as its time (the request timeout) lasts. */
+#define REQUEST_RETRY_MIN (50 * USEC_PER_MSEC)
+#define REQUEST_RETRY_MAX (400 * USEC_PER_MSEC)
 /* sd-event's default accuracy (0) means 250 ms. */
 #define TIMER_ACCURACY USEC_PER_MSEC
 
@@ -79,6 +83,7 @@ typedef struct Xfer {
 
 typedef enum RequestState {
         REQUEST_WAITING_AUTH,
+        REQUEST_WAITING_RETRY,
         REQUEST_RUNNING,
         REQUEST_DONE,
 } RequestState;
@@ -92,7 +97,12 @@ struct EtcdRequest {
         char *body;
         Buffer response;
         int write_error;
-        size_t n_tried;                 /* endpoints that failed so far */
+        size_t n_tried;                 /* endpoints that failed so far (this round) */
+        bool idempotent;                /* a read (or a txn of reads): it may be sent twice */
+        bool unavailable;               /* an endpoint said "unavailable" this round */
+        usec_t deadline;                /* CLOCK_MONOTONIC: no new round after this */
+        usec_t backoff;                 /* before the next round */
+        sd_event_source *retry;         /* the pause before the next round */
         unsigned auth_generation;       /* the authentication it waits for */
         bool reauthed;
         bool floating;
@@ -359,6 +369,7 @@ static EtcdRequest *request_free(EtcdRequest *r) {
                 xfer_stop(r->client, &r->xfer);
                 LIST_UNLINK(r->client->requests, r);
         }
+        sd_event_source_disable_unref(r->retry);
         free(r->body);
         buffer_clear(&r->response);
         free(r);
@@ -376,6 +387,7 @@ static void request_detach(EtcdRequest *r) {
         if (!c)
                 return;
         xfer_stop(c, &r->xfer);
+        r->retry = sd_event_source_disable_unref(r->retry);
         LIST_UNLINK(c->requests, r);
         r->client = NULL;
         r->state = REQUEST_DONE;
@@ -466,7 +478,8 @@ static int request_launch(EtcdRequest *r) {
         return 0;
 }
 
-/* Reads, lease keepalives and grants (a stray lease just expires) may be sent twice. */
+/* Reads, lease keepalives and grants (a stray lease just expires) may be sent twice; so may a
+ * txn of reads only (etcd_client_txn() says). */
 static bool request_idempotent(EtcdCall kind) {
         return kind == ETCD_CALL_RANGE || kind == ETCD_CALL_LEASE_KEEPALIVE || kind == ETCD_CALL_LEASE_GRANT ||
                 kind == ETCD_CALL_AUTH;
@@ -475,12 +488,45 @@ static bool request_idempotent(EtcdCall kind) {
 static bool request_may_resend(EtcdRequest *r) {
         long sent = 0;
 
-        if (request_idempotent(r->kind))
+        if (r->idempotent)
                 return true;
         /* A write that reached a server may have been applied: report the failure instead of
          * applying it twice (the caller re-reads). */
         (void) curl_easy_getinfo(r->xfer.easy, CURLINFO_REQUEST_SIZE, &sent);
         return sent == 0;
+}
+
+static int on_request_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        EtcdRequest *r = userdata;
+        EtcdClient *c = client_ref(r->client);
+        int k;
+
+        r->n_tried = 0;
+        r->unavailable = false;
+        r->xfer.endpoint = c->current;
+        k = request_launch(r);
+        if (k < 0)
+                request_finish(r, k, NULL);
+        client_unref(c);
+        return 0;
+}
+
+/* Every endpoint failed, one of them saying "unavailable" (no leader, the leader changed: an
+ * election), and nothing was sent that may have been applied: another round after a pause, if
+ * the request's time allows. Connections refused everywhere (etcd down) are not retried. */
+static bool request_retry_later(EtcdRequest *r) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (!r->unavailable || !request_may_resend(r) || now + r->backoff >= r->deadline)
+                return false;
+        if (timer_arm(r->client, &r->retry, r->backoff, on_request_retry, r, "etcd-request-retry") < 0)
+                return false;
+        log_debug("etcd: %s: no endpoint available, trying again in %" PRIu64 " ms.", etcd_call_path(r->kind),
+                  r->backoff / USEC_PER_MSEC);
+        r->backoff = MIN(r->backoff * 2, REQUEST_RETRY_MAX);
+        xfer_stop(r->client, &r->xfer);
+        r->state = REQUEST_WAITING_RETRY;
+        return true;
 }
 
 /* The attempt on one endpoint failed in transport: move on to the next endpoint, unless every
@@ -494,7 +540,8 @@ static void request_attempt_failed(EtcdRequest *r, int error) {
         if (c->current == failed)  /* let the next request start elsewhere */
                 c->current = (failed + 1) % c->n_endpoints;
         if (++r->n_tried >= c->n_endpoints || !request_may_resend(r)) {
-                request_finish(r, error, NULL);
+                if (!request_retry_later(r))
+                        request_finish(r, error, NULL);
                 return;
         }
         r->xfer.endpoint = (failed + 1) % c->n_endpoints;
@@ -524,6 +571,7 @@ static void request_on_etcd_error(EtcdRequest *r, const EtcdError *e) {
                 return;
         }
         if (e->code == ETCD_GRPC_UNAVAILABLE) {  /* no leader, shutting down: another member may do */
+                r->unavailable = true;
                 request_attempt_failed(r, -EIO);
                 return;
         }
@@ -579,9 +627,9 @@ static void on_request_done(CURL *easy, CURLcode cc, void *userdata) {
 }
 
 /* Queues a request whose body was encoded (k < 0: encoding failed, and that is the answer);
- * ret NULL makes it floating. body is taken. */
-static int client_submit(EtcdClient *c, EtcdCall kind, int k, char *body,
-                         etcd_callback_t cb, void *userdata, EtcdRequest **ret) {
+ * ret NULL makes it floating. body is taken. idempotent: it may be sent twice. */
+static int client_submit_full(EtcdClient *c, EtcdCall kind, bool idempotent, int k, char *body,
+                              etcd_callback_t cb, void *userdata, EtcdRequest **ret) {
         _cleanup_free_ char *b = body;
         _cleanup_(request_freep) EtcdRequest *r = NULL;
 
@@ -595,6 +643,9 @@ static int client_submit(EtcdClient *c, EtcdCall kind, int k, char *body,
         *r = (EtcdRequest) {
                 .xfer.endpoint = c->current,
                 .kind = kind,
+                .idempotent = idempotent,
+                .deadline = now_usec(CLOCK_MONOTONIC) + c->timeout,
+                .backoff = REQUEST_RETRY_MIN,
                 .floating = !ret,
                 .started = now_usec(CLOCK_MONOTONIC),
                 .callback = cb,
@@ -610,6 +661,11 @@ static int client_submit(EtcdClient *c, EtcdCall kind, int k, char *body,
                 *ret = r;
         TAKE_PTR(r);
         return 0;
+}
+
+static int client_submit(EtcdClient *c, EtcdCall kind, int k, char *body,
+                         etcd_callback_t cb, void *userdata, EtcdRequest **ret) {
+        return client_submit_full(c, kind, request_idempotent(kind), k, body, cb, userdata, ret);
 }
 
 /* ---- authentication ---- */
@@ -699,12 +755,23 @@ int etcd_client_delete(EtcdClient *c, const char *key, const char *range_end,
         return client_submit(c, ETCD_CALL_DELETE, k, body, cb, userdata, ret_request);
 }
 
+/* A txn that only reads changes nothing wherever it runs, and as often. */
+static bool txn_reads_only(const EtcdTxn *txn) {
+        for (size_t i = 0; i < txn->n_success; i++)
+                if (txn->success[i].type != ETCD_OP_RANGE)
+                        return false;
+        for (size_t i = 0; i < txn->n_failure; i++)
+                if (txn->failure[i].type != ETCD_OP_RANGE)
+                        return false;
+        return true;
+}
+
 int etcd_client_txn(EtcdClient *c, const EtcdTxn *txn,
                     etcd_callback_t cb, void *userdata, EtcdRequest **ret_request) {
         char *body = NULL;
         int k = etcd_encode_txn(txn, &body);
 
-        return client_submit(c, ETCD_CALL_TXN, k, body, cb, userdata, ret_request);
+        return client_submit_full(c, ETCD_CALL_TXN, txn && txn_reads_only(txn), k, body, cb, userdata, ret_request);
 }
 
 int etcd_client_lease_grant(EtcdClient *c, int64_t ttl_sec,

@@ -10,6 +10,14 @@
  * turns them into the gateway's JSON and back; this client does the I/O: libcurl on the loop's
  * CurlGlue, failover, authentication, watches that resume, lease keepers.
  *
+ * Failover: a request starts at the endpoint that answered last and moves on to the next one
+ * when an endpoint cannot be reached or says "unavailable" (no leader). Requests that may be
+ * sent twice (ranges, txns of ranges only, lease grants and keepalives) move on in any case; a
+ * write only if nothing of it was sent, since it may have been applied. When every endpoint said
+ * "unavailable" (an election under way), such a request is sent again after a pause (50 ms
+ * doubling up to 400 ms) until the request timeout has passed since it was made; connections
+ * refused everywhere fail it at once.
+ *
  * Errors given to callbacks are negative errno values:
  *   -ETIMEDOUT     the request timed out on every endpoint it tried
  *   -ECONNREFUSED  no endpoint could be reached (all failed over)

@@ -189,6 +189,7 @@ void state_record_done(StateRecord *s) {
         free(s->sub);
         free(s->health);
         free(s->reason);
+        free(s->error);
         *s = (StateRecord) {};
 }
 
@@ -272,8 +273,8 @@ int schedule_record_from_json(const json_t *j, ScheduleRecord *ret) {
 }
 
 json_t *state_record_to_json(const StateRecord *s) {
-        /* port and health only for units that have them ("o*" of NULL leaves the key out). */
-        return json_pack("{s:s, s:s, s:s*, s:s*, s:s*, s:s*, s:I, s:o*, s:s*, s:s*}",
+        /* port, health, reason and error only for units that have them ("o*" of NULL leaves the key out). */
+        return json_pack("{s:s, s:s, s:s*, s:s*, s:s*, s:s*, s:I, s:o*, s:s*, s:s*, s:s*}",
                          "name", s->name,
                          "machine", s->machine,
                          "hash", s->hash,
@@ -283,7 +284,8 @@ json_t *state_record_to_json(const StateRecord *s) {
                          "since", (json_int_t) s->since_usec,
                          "port", s->port > 0 ? json_integer(s->port) : NULL,
                          "health", s->health,
-                         "reason", s->reason);
+                         "reason", s->reason,
+                         "error", s->error);
 }
 
 static int port_from_json(const json_t *j, int *ret) {
@@ -313,6 +315,7 @@ int state_record_from_json(const json_t *j, StateRecord *ret) {
             (r = dup_optional(j, "sub", &s.sub)) < 0 ||
             (r = dup_optional(j, "health", &s.health)) < 0 ||
             (r = dup_optional(j, "reason", &s.reason)) < 0 ||
+            (r = dup_optional(j, "error", &s.error)) < 0 ||
             (r = port_from_json(j, &s.port)) < 0)
                 return r;
         s.since_usec = (uint64_t) jx_int64(j, "since", 0);

@@ -85,6 +85,9 @@ typedef struct StateRecord {
         char *health;                 /* starting, passing, failing; NULL: the unit has no check */
         char *reason;                 /* why it failed (failed or auto-restart): its last error line
                                        * in the journal (at most 512 bytes); NULL: none */
+        char *error;                  /* why the agent could not do what the schedule asks (its unit
+                                       * file could not be written: "...: No space left on
+                                       * device"); NULL: nothing failed */
 } StateRecord;
 
 /* routes/<app>/<unit>: where a healthy instance of an app serves, for routers (fleet-router)

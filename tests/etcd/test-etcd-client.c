@@ -5,8 +5,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <systemd/sd-event.h>
 #include <time.h>
 
@@ -783,6 +787,168 @@ TEST(timeout_silent_endpoint) {
         ASSERT_STR(s.ev[0].value, "thrice");
 }
 
+/* ---- a member in an election: "unavailable" (gRPC code 14) to every request, then answers ---- */
+
+#define UNAVAILABLE_BODY \
+        "{\"error\":\"etcdserver: leader changed\",\"message\":\"etcdserver: leader changed\",\"code\":14}"
+/* tests/data/etcd/range.json, shortened: one key /fleetd/a = "alpha2" */
+#define RANGE_BODY                                                                                       \
+        "{\"header\":{\"revision\":\"4\"},\"kvs\":[{\"key\":\"L2ZsZWV0ZC9h\",\"create_revision\":\"2\"," \
+        "\"mod_revision\":\"4\",\"version\":\"2\",\"value\":\"YWxwaGEy\"}],\"count\":\"1\"}"
+
+typedef struct Fake {
+        pid_t pid;
+        int port;
+        unsigned *requests;           /* shared with the child: how many it answered */
+} Fake;
+
+/* Reads one HTTP request (headers and Content-Length bytes of body) from fd; 0 or -1. */
+static int fake_read_request(int fd) {
+        char buf[16384];
+        size_t n = 0;
+
+        for (;;) {
+                ssize_t k = read(fd, buf + n, sizeof(buf) - 1 - n);
+                if (k <= 0)
+                        return -1;
+                n += (size_t) k;
+                buf[n] = 0;
+                char *end = strstr(buf, "\r\n\r\n");
+                if (end) {
+                        const char *cl = strcasestr(buf, "content-length:");
+                        long len = cl ? strtol(cl + strlen("content-length:"), NULL, 10) : 0;
+                        if ((size_t) (end + 4 - buf) + (size_t) len <= n)
+                                return 0;
+                }
+                if (n >= sizeof(buf) - 1)
+                        return -1;
+        }
+}
+
+/* The child: the first n_unavailable requests get HTTP 503 and etcd's "unavailable", the
+ * others HTTP 200 and body. One request per connection. */
+static _noreturn_ void fake_serve(int fd, unsigned n_unavailable, const char *body, unsigned *requests) {
+        for (;;) {
+                int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+                if (c < 0)
+                        continue;
+                if (fake_read_request(c) == 0) {
+                        unsigned i = __atomic_add_fetch(requests, 1, __ATOMIC_SEQ_CST);
+                        bool down = i <= n_unavailable;
+                        const char *b = down ? UNAVAILABLE_BODY : body;
+                        dprintf(c, "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                                "Connection: close\r\n\r\n%s", down ? "503 Service Unavailable" : "200 OK",
+                                strlen(b), b);
+                }
+                close(c);
+        }
+}
+
+static int fake_start(unsigned n_unavailable, const char *body, Fake *ret) {
+        int fd = loopback_socket(true);
+        unsigned *requests;
+
+        if (fd < 0)
+                return fd;
+        requests = mmap(NULL, sizeof(unsigned), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (requests == MAP_FAILED) {
+                close(fd);
+                return -errno;
+        }
+        *requests = 0;
+        *ret = (Fake) { .port = port_of(fd), .requests = requests };
+        ret->pid = fork();
+        if (ret->pid == 0)
+                fake_serve(fd, n_unavailable, body, requests);
+        close(fd);
+        return ret->pid < 0 ? -errno : 0;
+}
+
+static void fake_stop(Fake *f) {
+        if (f->pid > 0) {
+                kill(f->pid, SIGKILL);
+                (void) waitpid(f->pid, NULL, 0);
+        }
+        if (f->requests)
+                munmap(f->requests, sizeof(unsigned));
+        *f = (Fake) {};
+}
+
+static char *fake_url(const Fake *f) {
+        char *url = NULL;
+        return asprintf(&url, "http://127.0.0.1:%d", f->port) < 0 ? NULL : url;
+}
+
+/* During an election every member may say "unavailable" for a moment: a read is tried again
+ * within its time, and fails when that is over, neither at once nor never. */
+TEST(unavailable_read_retried) {
+        _cleanup_(etcd_client_freep) EtcdClient *c = NULL;
+        _cleanup_(reply_done) Reply r = {};
+        _cleanup_free_ char *url = NULL;
+        Fake f = {};
+        usec_t start, took;
+
+        ASSERT_INT(fake_start(3, RANGE_BODY, &f), 0);
+        ASSERT_TRUE((url = fake_url(&f)));
+        char *endpoints[] = { url, NULL };
+        ASSERT_INT(client_with(endpoints, SEC(2), NULL, NULL, &c), 0);
+        ASSERT_INT(do_get(c, "/fleetd/a", &r), 0);
+        ASSERT_INT(r.result.n_kvs, 1);
+        ASSERT_STR(r.result.kvs[0].value, "alpha2");
+        ASSERT_INT(*f.requests, 4);
+        fake_stop(&f);
+
+        /* unavailable for good: -EIO once the request timeout is over */
+        ASSERT_INT(fake_start(UINT_MAX, RANGE_BODY, &f), 0);
+        free(url);
+        ASSERT_TRUE((url = fake_url(&f)));
+        endpoints[0] = url;
+        c = etcd_client_free(c);
+        ASSERT_INT(client_with(endpoints, SEC(1), NULL, NULL, &c), 0);
+        start = now_usec(CLOCK_MONOTONIC);
+        ASSERT_INT(do_get(c, "/fleetd/a", &r), -EIO);
+        took = now_usec(CLOCK_MONOTONIC) - start;
+        ASSERT_TRUE(took >= SEC(0.5));
+        ASSERT_TRUE(took < SEC(2));
+        ASSERT_TRUE(*f.requests > 3);
+        fake_stop(&f);
+}
+
+/* A txn of reads only fails over like a range; one that writes is never sent twice. */
+TEST(unavailable_txn) {
+        _cleanup_(etcd_client_freep) EtcdClient *c = NULL;
+        _cleanup_(reply_done) Reply r = {};
+        _cleanup_free_ char *url = NULL;
+        Fake f = {};
+
+        ASSERT_INT(fake_start(UINT_MAX, RANGE_BODY, &f), 0);
+        ASSERT_TRUE((url = fake_url(&f)));
+        char *endpoints[] = { url, (char *) etcd_runner_url(etcd), NULL };
+        ASSERT_TRUE((c = client()));
+        ASSERT_INT(do_put(c, "/t/unavailable/a", "real", 0, &r), 0);
+
+        c = etcd_client_free(c);
+        ASSERT_INT(client_with(endpoints, SEC(2), NULL, NULL, &c), 0);
+        EtcdOp reads[] = { { .type = ETCD_OP_RANGE, .key = "/t/unavailable/a" },
+                           { .type = ETCD_OP_RANGE, .key = "/t/unavailable/none" } };
+        EtcdTxn rtxn = { .success = reads, .n_success = ELEMENTSOF(reads) };
+        ASSERT_INT(do_txn(c, &rtxn, &r), 0);
+        ASSERT_INT(r.result.n_responses, 2);
+        ASSERT_STR(r.result.responses[0].kvs[0].value, "real");
+
+        c = etcd_client_free(c);
+        ASSERT_INT(client_with(endpoints, SEC(2), NULL, NULL, &c), 0);
+        unsigned before = *f.requests;
+        EtcdOp writes[] = { { .type = ETCD_OP_RANGE, .key = "/t/unavailable/a" },
+                            { .type = ETCD_OP_PUT, .key = "/t/unavailable/b", .value = "once" } };
+        EtcdTxn wtxn = { .success = writes, .n_success = ELEMENTSOF(writes) };
+        ASSERT_INT(do_txn(c, &wtxn, &r), -EIO);
+        ASSERT_INT(*f.requests, before + 1);
+        ASSERT_INT(do_get(c, "/t/unavailable/b", &r), 0);
+        ASSERT_INT(r.result.n_kvs, 0);
+        fake_stop(&f);
+}
+
 TEST(compaction) {
         _cleanup_(etcd_client_freep) EtcdClient *c = client();
         _cleanup_(etcd_watch_freep) EtcdWatch *w = NULL;
@@ -1078,6 +1244,8 @@ TEST_MAIN(T(start_etcd),
           T(lease_keeper_survives_restart),
           T(failover_dead_endpoint),
           T(timeout_silent_endpoint),
+          T(unavailable_read_retried),
+          T(unavailable_txn),
           T(compaction),
           T(odd_values),
           T(big_value),

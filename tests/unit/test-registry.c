@@ -158,12 +158,23 @@ TEST(state_record_port_health) {
         ASSERT_INT(state_record_from_json(j2, &out2), 0);
         ASSERT_INT(out2.port, 0);
         ASSERT_TRUE(out2.health == NULL);
+        ASSERT_TRUE(out2.error == NULL);
+        ASSERT_TRUE(json_object_get(j2, "error") == NULL);
+
+        /* An agent that could not write the unit's file says why. */
+        StateRecord failed = { .name = (char *) "c.service", .machine = ID,
+                               .error = (char *) "Failed to write the unit file: No space left on device" };
+        _cleanup_(state_record_done) StateRecord out3 = {};
+        json_auto_t *j3 = state_record_to_json(&failed);
+        ASSERT_INT(state_record_from_json(j3, &out3), 0);
+        ASSERT_STR(out3.error, "Failed to write the unit file: No space left on device");
 
         static const char *bad[] = {
                 "{\"name\":\"a.service\",\"machine\":\"" ID "\",\"port\":0}",
                 "{\"name\":\"a.service\",\"machine\":\"" ID "\",\"port\":65536}",
                 "{\"name\":\"a.service\",\"machine\":\"" ID "\",\"port\":\"80\"}",
                 "{\"name\":\"a.service\",\"machine\":\"" ID "\",\"health\":1}",
+                "{\"name\":\"a.service\",\"machine\":\"" ID "\",\"error\":false}",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 StateRecord s = {};

@@ -13,14 +13,19 @@
 #   cluster_set_owner PID, cluster_reap_orphans   clusters of test runs that were killed
 # and per host (I = 1..N): cluster_host_create, cluster_host_boot, cluster_host_poweroff,
 # cluster_host_stop, cluster_host_boots, cluster_host_wait_rebooted (a reboot from inside), cluster_host_exec, cluster_host_pid, cluster_host_ip, cluster_host_running;
-# etcd: cluster_etcd_start, cluster_etcd_stop, cluster_etcdctl; images: cluster_image_busybox,
-# cluster_image_hello; the registry builds push to: cluster_registry_host, cluster_registry_address,
-# cluster_start_registry, cluster_registry_up;
+# etcd: cluster_etcd_start, cluster_etcd_stop, cluster_etcdctl (all members); one member K
+# (1..CLUSTER_ETCD_MEMBERS): cluster_etcd_member_start, cluster_etcd_member_stop (TERM),
+# cluster_etcd_member_kill (KILL), cluster_etcd_member_running, cluster_etcd_member_endpoint,
+# cluster_etcd_member_healthy; cluster_etcd_leader (the index of the member that leads);
+# images: cluster_image_busybox, cluster_image_hello; the registry builds push to:
+# cluster_registry_host, cluster_registry_address, cluster_start_registry, cluster_registry_up;
 # TLS for fleetd's TCP API: cluster_make_ca, cluster_host_tls (called by cluster_host_install_fleetd).
 #
 # Settings (environment, read by cluster_init):
 #   CLUSTER_BUILD_DIR     meson build dir whose fleetd is installed into every host (default build)
 #   CLUSTER_AGENT_TTL     agent_ttl in fleetd.conf (default 10s)
+#   CLUSTER_ETCD_MEMBERS  etcd members, each its own process, data dir and ports (1 or 3;
+#                         default 1); fleetd.conf lists every member's endpoint
 #   CLUSTER_FLEETD_CONF_EXTRA  more lines for every host's fleetd.conf (e.g. log_level=debug)
 #   CLUSTER_INSTALL_FLEETD=0   boot plain hosts without fleetd
 #   CLUSTER_BOOT_TIMEOUT  seconds to wait for a host to boot (default 90)
@@ -117,6 +122,8 @@ cluster__spawn() {
         setsid bash -c 'for f in /proc/$$/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] && eval "exec $f>&-"; done 2>/dev/null
                 echo "$$ $(cut -d" " -f22 /proc/$$/stat)" >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' \
                 "$pidfile" "$@" </dev/null >>"$log" 2>&1 &
+        # nobody waits for it: no "Killed" from this shell when a test kills it on purpose
+        disown $! 2>/dev/null || true
         for ((i = 0; i < 100; i++)); do
                 [ -s "$pidfile" ] && return 0
                 sleep 0.05
@@ -174,7 +181,8 @@ cluster__pick_net() {
 cluster__pick_port() {
         local avoid=" $* " used port i
         used=" $(ss -Htan | awk '{n = split($4, a, ":"); print a[n]}' | sort -un | tr '\n' ' ') "
-        used+=$(cat "$CLUSTER_STATE_ROOT"/*/env 2>/dev/null | sed -n 's/^CLUSTER_ETCD_[A-Z_]*PORT=//p' | tr -d "'\"" | tr '\n' ' ')
+        used+=$(cat "$CLUSTER_STATE_ROOT"/*/env 2>/dev/null | sed -n 's/^CLUSTER_ETCD_[A-Z_]*PORTS\{0,1\}=//p' |
+                tr -d "'\"" | tr ',\n' '  ')
         used+=" "
         for ((i = 0; i < 200; i++)); do
                 port=$((20000 + RANDOM % 12000))
@@ -208,11 +216,33 @@ cluster__write_env() {
         {
                 for v in CLUSTER_NAME CLUSTER_DIR CLUSTER_BRIDGE CLUSTER_NET CLUSTER_BRIDGE_IP \
                         CLUSTER_ETCD_PORT CLUSTER_ETCD_PEER_PORT CLUSTER_ETCD_ENDPOINT \
+                        CLUSTER_ETCD_MEMBERS CLUSTER_ETCD_PORTS CLUSTER_ETCD_PEER_PORTS CLUSTER_ETCD_ENDPOINTS \
                         CLUSTER_BUILD_DIR CLUSTER_AGENT_TTL CLUSTER_INSTALL_FLEETD CLUSTER_NHOSTS; do
                         printf '%s=%q\n' "$v" "${!v}"
                 done
         } >"$CLUSTER_DIR/env.tmp"
         mv "$CLUSTER_DIR/env.tmp" "$CLUSTER_DIR/env"
+}
+
+# A client and a peer port for each etcd member, all distinct: CLUSTER_ETCD_PORTS and
+# CLUSTER_ETCD_PEER_PORTS (comma-separated, member 1 first), CLUSTER_ETCD_ENDPOINTS; member 1's
+# also as CLUSTER_ETCD_PORT, CLUSTER_ETCD_PEER_PORT and CLUSTER_ETCD_ENDPOINT.
+cluster__pick_etcd_ports() {
+        local k taken="" p q
+        CLUSTER_ETCD_PORTS="" CLUSTER_ETCD_PEER_PORTS="" CLUSTER_ETCD_ENDPOINTS=""
+        for ((k = 1; k <= CLUSTER_ETCD_MEMBERS; k++)); do
+                # shellcheck disable=SC2086 # a list of ports
+                p=$(cluster__pick_port $taken) || return 1
+                # shellcheck disable=SC2086
+                q=$(cluster__pick_port $taken "$p") || return 1
+                taken+=" $p $q"
+                CLUSTER_ETCD_PORTS+=${CLUSTER_ETCD_PORTS:+,}$p
+                CLUSTER_ETCD_PEER_PORTS+=${CLUSTER_ETCD_PEER_PORTS:+,}$q
+                CLUSTER_ETCD_ENDPOINTS+=${CLUSTER_ETCD_ENDPOINTS:+,}http://$CLUSTER_BRIDGE_IP:$p
+        done
+        CLUSTER_ETCD_PORT=${CLUSTER_ETCD_PORTS%%,*}
+        CLUSTER_ETCD_PEER_PORT=${CLUSTER_ETCD_PEER_PORTS%%,*}
+        CLUSTER_ETCD_ENDPOINT=http://$CLUSTER_BRIDGE_IP:$CLUSTER_ETCD_PORT
 }
 
 # cluster_init NAME: makes NAME this shell's cluster, removing what an earlier run of the same
@@ -238,6 +268,11 @@ cluster_init() {
         esac
         CLUSTER_AGENT_TTL=${CLUSTER_AGENT_TTL:-10s}
         CLUSTER_INSTALL_FLEETD=${CLUSTER_INSTALL_FLEETD:-1}
+        CLUSTER_ETCD_MEMBERS=${CLUSTER_ETCD_MEMBERS:-1}
+        case $CLUSTER_ETCD_MEMBERS in
+                1|3) ;;
+                *) cluster__err "CLUSTER_ETCD_MEMBERS must be 1 or 3, not '$CLUSTER_ETCD_MEMBERS'"; return 1 ;;
+        esac
         CLUSTER_NHOSTS=0
 
         # Subnets and ports are claimed under a lock, so that two clusters made at the same
@@ -248,9 +283,7 @@ cluster_init() {
                 mkdir -p "$CLUSTER_DIR"
                 CLUSTER_NET=$(cluster__pick_net) || rc=1
                 CLUSTER_BRIDGE_IP=$CLUSTER_NET.1
-                CLUSTER_ETCD_PORT=$(cluster__pick_port) || rc=1
-                CLUSTER_ETCD_PEER_PORT=$(cluster__pick_port "$CLUSTER_ETCD_PORT") || rc=1
-                CLUSTER_ETCD_ENDPOINT=http://$CLUSTER_BRIDGE_IP:$CLUSTER_ETCD_PORT
+                cluster__pick_etcd_ports || rc=1
                 [ $rc != 0 ] || cluster__write_env || rc=1
         else
                 cluster__msg "error: timed out waiting for $CLUSTER_STATE_ROOT/.lock"
@@ -294,8 +327,14 @@ cluster_load() {
         fi
         # shellcheck disable=SC1090
         . "$CLUSTER_STATE_ROOT/$name/env"
+        # an env written before clusters could have several etcd members has one
+        CLUSTER_ETCD_MEMBERS=${CLUSTER_ETCD_MEMBERS:-1}
+        CLUSTER_ETCD_PORTS=${CLUSTER_ETCD_PORTS:-$CLUSTER_ETCD_PORT}
+        CLUSTER_ETCD_PEER_PORTS=${CLUSTER_ETCD_PEER_PORTS:-$CLUSTER_ETCD_PEER_PORT}
+        CLUSTER_ETCD_ENDPOINTS=${CLUSTER_ETCD_ENDPOINTS:-$CLUSTER_ETCD_ENDPOINT}
         export CLUSTER_NAME CLUSTER_DIR CLUSTER_BRIDGE CLUSTER_NET CLUSTER_BRIDGE_IP CLUSTER_ETCD_PORT \
-                CLUSTER_ETCD_PEER_PORT CLUSTER_ETCD_ENDPOINT CLUSTER_BUILD_DIR CLUSTER_AGENT_TTL \
+                CLUSTER_ETCD_PEER_PORT CLUSTER_ETCD_ENDPOINT CLUSTER_ETCD_MEMBERS CLUSTER_ETCD_PORTS \
+                CLUSTER_ETCD_PEER_PORTS CLUSTER_ETCD_ENDPOINTS CLUSTER_BUILD_DIR CLUSTER_AGENT_TTL \
                 CLUSTER_INSTALL_FLEETD CLUSTER_NHOSTS
 }
 
@@ -350,48 +389,179 @@ cluster_bridge_up() {
 }
 
 # ---------------------------------------------------------------------------------------
-# etcd: one member, listening on the bridge address (for the hosts) and on 127.0.0.1.
+# etcd: CLUSTER_ETCD_MEMBERS members (1 or 3), each its own process with its own data dir,
+# client port (on the bridge address, for the hosts, and on 127.0.0.1) and peer port. One
+# member keeps its state in etcd/ (data/, log, pid), as before there could be several; member K
+# of three in etcd/memberK/.
 
-cluster_etcd_start() {
-        local d=$CLUSTER_DIR/etcd ip=$CLUSTER_BRIDGE_IP i
-        if cluster__pidfile_alive "$d/pid" >/dev/null; then
-                return 0
+cluster__etcd_dir() {
+        if [ "${CLUSTER_ETCD_MEMBERS:-1}" = 1 ]; then
+                echo "$CLUSTER_DIR/etcd"
+        else
+                echo "$CLUSTER_DIR/etcd/member$1"
         fi
+}
+
+# cluster__etcd_nth LIST K: the Kth item of a comma-separated list.
+cluster__etcd_nth() {
+        local -a items
+        IFS=, read -r -a items <<<"$1"
+        echo "${items[$(($2 - 1))]}"
+}
+
+cluster__etcd_member_name() {
+        if [ "${CLUSTER_ETCD_MEMBERS:-1}" = 1 ]; then echo "$CLUSTER_NAME"; else echo "$CLUSTER_NAME-$1"; fi
+}
+
+cluster__etcd_check_index() {
+        if ! [[ ${1:-} =~ ^[0-9]+$ ]] || [ "$1" -lt 1 ] || [ "$1" -gt "${CLUSTER_ETCD_MEMBERS:-1}" ]; then
+                cluster__err "no etcd member '${1:-}' (1..${CLUSTER_ETCD_MEMBERS:-1})"
+                return 1
+        fi
+}
+
+# cluster_etcd_member_endpoint K: member K's client URL on the bridge.
+cluster_etcd_member_endpoint() {
+        cluster__etcd_check_index "$1" || return 1
+        echo "http://$CLUSTER_BRIDGE_IP:$(cluster__etcd_nth "$CLUSTER_ETCD_PORTS" "$1")"
+}
+
+cluster__etcd_initial_cluster() {
+        local k out=""
+        for ((k = 1; k <= CLUSTER_ETCD_MEMBERS; k++)); do
+                out+=${out:+,}$(cluster__etcd_member_name "$k")=http://$CLUSTER_BRIDGE_IP:$(cluster__etcd_nth "$CLUSTER_ETCD_PEER_PORTS" "$k")
+        done
+        echo "$out"
+}
+
+# cluster_etcd_member_running K: true if member K's process runs.
+cluster_etcd_member_running() {
+        cluster__etcd_check_index "$1" || return 1
+        cluster__pidfile_alive "$(cluster__etcd_dir "$1")/pid" >/dev/null
+}
+
+# cluster_etcd_member_healthy K: true if member K says it is healthy (it has a leader).
+cluster_etcd_member_healthy() {
+        local ep
+        ep=$(cluster_etcd_member_endpoint "$1") || return 1
+        curl -sf -m 2 "$ep/health" 2>/dev/null | grep -q '"health":"true"'
+}
+
+# cluster__etcd_spawn K: starts member K unless it runs; returns at once. Its data dir is kept
+# across stops, so a member started again rejoins with what it had.
+cluster__etcd_spawn() {
+        local k=$1 d ip=$CLUSTER_BRIDGE_IP port peer
+        d=$(cluster__etcd_dir "$k")
+        cluster__pidfile_alive "$d/pid" >/dev/null && return 0
+        port=$(cluster__etcd_nth "$CLUSTER_ETCD_PORTS" "$k")
+        peer=$(cluster__etcd_nth "$CLUSTER_ETCD_PEER_PORTS" "$k")
         mkdir -p "$d/data"
         chmod 700 "$d/data"
         echo "=== etcd start $(date -Is)" >>"$d/log"
-        cluster__spawn "$d/pid" "$d/log" etcd --name "$CLUSTER_NAME" --data-dir "$d/data" \
-                --listen-client-urls "http://$ip:$CLUSTER_ETCD_PORT,http://127.0.0.1:$CLUSTER_ETCD_PORT" \
-                --advertise-client-urls "http://$ip:$CLUSTER_ETCD_PORT" \
-                --listen-peer-urls "http://$ip:$CLUSTER_ETCD_PEER_PORT" \
-                --initial-advertise-peer-urls "http://$ip:$CLUSTER_ETCD_PEER_PORT" \
-                --initial-cluster "$CLUSTER_NAME=http://$ip:$CLUSTER_ETCD_PEER_PORT" \
-                --initial-cluster-state new || return 1
-        for ((i = 0; i < 200; i++)); do
-                if curl -sf -m 1 "$CLUSTER_ETCD_ENDPOINT/health" 2>/dev/null | grep -q '"health":"true"'; then
-                        return 0
+        # --initial-cluster-state new is ignored once the data dir has a member in it
+        cluster__spawn "$d/pid" "$d/log" etcd --name "$(cluster__etcd_member_name "$k")" --data-dir "$d/data" \
+                --listen-client-urls "http://$ip:$port,http://127.0.0.1:$port" \
+                --advertise-client-urls "http://$ip:$port" \
+                --listen-peer-urls "http://$ip:$peer" \
+                --initial-advertise-peer-urls "http://$ip:$peer" \
+                --initial-cluster "$(cluster__etcd_initial_cluster)" \
+                --initial-cluster-token "fleetd-$CLUSTER_NAME" \
+                --initial-cluster-state new
+}
+
+# cluster__etcd_wait K WHAT [SECONDS]: waits until member K is healthy (WHAT=health) or answers
+# at all (WHAT=up: it may still wait for a quorum).
+cluster__etcd_wait() {
+        local k=$1 what=$2 secs=${3:-20} d ep i
+        d=$(cluster__etcd_dir "$k")
+        ep=$(cluster_etcd_member_endpoint "$k") || return 1
+        for ((i = 0; i < secs * 10; i++)); do
+                if [ "$what" = health ]; then
+                        cluster_etcd_member_healthy "$k" && return 0
+                else
+                        curl -sf -m 1 "$ep/version" >/dev/null 2>&1 && return 0
                 fi
-                if ! cluster__pidfile_alive "$d/pid" >/dev/null; then
-                        break
-                fi
+                cluster__pidfile_alive "$d/pid" >/dev/null || break
                 sleep 0.1
         done
-        cluster__msg "etcd did not become healthy at $CLUSTER_ETCD_ENDPOINT; end of $d/log:"
+        cluster__msg "etcd member $k did not become ${what/health/healthy} at $ep; end of $d/log:"
         tail -n 20 "$d/log" >&2
         return 1
 }
 
-cluster_etcd_stop() {
-        local d=$CLUSTER_DIR/etcd
-        cluster__kill "$d/pid" TERM
-        if ! cluster__wait_gone "$d/pid" 10; then
-                cluster__kill "$d/pid" KILL
-                cluster__wait_gone "$d/pid" 5 || { cluster__err "etcd does not exit"; return 1; }
+# cluster_etcd_start: starts every member that does not run, and waits until each is healthy.
+cluster_etcd_start() {
+        local k
+        for ((k = 1; k <= CLUSTER_ETCD_MEMBERS; k++)); do
+                cluster__etcd_spawn "$k" || return 1
+        done
+        for ((k = 1; k <= CLUSTER_ETCD_MEMBERS; k++)); do
+                cluster__etcd_wait "$k" health || return 1
+        done
+}
+
+# cluster_etcd_member_start K [health|up]: starts member K and waits until it is healthy
+# (default) or only answers (up: when it cannot have a quorum yet).
+cluster_etcd_member_start() {
+        cluster__etcd_check_index "$1" || return 1
+        cluster__etcd_spawn "$1" || return 1
+        cluster__etcd_wait "$1" "${2:-health}"
+}
+
+# cluster__etcd_stop_pidfile PIDFILE SIGNAL: signals one member and waits until it is gone.
+cluster__etcd_stop_pidfile() {
+        local pidfile=$1 sig=$2
+        cluster__kill "$pidfile" "$sig"
+        if ! cluster__wait_gone "$pidfile" 10; then
+                cluster__kill "$pidfile" KILL
+                cluster__wait_gone "$pidfile" 5 || { cluster__err "etcd ($pidfile) does not exit"; return 1; }
         fi
 }
 
+# cluster_etcd_member_stop K: a clean stop of member K (SIGTERM), its data dir kept.
+cluster_etcd_member_stop() {
+        cluster__etcd_check_index "$1" || return 1
+        cluster__etcd_stop_pidfile "$(cluster__etcd_dir "$1")/pid" TERM
+}
+
+# cluster_etcd_member_kill K: member K dies (SIGKILL), its data dir kept.
+cluster_etcd_member_kill() {
+        cluster__etcd_check_index "$1" || return 1
+        cluster__etcd_stop_pidfile "$(cluster__etcd_dir "$1")/pid" KILL
+}
+
+# cluster_etcd_stop: stops every member this cluster started, whatever CLUSTER_ETCD_MEMBERS
+# says (cluster_down may run without the cluster's env).
+cluster_etcd_stop() {
+        local f rc=0
+        for f in "$CLUSTER_DIR"/etcd/pid "$CLUSTER_DIR"/etcd/member*/pid; do
+                [ -e "$f" ] || continue
+                cluster__etcd_stop_pidfile "$f" TERM || rc=1
+        done
+        return $rc
+}
+
+# cluster_etcd_leader: the index of the member that is the raft leader now, as the running
+# members see it (etcdctl endpoint status on each); fails if none leads.
+cluster_etcd_leader() {
+        local k ep json
+        for ((k = 1; k <= CLUSTER_ETCD_MEMBERS; k++)); do
+                cluster_etcd_member_running "$k" || continue
+                ep=$(cluster_etcd_member_endpoint "$k")
+                json=$(ETCDCTL_API=3 etcdctl --endpoints="$ep" --dial-timeout=1s --command-timeout=2s \
+                        endpoint status -w json 2>/dev/null) || continue
+                if [ "$(jq -r '.[0].Status | (.leader != 0 and .header.member_id == .leader)' <<<"$json")" = true ]; then
+                        echo "$k"
+                        return 0
+                fi
+        done
+        cluster__err "no etcd member leads"
+        return 1
+}
+
+# cluster_etcdctl ARGS...: etcdctl (v3) against every member.
 cluster_etcdctl() {
-        ETCDCTL_API=3 etcdctl --endpoints="$CLUSTER_ETCD_ENDPOINT" --dial-timeout=2s --command-timeout=5s "$@"
+        ETCDCTL_API=3 etcdctl --endpoints="$CLUSTER_ETCD_ENDPOINTS" --dial-timeout=2s --command-timeout=5s "$@"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -530,7 +700,7 @@ cluster_host_install_fleetd() {
         ln -sfn /usr/local/lib/systemd/system/fleetd-cleanup.service "$s/multi-user.target.wants/fleetd-cleanup.service"
         cat >"$root/etc/fleetd/fleetd.conf" <<CONF
 # written by fleetd's tools/lib/cluster.sh for cluster '$CLUSTER_NAME'
-etcd_servers=$CLUSTER_ETCD_ENDPOINT
+etcd_servers=$CLUSTER_ETCD_ENDPOINTS
 metadata=host=host$i,role=$(cluster_host_role "$i")
 agent_ttl=$CLUSTER_AGENT_TTL
 build_registry=$(cluster_registry_address)
@@ -542,7 +712,7 @@ CONF
         # for fleet-router, when it runs here (examples/units/fleet-router.service on role=edge)
         cat >"$root/etc/fleetd/fleet-router.conf" <<CONF
 # written by fleetd's tools/lib/cluster.sh for cluster '$CLUSTER_NAME'
-etcd_servers=$CLUSTER_ETCD_ENDPOINT
+etcd_servers=$CLUSTER_ETCD_ENDPOINTS
 domain=$CLUSTER_DOMAIN
 CONF
 }
