@@ -91,3 +91,11 @@ void agent_collect_begin(void) {
 void agent_collect_unit(const char *active_state) {
         metric_add(&m_local, 1, METRIC_LABELS(active_state ?: "unknown"));
 }
+
+void agent_write_failed_event(const char *unit, const char *machine, const char *error) {
+        json_auto_t *d = json_pack("{s:s}", "error", error);
+
+        event_emitf(&(Event) { .kind = "unit.write_failed", .by = EVENT_BY_AGENT, .unit = unit, .machine = machine,
+                               .details = d },
+                    "%s not written on %.8s: %s", unit, machine, error);
+}

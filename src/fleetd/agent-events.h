@@ -8,7 +8,8 @@
  * the service's result and exit status or signal; an instance whose health check goes from
  * passing (or starting) to failing is instance.unhealthy, with the check's result; one that is
  * active again after failing, or passes again after failing its check, is instance.recovered
- * (unit.recovered). A state first seen (adopted at start) is no change.
+ * (unit.recovered). A state first seen (adopted at start) is no change. A unit file that cannot be
+ * written is unit.write_failed, with the error.
  *
  * Metrics: fleetd_systemd_job_duration_seconds{type} and fleetd_systemd_job_failures_total{type}
  * for the jobs the agent asks of systemd (start, stop, restart, reload), and
@@ -30,6 +31,10 @@ void agent_unit_event(const char *unit, const char *machine, const char *was, co
  * (health_checker_last_result()). */
 void agent_health_event(const char *unit, const char *machine, HealthState was, HealthState now, int result,
                         int http_status);
+
+/* unit's file could not be written (a full disk): unit.write_failed with the error, told once
+ * per error (the agent calls it when the text changes). */
+void agent_write_failed_event(const char *unit, const char *machine, const char *error);
 
 /* A job of type ("start", "stop", "restart", "reload") ended after duration; error < 0: it failed. */
 void agent_job_done(const char *type, usec_t duration, int error);

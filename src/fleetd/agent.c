@@ -850,6 +850,7 @@ static void agent_write_failed(Agent *a, const char *name, int error) {
         if (!streq_ptr(u->error, text)) {
                 u->dirty = true;
                 agent_schedule_publish(a);
+                agent_write_failed_event(name, a->machine_id, text);
         }
         free(u->error);
         u->error = text;

@@ -33,6 +33,15 @@ state() { cl_etcdctl get "${CL_PREFIX}state/big.service/$mid" --print-value-only
 said() { state | jq -e '.error | test("No space left on device")' >/dev/null; }
 wait_until 20 said || fail "the state of big.service does not say the disk is full: $(state)"
 figure "full disk: the unit's state says why after" "$(($(now_ms) - t0)) ms ($(state | jq -r .error))"
+# and the timeline says it once, from that host's agent
+write_events() {
+        cl_exec host1 curl -sf --unix-socket /run/fleetd/fleetd.sock \
+                "http://localhost/v1/events?unit=big.service&limit=100" | jq -c '[.events[] | select(.kind == "unit.write_failed")]'
+}
+told() { [ "$(write_events | jq length)" = 1 ]; }
+wait_until 10 told || fail "unit.write_failed events of big.service: $(write_events)"
+assert_contains "$(write_events | jq -r '.[0].details.error')" "No space left on device" "the event's error"
+assert_eq "agent@$h" "$(write_events | jq -r '.[0].who')" "who told it"
 # nothing of it reaches systemd, for a while (the agent tries again meanwhile)
 for _ in $(seq 1 12); do
         left=$(cl_exec $h sh -c 'ls -A /run/fleetd/units | grep -v "^\.fill$" | grep -E "big\.service|^\.#" || true')
