@@ -41,6 +41,14 @@ trap 'rm -rf "$out"; bench_teardown' EXIT
 ticks() {
         awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
+# proportional set size: shared library pages divided by the processes that map them
+pss_kb() {
+        awk '$1 == "Pss:" { print $2 }' "/proc/$1/smaps_rollup"
+}
+# the TLS libraries mapped into the process (libssl would mean OpenSSL's TLS is loaded)
+tls_libs() {
+        awk '{ print $6 }' "/proc/$1/maps" | grep -oE 'lib(ssl|crypto|gnutls|curl[a-z-]*)\.so[.0-9]*' | sort -u | paste -sd ' '
+}
 status_kb() {
         awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
 }
@@ -83,8 +91,8 @@ idle() {
         cpu_pct=$(awk -v c="$cpu_s" -v s="$secs" 'BEGIN { printf "%.2f", 100 * c / s }')
         rate=$(awk -v h="$handled" -v s="$secs" 'BEGIN { printf "%.2f", h / s }')
         etcd_pct=$(awk -v d=$((e1 - e0)) -v hz="$hz" -v s="$secs" 'BEGIN { printf "%.2f", 100 * d / hz / s }')
-        printf '| %s | %s | %s | %s | %s kB | %s kB | %s kB | %s kB | %s kB | %s | %s | %s | %s | %s |\n' "$label" "$secs" \
-                "$cpu_s" "$cpu_pct" "$(status_kb "$fleetd_pid" VmRSS)" "$(status_kb "$fleetd_pid" RssAnon)" \
+        printf '| %s | %s | %s | %s | %s kB | %s kB | %s kB | %s kB | %s kB | %s kB | %s | %s | %s | %s | %s |\n' "$label" "$secs" \
+                "$cpu_s" "$cpu_pct" "$(status_kb "$fleetd_pid" VmRSS)" "$(pss_kb "$fleetd_pid")" "$(status_kb "$fleetd_pid" RssAnon)" \
                 "$(status_kb "$fleetd_pid" RssFile)" "$rss_max" "$hwm" "$started" "$handled" "$msgs" "$rate" \
                 "$etcd_pct" >>"$out/idle"
         {
@@ -196,9 +204,11 @@ echo "One real host (fleetd = agent and engine leader), etcd on this machine. Id
 echo
 echo "### idle"
 echo
-echo "| units | window s | fleetd CPU s | fleetd CPU % | VmRSS at end | of it RssAnon | of it RssFile | VmRSS max | VmHWM | etcd gRPC calls started | handled | messages received | handled/s | etcd CPU % |"
+echo "| units | window s | fleetd CPU s | fleetd CPU % | VmRSS at end | Pss | of it RssAnon | of it RssFile | VmRSS max | VmHWM | etcd gRPC calls started | handled | messages received | handled/s | etcd CPU % |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 cat "$out/idle"
+echo
+echo "TLS and curl libraries mapped into fleetd: $(tls_libs "$fleetd_pid")"
 echo
 echo "Targets: ~0 % CPU, VmRSS under 10 MB, under 1 etcd request/s. RssFile is mapped files (the binary and its"
 echo "shared libraries), RssAnon the process's own memory. etcd calls by method (handled, in the window):"
